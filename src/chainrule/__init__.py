@@ -1,0 +1,31 @@
+"""chainrule: backpropagation from scratch, after *Deep Learning from Scratch*, chapter 5.
+
+The book's names come first; everything here imports only NumPy, so
+``import chainrule`` stays fast (matplotlib and tqdm load only when used).
+"""
+
+from chainrule.base import Layer
+from chainrule.functions import (
+    cross_entropy_error,
+    identity_function,
+    mean_squared_error,
+    relu,
+    sigmoid,
+    sigmoid_grad,
+    softmax,
+    step_function,
+)
+from chainrule.gradient import GradientCheckReport, gradient_check, numerical_gradient
+from chainrule.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from chainrule.nets import TwoLayerNet
+from chainrule.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
+from chainrule.optim import SGD
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss",
+    "softmax", "cross_entropy_error", "sigmoid", "numerical_gradient", "gradient_check",
+    "TwoLayerNet", "ExpLayer", "ReciprocalLayer", "Layer", "GradientCheckReport", "SGD",
+    "identity_function", "step_function", "relu", "sigmoid_grad", "mean_squared_error",
+]
