@@ -193,3 +193,16 @@ def test_shape_errors_name_layer_expected_and_given(call, message):
 def _forwarded(layer, x):
     layer.forward(x)
     return layer
+
+
+def test_affine_can_skip_the_input_gradient():
+    rng = np.random.default_rng(8)
+    W, b = rng.standard_normal((5, 3)), rng.standard_normal(3)
+    x, dout = rng.standard_normal((4, 5)), rng.standard_normal((4, 3))
+    full, lean = Affine(W, b), Affine(W, b)
+    full.forward(x)
+    lean.forward(x)
+    assert full.backward(dout) is not None
+    assert lean.backward(dout, input_grad=False) is None
+    np.testing.assert_array_equal(full.dW, lean.dW)
+    np.testing.assert_array_equal(full.db, lean.db)

@@ -85,7 +85,9 @@ class Affine(Layer):
         out = self.x @ self.W + self.b
         return out[0] if x.ndim == 1 else out
 
-    def backward(self, dout):
+    def backward(self, dout, *, input_grad: bool = True):
+        """Sets ``dW`` and ``db``; returns ``dx``, or None with ``input_grad=False``
+        (a network's first layer: nothing uses its ``dx``, a third of the work)."""
         dout = np.asarray(dout)
         expected = (self.W.shape[1],) if len(self.original_x_shape) == 1 else (
             self.x.shape[0], self.W.shape[1])
@@ -93,6 +95,8 @@ class Affine(Layer):
         dout = dout.reshape(self.x.shape[0], -1)
         self.dW = self.x.T @ dout
         self.db = dout.sum(axis=0)
+        if not input_grad:
+            return None
         return (dout @ self.W.T).reshape(self.original_x_shape)
 
 

@@ -115,7 +115,9 @@ class TwoLayerNet:
         """Gradients of ``loss(x, t)`` by backpropagation."""
         self.loss(x, t)
         dout = self.lastLayer.backward(1)
-        for layer in reversed(self.layers.values()):
+        first, *rest = self.layers.values()
+        for layer in reversed(rest):
             dout = layer.backward(dout)
+        first.backward(dout, input_grad=False)  # its dx would be thrown away
         a1, a2 = self.layers["Affine1"], self.layers["Affine2"]
         return {"W1": a1.dW, "b1": a1.db, "W2": a2.dW, "b2": a2.db}
