@@ -27,6 +27,15 @@ def _real_data_root() -> Path:
     pytest.skip(msg)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Keep the user's real cache (``~/.cache/chainrule``) out of every test."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def real_data_root() -> Path:
     """The folder holding the real ``mnist/`` and ``fashion-mnist/`` folders."""

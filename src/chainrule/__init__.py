@@ -5,6 +5,7 @@ The book's names come first; everything here imports only NumPy, so
 """
 
 from chainrule.base import Layer
+from chainrule.datasets import load_mnist
 from chainrule.functions import (
     cross_entropy_error,
     identity_function,
@@ -16,6 +17,7 @@ from chainrule.functions import (
     step_function,
 )
 from chainrule.gradient import GradientCheckReport, gradient_check, numerical_gradient
+from chainrule.idx import IDXError, read_idx
 from chainrule.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 from chainrule.nets import TwoLayerNet
 from chainrule.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
@@ -26,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss",
     "softmax", "cross_entropy_error", "sigmoid", "numerical_gradient", "gradient_check",
-    "TwoLayerNet", "ExpLayer", "ReciprocalLayer", "Layer", "GradientCheckReport", "SGD",
+    "TwoLayerNet", "load_mnist", "read_idx", "IDXError",
+    "ExpLayer", "ReciprocalLayer", "Layer", "GradientCheckReport", "SGD",
     "identity_function", "step_function", "relu", "sigmoid_grad", "mean_squared_error",
 ]

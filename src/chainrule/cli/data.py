@@ -1,0 +1,102 @@
+"""``chainrule data``: list the datasets and where they are; ``data fetch NAME`` downloads."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from chainrule.cli import CLIError
+
+FETCHABLE = ("mnist", "fashion-mnist")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "data",
+        help="list the datasets, where each was found and whether it verified; fetch them",
+        description="Without an action: list mnist, fashion-mnist and digits, where each "
+        "was found (data dir, $CHAINRULE_DATA, the user cache, Debian's package folder) and "
+        "whether its SHA-256 checksums verified. 'fetch NAME' downloads a dataset into the "
+        "user cache (or --dir DIR/NAME), checking every file.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show every file and every folder looked in")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    fetch = actions.add_parser("fetch", help="download mnist or fashion-mnist",
+                               description="Download a dataset's four files from its mirrors, "
+                               "verify each SHA-256 and place them in the user cache.")
+    fetch.add_argument("name", metavar="NAME", help="mnist or fashion-mnist")
+    fetch.add_argument("--dir", type=Path, default=None,
+                       help="download into DIR/NAME instead of the user cache "
+                       "(then point CHAINRULE_DATA at DIR)")
+    fetch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "fetch":
+        return _fetch(args)
+    return _list(verbose=args.verbose)
+
+
+def _list(verbose: bool) -> int:
+    from chainrule.datasets import DATASET_NAMES, dataset_status
+
+    bad = False
+    for name in DATASET_NAMES:
+        status = dataset_status(name)
+        corrupt = [f for f in status.files if f.state == "corrupt"]
+        bad = bad or bool(corrupt)
+        if name == "digits":
+            state = "available" if status.found else "unavailable"
+            print(f"{name:<14} {state:<18} {status.detail}")
+            continue
+        if corrupt:
+            state = "CORRUPT"
+        elif status.verified:
+            state = "found, verified"
+        else:
+            state = "missing" if not any(f.path for f in status.files) else "incomplete"
+        where = ", ".join(str(p) for p in status.folders) or f"fetch: chainrule data fetch {name}"
+        print(f"{name:<14} {state:<18} {where}")
+        for f in corrupt:
+            print(f"    {f.error}".replace("\n", "\n    "))
+        if verbose:
+            for f in status.files:
+                print(f"    {f.name:<28} {f.state:<10} {f.path or ''}".rstrip())
+                for note in f.notes:
+                    print(f"        {note}")
+            print("    looked in, in order:")
+            for place in status.places:
+                print(f"        {place}")
+    return 1 if bad else 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from chainrule.datasets import (
+        DatasetNotFoundError,
+        DownloadError,
+        cache_dir,
+        fetch_dataset,
+    )
+
+    name = args.name
+    if name == "digits":
+        raise CLIError("digits comes with scikit-learn, nothing to download "
+                       "(pip install 'chainrule[digits]')")
+    if name not in FETCHABLE:
+        raise CLIError(f"unknown dataset {name!r}; choose {' or '.join(FETCHABLE)}")
+    dest = args.dir / name if args.dir is not None else cache_dir() / name
+    try:
+        paths = fetch_dataset(name, dest, progress=False if args.quiet else None)
+    except (DatasetNotFoundError, DownloadError) as exc:
+        print(exc, file=sys.stderr)
+        raise CLIError(f"could not fetch {name} (details above)") from exc
+    except OSError as exc:
+        raise CLIError(f"cannot write into {dest}: {exc}") from exc
+    for path in paths:
+        print(f"verified  {path}")
+    if args.dir is not None:
+        print(f"use it with: CHAINRULE_DATA={args.dir}")
+    return 0
