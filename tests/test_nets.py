@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from chainrule import SGD, Affine, Relu, SoftmaxWithLoss, TwoLayerNet, gradient_check
+from chainrule import SGD, Affine, Relu, SoftmaxWithLoss, TwoLayerNet
 
 
 def test_book_attributes_and_shapes():
@@ -87,12 +87,3 @@ def test_config_round_trip():
     with pytest.raises(ValueError, match="do not match"):
         TwoLayerNet.from_config({**net.config(), "hidden_size": 9}, net.params)
 
-
-def test_gradient_check_on_first_three_real_mnist_images(mnist_arrays):
-    """The book's gradient_check.py: mean abs diff per parameter at most 1e-6."""
-    (x_train, t_train), _ = mnist_arrays
-    net = TwoLayerNet(784, 50, 10, seed=0)
-    report = gradient_check(net, x_train[:3], t_train[:3])
-    assert report.passed
-    for p in report.params.values():
-        assert p.mean_abs_diff <= 1e-6
