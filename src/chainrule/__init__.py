@@ -17,6 +17,7 @@ from chainrule.functions import (
     step_function,
 )
 from chainrule.gradient import GradientCheckReport, gradient_check, numerical_gradient
+from chainrule.graph import Graph
 from chainrule.idx import IDXError, read_idx
 from chainrule.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 from chainrule.nets import TwoLayerNet
@@ -28,7 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss",
     "softmax", "cross_entropy_error", "sigmoid", "numerical_gradient", "gradient_check",
-    "TwoLayerNet", "load_mnist", "read_idx", "IDXError",
+    "TwoLayerNet", "load_mnist", "read_idx", "IDXError", "Graph",
     "ExpLayer", "ReciprocalLayer", "Layer", "GradientCheckReport", "SGD",
     "identity_function", "step_function", "relu", "sigmoid_grad", "mean_squared_error",
 ]

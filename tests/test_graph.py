@@ -1,0 +1,351 @@
+"""Recording layer calls and back-propagating through the recorded graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from chainrule import book
+from chainrule.graph import Graph
+from chainrule.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from chainrule.nets import TwoLayerNet
+from chainrule.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
+
+
+# -- the book's examples ------------------------------------------------------------
+def test_apple_numbers():
+    g = book.apple()
+    assert g.value("price") == pytest.approx(220)
+    assert g.grad("apple") == pytest.approx(2.2)
+    assert g.grad("apple_num") == pytest.approx(110)
+    assert g.grad("tax") == pytest.approx(200)
+
+
+def test_apple_orange_numbers():
+    g = book.apple_orange()
+    assert g.value("price") == pytest.approx(715)
+    expected = {"apple_num": 110, "apple": 2.2, "orange": 3.3, "orange_num": 165, "tax": 650}
+    for name, grad in expected.items():
+        assert g.grad(name) == pytest.approx(grad), name
+
+
+def test_apple_orange_recorded_equals_the_books_hand_ordered_backward():
+    apple, apple_num, orange, orange_num, tax = 100, 2, 150, 3, 1.1
+    mul_apple_layer, mul_orange_layer = MulLayer(), MulLayer()
+    add_apple_orange_layer, mul_tax_layer = AddLayer(), MulLayer()
+    apple_price = mul_apple_layer.forward(apple, apple_num)
+    orange_price = mul_orange_layer.forward(orange, orange_num)
+    all_price = add_apple_orange_layer.forward(apple_price, orange_price)
+    price = mul_tax_layer.forward(all_price, tax)
+    dall_price, dtax = mul_tax_layer.backward(1)
+    dapple_price, dorange_price = add_apple_orange_layer.backward(dall_price)
+    dorange, dorange_num = mul_orange_layer.backward(dorange_price)
+    dapple, dapple_num = mul_apple_layer.backward(dapple_price)
+
+    g = book.apple_orange()
+    assert g.value("price") == price
+    hand = {"apple": dapple, "apple_num": dapple_num, "orange": dorange,
+            "orange_num": dorange_num, "tax": dtax}
+    for name, grad in hand.items():
+        assert g.grad(name) == grad, name  # the very same arithmetic: exactly equal
+
+
+def test_sigmoid_from_primitives_equals_hand_order_and_the_fused_layer():
+    x = 0.3
+    layers = [MulLayer(), ExpLayer(), AddLayer(), ReciprocalLayer()]
+    y = layers[3].forward(layers[2].forward(layers[1].forward(layers[0].forward(x, -1)), 1))
+    d = layers[3].backward(1)
+    d = layers[2].backward(d)[0]
+    d = layers[1].backward(d)
+    dx = layers[0].backward(d)[0]
+
+    g = book.sigmoid(x)
+    assert g.value("y") == y
+    assert g.grad("x") == dx
+    fused_y, fused_dx = book.sigmoid_layer(x)
+    assert fused_dx == pytest.approx(dx, rel=1e-12)
+    assert fused_dx == pytest.approx(fused_y * (1 - fused_y), rel=1e-12)
+
+
+def test_constants_are_input_edges():
+    g = book.sigmoid(1.0)
+    constants = [e for e in g.edges if e.is_constant]
+    assert [e.value for e in constants] == [-1, 1]
+    assert [type(n.layer).__name__ for e in constants for n, _ in e.consumers] == [
+        "MulLayer", "AddLayer"]
+    assert all(e.is_input for e in constants)
+
+
+def test_two_layer_net_recorded_equals_net_gradient():
+    g = book.two_layer_net(batch=3, seed=5)
+    affine1 = g.nodes[0].layer
+    recorded = {"W1": affine1.dW, "b1": affine1.db}
+    net = TwoLayerNet(784, 50, 10, seed=5)
+    grads = net.gradient(g.value("x"), g.value("t"))
+    for key in recorded:
+        np.testing.assert_array_equal(recorded[key], grads[key])
+    assert [n.label for n in g.nodes] == ["Affine", "ReLU", "Affine", "Softmax-with-Loss"]
+    assert g.grad("x").shape == (3, 784)
+    assert g.grad("t") is None  # labels get no gradient
+    assert g.grad("L") == 1
+
+
+# -- random layer chains ------------------------------------------------------------
+@dataclass
+class Step:
+    kind: str
+    extra: np.ndarray | None = None
+    main_first: bool = True
+    W: np.ndarray | None = None
+    b: np.ndarray | None = None
+
+    def layers(self):
+        make = {"mul": MulLayer, "add": AddLayer, "relu": Relu, "sigmoid": Sigmoid,
+                "softmax": SoftmaxWithLoss}
+        if self.kind == "affine":
+            return [Affine(self.W, self.b)]
+        if self.kind == "exp_recip":
+            return [ExpLayer(), ReciprocalLayer()]
+        return [make[self.kind]()]
+
+    def forward(self, layers, x):
+        if self.kind in ("mul", "add"):
+            args = (x, self.extra) if self.main_first else (self.extra, x)
+            return layers[0].forward(*args)
+        if self.kind == "softmax":
+            return layers[0].forward(x, self.extra)
+        for layer in layers:
+            x = layer.forward(x)
+        return x
+
+
+def random_chain(seed: int):
+    rng = np.random.default_rng(seed)
+    shape = (3, int(rng.integers(2, 6)))
+    x = rng.uniform(-1, 1, shape)
+    steps = []
+    for _ in range(int(rng.integers(1, 9))):
+        kind = str(rng.choice(["mul", "add", "exp_recip", "relu", "sigmoid", "affine"]))
+        step = Step(kind, main_first=bool(rng.integers(2)))
+        if kind in ("mul", "add"):
+            step.extra = rng.uniform(0.5, 1.5, shape)
+        elif kind == "affine":
+            width = int(rng.integers(2, 6))
+            step.W = rng.standard_normal((shape[1], width)) / np.sqrt(shape[1])
+            step.b = rng.standard_normal(width)
+            shape = (3, width)
+        steps.append(step)
+    if rng.integers(2):
+        steps.append(Step("softmax", extra=rng.integers(0, shape[1], 3)))
+        dout = 1.0
+    else:
+        dout = rng.standard_normal(shape)
+    return x, steps, dout
+
+
+def hand_ordered(x, steps, dout):
+    done = []
+    out = x
+    for step in steps:
+        layers = step.layers()
+        out = step.forward(layers, out)
+        done.append((step, layers))
+    extras, params = {}, []
+    for i, (step, layers) in reversed(list(enumerate(done))):
+        for layer in reversed(layers):
+            grads = layer.backward(dout)
+            if step.kind in ("mul", "add"):
+                dout, extras[i] = grads if step.main_first else grads[::-1]
+            else:
+                dout = grads
+            if step.kind == "affine":
+                params.append((layer.dW, layer.db))
+    return out, dout, extras, params
+
+
+def recorded(x, steps, dout):
+    done = []
+    with Graph() as g:
+        out = g.input("x", x)
+        for step in steps:
+            layers = step.layers()
+            out = step.forward(layers, out)
+            done.append((step, layers))
+    g.backward(dout)
+    extras = {i: g.grad(step.extra) for i, step in enumerate(steps) if step.kind in ("mul", "add")}
+    params = [(layers[0].dW, layers[0].db) for step, layers in reversed(done)
+              if step.kind == "affine"]
+    return out, g.grad("x"), extras, params
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_chains_recorded_equals_hand_ordered(seed):
+    x, steps, dout = random_chain(seed)
+    out_h, dx_h, extras_h, params_h = hand_ordered(x, steps, dout)
+    out_r, dx_r, extras_r, params_r = recorded(x, steps, dout)
+    np.testing.assert_allclose(out_r, out_h, rtol=1e-12)
+    np.testing.assert_allclose(dx_r, dx_h, rtol=1e-12, atol=1e-15)
+    assert extras_r.keys() == extras_h.keys()
+    for i in extras_h:
+        np.testing.assert_allclose(extras_r[i], extras_h[i], rtol=1e-12, atol=1e-15)
+    for (dw_r, db_r), (dw_h, db_h) in zip(params_r, params_h, strict=True):
+        np.testing.assert_allclose(dw_r, dw_h, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(db_r, db_h, rtol=1e-12, atol=1e-15)
+
+
+# -- accumulation, size, identity -----------------------------------------------------
+def test_x_plus_x_accumulates():
+    with Graph() as g:
+        x = g.input("x", 3.0)
+        y = AddLayer().forward(x, x)
+    g.backward()
+    assert y == 6.0
+    assert g.grad("x") == 2
+    assert len(g["x"].consumers) == 2
+
+
+def test_a_value_used_by_two_nodes_gets_both_gradients():
+    a, b = np.array([2.0, -1.0]), np.array([5.0, 7.0])
+    with Graph() as g:
+        x = g.input("x", np.array([0.5, 1.5]))
+        y = AddLayer().forward(MulLayer().forward(x, a), MulLayer().forward(x, b))
+        z = MulLayer().forward(x, x)
+    g.backward(np.ones(2), output=y)
+    np.testing.assert_array_equal(g.grad("x"), a + b)
+    assert g.grad(z) is None  # not on the way back from y
+    g.backward(np.ones(2))  # from the last result, z = x * x; grads start afresh
+    np.testing.assert_array_equal(g.grad("x"), 2 * x)
+
+
+def test_ten_thousand_node_chain():
+    n = 10_000
+    layers = [AddLayer() if i % 2 else MulLayer() for i in range(n)]
+    operands = [0.001 if i % 2 else 1.0001 for i in range(n)]
+    with Graph() as g:
+        y = g.input("x", 0.5)
+        for layer, c in zip(layers, operands, strict=True):
+            y = layer.forward(y, c)
+    g.backward(1.0)
+    assert len(g) == n
+    d = 1.0
+    for layer in reversed(layers):
+        d = layer.backward(d)[0]
+    assert g.grad("x") == d
+    assert d == pytest.approx(1.0001 ** (n // 2))
+
+
+def test_equal_small_numbers_are_told_apart_by_inputs():
+    with Graph() as g:
+        a, b = g.inputs(a=2, b=2)
+        c = MulLayer().forward(a, 3)
+        d = MulLayer().forward(b, 5)
+        AddLayer().forward(c, d)
+    g.backward()
+    assert a == 2 and b == 2 and str(a) == "2" and type(c) is int
+    assert g["a"] is not g["b"]
+    assert (g.grad("a"), g.grad("b")) == (3, 5)
+
+
+def test_naming_shared_objects_is_refused():
+    with pytest.raises(ValueError, match="same object"):
+        Graph(apple_num=2, orange_num=2)
+
+
+def test_naming_your_own_variables():
+    apple, apple_num, tax = 100, 2, 1.1
+    mul_apple_layer, mul_tax_layer = MulLayer(), MulLayer()
+    with Graph(apple=apple, apple_num=apple_num, tax=tax) as g:
+        price = mul_tax_layer.forward(mul_apple_layer.forward(apple, apple_num), tax)
+    grads = g.backward(1)
+    assert price == pytest.approx(220)
+    assert grads["apple"] == pytest.approx(2.2)
+    assert grads["apple_num"] == pytest.approx(110)
+    assert grads["tax"] == pytest.approx(200)
+
+
+def test_keyword_arguments_follow_forwards_order():
+    with Graph() as g:
+        x, y = g.inputs(x=3.0, y=4.0)
+        MulLayer().forward(y=y, x=x)
+    g.backward()
+    assert (g.grad("x"), g.grad("y")) == (4.0, 3.0)
+    assert [e.name for e in g.nodes[0].inputs] == ["x", "y"]
+
+
+def test_flags_are_not_values():
+    from chainrule.layers import BatchNormalization, Dropout
+
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((4, 3))
+
+    def chain():
+        return [BatchNormalization(np.ones(3), np.zeros(3)), Dropout(0.5, seed=1), Relu()]
+
+    hand = chain()
+    out = hand[2].forward(hand[1].forward(hand[0].forward(x0, True), True))
+    d = np.ones_like(out)
+    for layer in reversed(hand):
+        d = layer.backward(d)
+    layers = chain()
+    with Graph() as g:
+        x = g.input("x", x0)
+        layers[2].forward(layers[1].forward(layers[0].forward(x, train_flg=True), True))
+    g.backward()
+    assert [len(n.inputs) for n in g.nodes] == [1, 1, 1]
+    np.testing.assert_allclose(g.grad("x"), d, rtol=1e-12, atol=1e-15)
+
+
+def test_float32_stays_float32():
+    x32 = np.ones((2, 3), dtype=np.float32)
+    with Graph() as g:
+        x = g.input("x", x32)
+        Sigmoid().forward(Relu().forward(x))
+    g.backward()
+    assert g.grad("x").dtype == np.float32
+
+
+def test_only_calls_inside_the_block_are_recorded():
+    g = Graph()
+    MulLayer().forward(2.0, 3.0)
+    with g:
+        MulLayer().forward(2.0, 3.0)
+    MulLayer().forward(2.0, 3.0)
+    assert len(g) == 1
+    with g:  # recording resumes
+        AddLayer().forward(1.0, 2.0)
+    assert len(g) == 2
+
+
+# -- mistakes --------------------------------------------------------------------------
+def test_grad_before_backward_and_unknown_names():
+    g = book.apple(backward=False)
+    with pytest.raises(RuntimeError, match="backward"):
+        g.grad("apple")
+    g.backward()
+    with pytest.raises(KeyError, match="apple_num"):
+        g.grad("banana")
+    with pytest.raises(ValueError, match="already used"):
+        g.input("apple", 3)
+
+
+def test_a_layer_used_twice_is_refused():
+    mul = MulLayer()
+    with Graph() as g:
+        x = g.input("x", 2.0)
+        mul.forward(mul.forward(x, 3.0), 4.0)
+    with pytest.raises(ValueError, match="same MulLayer object"):
+        g.backward()
+
+
+def test_backward_checks_its_start():
+    with pytest.raises(ValueError, match="nothing was recorded"):
+        Graph().backward()
+    with Graph() as g:
+        x = g.input("x", np.ones(3))
+        Relu().forward(x)
+    with pytest.raises(ValueError, match="shape"):
+        g.backward(np.ones(4))
+    with pytest.raises(ValueError, match="input"):
+        g.backward(output="x")
