@@ -101,3 +101,12 @@ def test_status_and_cli_report_both_verified(real_data_root, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[0] == "mnist" and "found, verified" in lines[0]
     assert lines[1].split()[0] == "fashion-mnist" and "found, verified" in lines[1]
+
+
+def test_load_mnist_returns_plain_arrays_not_the_cache(real_data_root):
+    from chainrule import load_mnist
+
+    for normalize in (True, False):
+        (x, t), (xt, tt) = load_mnist(normalize=normalize, data_dir=real_data_root / "mnist",
+                                      download=False)
+        assert all(type(a) is np.ndarray for a in (x, t, xt, tt))

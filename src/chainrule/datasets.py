@@ -516,7 +516,8 @@ def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 def _format(x: np.ndarray, t: np.ndarray, normalize: bool, flatten: bool, one_hot: bool,
             dtype: np.dtype, scale: float, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fresh, writable arrays as the book returns them."""
+    """Fresh, writable arrays as the book returns them (plain ndarrays, never memmaps)."""
+    x, t = np.asarray(x), np.asarray(t)  # a memmap's astype() would still be a memmap
     n = len(x)
     if len(t) != n:
         raise ValueError(f"{n} images but {len(t)} labels")
