@@ -19,10 +19,18 @@ from chainrule.functions import (
 from chainrule.gradient import GradientCheckReport, gradient_check, numerical_gradient
 from chainrule.graph import Graph
 from chainrule.idx import IDXError, read_idx
-from chainrule.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-from chainrule.nets import TwoLayerNet
+from chainrule.layers import (
+    Affine,
+    BatchNormalization,
+    Dropout,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+    Tanh,
+)
+from chainrule.nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
 from chainrule.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
-from chainrule.optim import SGD
+from chainrule.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 __version__ = "0.1.0"
 
@@ -32,4 +40,6 @@ __all__ = [
     "TwoLayerNet", "load_mnist", "read_idx", "IDXError", "Graph",
     "ExpLayer", "ReciprocalLayer", "Layer", "GradientCheckReport", "SGD",
     "identity_function", "step_function", "relu", "sigmoid_grad", "mean_squared_error",
+    "Tanh", "Dropout", "BatchNormalization", "MultiLayerNet", "MultiLayerNetExtend",
+    "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
 ]

@@ -138,3 +138,144 @@ class SoftmaxWithLoss(Layer):
             dx = dx.reshape(y.shape)
         dx *= np.asarray(dout, dtype=y.dtype) / n
         return dx
+
+
+# ---------------------------------------------------------------- chapter 6
+
+
+class Tanh(Layer):
+    """``out = tanh(x)``;  ``dx = dout * (1 - out**2)``."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        _check_shape(self, "backward", self.out.shape, np.shape(dout))
+        return dout * (1 - self.out * self.out)
+
+
+class Dropout(Layer):
+    """Inverted dropout: ``out = x * mask / (1 - ratio)`` in training, ``out = x`` in eval.
+
+    ``mask`` keeps each element with probability ``1 - dropout_ratio`` and is drawn
+    from ``rng`` (a ``numpy.random.Generator``; or one made from ``seed``) in float64,
+    so float32 and float64 runs drop the same units. Backward uses the mask of the
+    last forward: ``dx = dout * mask / (1 - ratio)`` (``dx = dout`` after an eval
+    forward). Scaling in training, not in eval (the book does the reverse), keeps the
+    expected activation the same in both modes and makes eval mode free.
+
+    With ``fix_mask = True``, forward reuses the last mask instead of drawing a new
+    one (it draws one first if there is none): every training forward is then the
+    same function of ``x``, which a gradient check needs.
+    """
+
+    def __init__(self, dropout_ratio: float = 0.5, *, rng: np.random.Generator | None = None,
+                 seed=None):
+        if not 0 <= dropout_ratio < 1:
+            raise ValueError(f"Dropout: dropout_ratio must be in [0, 1), got {dropout_ratio}")
+        if rng is not None and seed is not None:
+            raise ValueError("Dropout: give either seed or rng, not both")
+        self.dropout_ratio = dropout_ratio
+        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self.fix_mask = False
+        self.mask = None  # True where the unit is kept, as in the book
+        self._scale = None  # mask / (1 - ratio) in the input's dtype; None after eval
+
+    def forward(self, x, train_flg: bool = True):
+        x = np.asarray(x)
+        if not train_flg:
+            self._scale = None
+            return x
+        if not (self.fix_mask and self.mask is not None):
+            self.mask = self.rng.random(x.shape) >= self.dropout_ratio
+        else:
+            _check_shape(self, "forward (fixed mask)", self.mask.shape, x.shape)
+        dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
+        self._scale = self.mask.astype(dtype) * dtype.type(1 / (1 - self.dropout_ratio))
+        return x * self._scale
+
+    def backward(self, dout):
+        if self._scale is None:
+            return dout
+        _check_shape(self, "backward", self._scale.shape, np.shape(dout))
+        return dout * self._scale
+
+
+class BatchNormalization(Layer):
+    """Batch normalization over the batch axis, with learned ``gamma`` and ``beta``.
+
+    Training: ``mu = mean(x)``, ``var = mean((x - mu)**2)``, ``xn = (x - mu) / std``
+    with ``std = sqrt(var + eps)``, ``out = gamma * xn + beta``; the running statistics
+    move towards the batch's: ``running = momentum * running + (1 - momentum) * batch``.
+    Eval: the same with ``running_mean`` and ``running_var`` in place of ``mu`` and ``var``.
+
+    Backward: ``dbeta = sum(dout)``, ``dgamma = sum(dout * xn)`` and, in training,
+    ``dx = (dxn - mean(dxn) - xn * mean(dxn * xn)) / std`` with ``dxn = gamma * dout``
+    (the book's chain of nodes, summed up); after an eval forward ``dx = dxn / std``.
+
+    ``x`` is ``(N, D)`` or ``(N, ...)`` flattened to ``(N, D)`` as in the book. ``gamma``,
+    ``beta``, ``running_mean`` and ``running_var`` are used by reference and the running
+    statistics are updated in place; these start at zeros and ones when not given.
+    """
+
+    label = "BatchNorm"
+
+    def __init__(self, gamma, beta, momentum: float = 0.9, running_mean=None,
+                 running_var=None, *, eps: float = 1e-6):
+        if np.ndim(gamma) != 1 or np.shape(beta) != np.shape(gamma):
+            raise ValueError(f"BatchNormalization: expected gamma and beta of shape (D,), "
+                             f"got {np.shape(gamma)} and {np.shape(beta)}")
+        if not 0 <= momentum < 1:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1), got {momentum}")
+        self.gamma, self.beta = gamma, beta
+        self.momentum, self.eps = momentum, eps
+        self.running_mean, self.running_var = running_mean, running_var
+        self.input_shape = None
+        self.xn = None
+        self.std = None
+        self.train_flg = None
+        self.dgamma = None
+        self.dbeta = None
+
+    def forward(self, x, train_flg: bool = True):
+        x = np.asarray(x)
+        d = self.gamma.shape[0]
+        if x.ndim < 2 or int(np.prod(x.shape[1:])) != d:
+            _check_shape(self, "forward", ("N", d), x.shape)
+        self.input_shape = x.shape
+        x = x.reshape(x.shape[0], d)
+        if self.running_mean is None:
+            dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64
+            self.running_mean = np.zeros(d, dtype=dtype)
+            self.running_var = np.ones(d, dtype=dtype)
+        self.train_flg = bool(train_flg)
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = (xc * xc).mean(axis=0)
+            m = self.momentum
+            self.running_mean *= m
+            self.running_mean += (1 - m) * mu
+            self.running_var *= m
+            self.running_var += (1 - m) * var
+        else:
+            xc = x - self.running_mean
+            var = self.running_var
+        self.std = np.sqrt(var + self.eps)
+        self.xn = xc / self.std
+        out = self.gamma * self.xn + self.beta
+        return out.reshape(self.input_shape)
+
+    def backward(self, dout):
+        _check_shape(self, "backward", self.input_shape, np.shape(dout))
+        dout = np.asarray(dout).reshape(self.xn.shape)
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = (dout * self.xn).sum(axis=0)
+        dxn = self.gamma * dout
+        if self.train_flg:
+            dxn = dxn - dxn.mean(axis=0) - self.xn * (dxn * self.xn).mean(axis=0)
+        return (dxn / self.std).reshape(self.input_shape)

@@ -1,8 +1,25 @@
-"""Optimizers: ``update(params, grads)`` changes each parameter array in place."""
+"""Optimizers: ``update(params, grads)`` changes each parameter array in place.
+
+The update rules are the book's (chapter 6). Every optimizer keeps its state
+(velocities, squared-gradient sums, the step counter) in arrays of the parameters'
+dtype, created at the first ``update``; ``state_dict()`` returns copies of them under
+keys such as ``"v/W1"`` or ``"t"``, and ``load_state_dict()`` puts them back, so a
+run saved and resumed continues bit for bit. No optimizer draws random numbers.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+"""The names :func:`make_optimizer` accepts (any case)."""
+
+
+def _check_rate(name: str, what: str, value: float, *, low_inclusive: bool = True) -> None:
+    ok = (0 <= value < 1) if low_inclusive else (value > 0)
+    if not (ok and np.isfinite(value)):
+        want = "in [0, 1)" if low_inclusive else "positive"
+        raise ValueError(f"{name}: {what} must be {want}, got {value}")
 
 
 class SGD:
@@ -23,3 +40,196 @@ class SGD:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         pass
+
+
+class _Stateful:
+    """Per-parameter state arrays (``slots``, e.g. ``("v",)``) and an optional step counter.
+
+    Subclasses define ``update``; this base deliberately has none, so it is not an
+    optimizer of its own.
+    """
+
+    slots: tuple[str, ...] = ()
+    counts_steps = False
+
+    def __init__(self, lr: float):
+        _check_rate(type(self).__name__, "learning rate", lr, low_inclusive=False)
+        self.lr = float(lr)  # a Python float: a float32 run stays float32
+        self.state: dict[str, dict[str, np.ndarray]] | None = None  # slot -> key -> array
+        self.t = 0  # updates done (kept by Adam only)
+        self._checked = False  # whether a loaded state was compared with the params
+
+    def _slots(self, params: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+        if self.state is None:
+            self.state = {s: {k: np.zeros_like(p) for k, p in params.items()}
+                          for s in self.slots}
+            self._checked = True
+        elif not self._checked:
+            self._check(params)
+        return self.state
+
+    def _check(self, params: dict[str, np.ndarray]) -> None:
+        name = type(self).__name__
+        for slot, arrays in self.state.items():
+            if arrays.keys() != params.keys():
+                raise ValueError(f"{name}: the loaded state is for parameters {sorted(arrays)}, "
+                                 f"not {sorted(params)}")
+            for k, p in params.items():
+                if arrays[k].shape != p.shape or arrays[k].dtype != p.dtype:
+                    raise ValueError(f"{name}: state {slot}/{k} is {arrays[k].dtype} "
+                                     f"{arrays[k].shape}, the parameter {p.dtype} {p.shape}")
+        self._checked = True
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the state: ``"<slot>/<param>"`` arrays, plus ``"t"`` (0-d int64) for Adam."""
+        out: dict[str, np.ndarray] = {}
+        if self.counts_steps:
+            out["t"] = np.array(self.t, dtype=np.int64)
+        for slot, arrays in (self.state or {}).items():
+            out.update({f"{slot}/{k}": a.copy() for k, a in arrays.items()})
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from ``state`` (as from :meth:`state_dict`; an empty dict: a fresh start)."""
+        name = type(self).__name__
+        state = dict(state)
+        t = state.pop("t", None)
+        if self.counts_steps and state and t is None:
+            raise ValueError(f"{name}: state has no step counter 't'")
+        slots: dict[str, dict[str, np.ndarray]] = {s: {} for s in self.slots}
+        for key, a in state.items():
+            slot, _, param = key.partition("/")
+            if slot not in slots or not param:
+                raise ValueError(f"{name}: unexpected state entry {key!r}; expected "
+                                 f"{' or '.join(repr(s + '/<param>') for s in self.slots)}")
+            slots[slot][param] = np.array(a)
+        names = [set(d) for d in slots.values()]
+        if any(n != names[0] for n in names):
+            raise ValueError(f"{name}: state slots cover different parameters: "
+                             + "; ".join(f"{s}: {sorted(d)}" for s, d in slots.items()))
+        self.state = slots if state else None
+        self.t = int(t) if t is not None else 0
+        self._checked = False
+
+
+class Momentum(_Stateful):
+    """``v = momentum * v - lr * dW``;  ``W += v``."""
+
+    slots = ("v",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9):
+        super().__init__(lr)
+        _check_rate("Momentum", "momentum", momentum)
+        self.momentum = momentum
+
+    def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        v = self._slots(params)["v"]
+        for key, p in params.items():
+            v[key] *= self.momentum
+            v[key] -= self.lr * grads[key]
+            p += v[key]
+
+
+class Nesterov(_Stateful):
+    """Nesterov's accelerated gradient, as the book writes it:
+    ``v = momentum * v - lr * dW``;  ``W += momentum**2 * v - (1 + momentum) * lr * dW``."""
+
+    slots = ("v",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.9):
+        super().__init__(lr)
+        _check_rate("Nesterov", "momentum", momentum)
+        self.momentum = momentum
+
+    def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        v = self._slots(params)["v"]
+        m = self.momentum
+        for key, p in params.items():
+            v[key] *= m
+            v[key] -= self.lr * grads[key]
+            p += m * m * v[key]
+            p -= (1 + m) * self.lr * grads[key]
+
+
+class AdaGrad(_Stateful):
+    """``h += dW * dW``;  ``W -= lr * dW / (sqrt(h) + 1e-7)``."""
+
+    slots = ("h",)
+
+    def __init__(self, lr: float = 0.01):
+        super().__init__(lr)
+
+    def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        h = self._slots(params)["h"]
+        for key, p in params.items():
+            g = grads[key]
+            h[key] += g * g
+            p -= self.lr * g / (np.sqrt(h[key]) + 1e-7)
+
+
+class RMSprop(_Stateful):
+    """``h = decay_rate * h + (1 - decay_rate) * dW * dW``;  ``W -= lr * dW / (sqrt(h) + 1e-7)``."""
+
+    slots = ("h",)
+
+    def __init__(self, lr: float = 0.01, decay_rate: float = 0.99):
+        super().__init__(lr)
+        _check_rate("RMSprop", "decay_rate", decay_rate)
+        self.decay_rate = decay_rate
+
+    def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        h = self._slots(params)["h"]
+        for key, p in params.items():
+            g = grads[key]
+            h[key] *= self.decay_rate
+            h[key] += (1 - self.decay_rate) * g * g
+            p -= self.lr * g / (np.sqrt(h[key]) + 1e-7)
+
+
+class Adam(_Stateful):
+    """Adam with the book's bias correction folded into the step size. At step ``t``:
+
+    ``m += (1 - beta1) * (dW - m)``,  ``v += (1 - beta2) * (dW**2 - v)``,
+    ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)``,  ``W -= lr_t * m / (sqrt(v) + 1e-7)``.
+
+    So the first step is ``lr * dW / (|dW| + 1e-7 / sqrt(1 - beta2))``: about ``lr * sign(dW)``.
+    """
+
+    slots = ("m", "v")
+    counts_steps = True
+
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999):
+        super().__init__(lr)
+        _check_rate("Adam", "beta1", beta1)
+        _check_rate("Adam", "beta2", beta2)
+        self.beta1, self.beta2 = beta1, beta2
+
+    def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        state = self._slots(params)
+        m, v = state["m"], state["v"]
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        lr_t = float(self.lr * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t))
+        for key, p in params.items():
+            g = grads[key]
+            m[key] += (1 - b1) * (g - m[key])
+            v[key] += (1 - b2) * (g * g - v[key])
+            p -= lr_t * m[key] / (np.sqrt(v[key]) + 1e-7)
+
+
+_CLASSES = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
+            "rmsprop": RMSprop, "adam": Adam}
+
+
+def make_optimizer(name: str, lr: float | None = None, **kwargs):
+    """The optimizer called ``name`` (one of :data:`OPTIMIZERS`, any case) with learning
+    rate ``lr`` (None: the class's default) and other keyword arguments, e.g. ``momentum``."""
+    cls = _CLASSES.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if lr is not None:
+        kwargs["lr"] = lr
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"{cls.__name__}: {exc}") from None

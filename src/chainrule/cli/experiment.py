@@ -1,0 +1,147 @@
+"""``chainrule experiment NAME``: run one of chapter 6's experiments, save its figure and CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from chainrule.cli import CLIError
+
+NAMES = ("optimizers", "init", "batchnorm", "overfit")
+ABOUT = {
+    "optimizers": "SGD, Momentum, AdaGrad and Adam on a 5-layer ReLU net: loss per iteration "
+                  "(figure 6-9; 2000 iterations, batch 128)",
+    "init": "weights of std 0.01 vs Xavier vs He on a 5-layer ReLU net: loss per iteration "
+            "(figure 6-15; 2000 iterations, batch 128, SGD lr 0.01)",
+    "batchnorm": "a 6-layer net with and without batch norm for 16 initial weight scales, on "
+                 "1000 training images: train accuracy per epoch (figure 6-19; 20 epochs)",
+    "overfit": "a 7-layer net on 300 training images, plain, with weight decay 0.1 and with "
+               "dropout 0.2: train and test accuracy per epoch (figures 6-20, 6-21, 6-23; "
+               "201 epochs, test accuracy on all test images)",
+}
+ITERATION_BASED = ("optimizers", "init")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "experiment",
+        help="run a chapter-6 experiment (optimizers, init, batchnorm, overfit); save PNG + CSV",
+        description="Run one of the book's chapter-6 experiments on MNIST and save its figure "
+        "(NAME.png) and its curves (NAME.csv, one row per point) in --out. "
+        + " ".join(f"{name}: {text}." for name, text in ABOUT.items()),
+    )
+    p.add_argument("name", choices=NAMES, metavar="NAME", help="one of: " + ", ".join(NAMES))
+    p.add_argument("--out", "-o", type=Path, default=Path("."),
+                   help="folder for NAME.png and NAME.csv (default: the current folder)")
+    p.add_argument("--iters", type=int, metavar="N",
+                   help="training iterations for optimizers and init (default 2000)")
+    p.add_argument("--epochs", type=int, metavar="N",
+                   help="epochs for batchnorm (default 20) and overfit (default 201)")
+    p.add_argument("--test-size", type=int, metavar="N", default=0,
+                   help="overfit: score only the first N test images each epoch (faster; "
+                   "default 0: all of them)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    p.add_argument("--dataset", default="mnist", choices=("mnist", "fashion-mnist"),
+                   help="the data (default mnist, as in the book)")
+    p.add_argument("--data-dir", metavar="DIR", help="look for the dataset's files here first")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=run)
+
+
+def _check(args: argparse.Namespace) -> None:
+    if args.iters is not None and args.name not in ITERATION_BASED:
+        raise CLIError(f"--iters applies to optimizers and init; {args.name} counts --epochs")
+    if args.epochs is not None and args.name in ITERATION_BASED:
+        raise CLIError(f"--epochs applies to batchnorm and overfit; {args.name} counts --iters")
+    for flag, value in (("--iters", args.iters), ("--epochs", args.epochs)):
+        if value is not None and value < 1:
+            raise CLIError(f"{flag} must be at least 1, got {value}")
+    if args.test_size < 0:
+        raise CLIError(f"--test-size must be 0 (all) or more, got {args.test_size}")
+    if args.seed < 0:
+        raise CLIError(f"--seed must be 0 or more, got {args.seed}")
+    if not args.out.is_dir():
+        raise CLIError(f"the folder {str(args.out)!r} does not exist")
+
+
+def _progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+    start = time.perf_counter()
+
+    def show(done: int, total: int) -> None:
+        elapsed = time.perf_counter() - start
+        print(f"\r  {100 * done / max(total, 1):5.1f}%  {elapsed:6.0f} s", end="",
+              file=sys.stderr, flush=True)
+
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    _check(args)
+    from chainrule import experiments as ex
+    from chainrule.datasets import load_mnist
+    from chainrule.plot_experiments import plot_experiment, save_csv
+
+    try:
+        (x, t), (xt, tt) = load_mnist(dataset=args.dataset, data_dir=args.data_dir)
+    except (OSError, ValueError) as exc:  # missing, unreadable or corrupt data
+        message = str(exc)
+        if "\n" in message:  # the loader's list of places looked in
+            print(message, file=sys.stderr)
+            raise CLIError(f"could not load {args.dataset} (details above)") from None
+        raise CLIError(message) from None
+    progress = _progress(args.quiet)
+    common = {"seed": args.seed, "progress": progress}
+    if args.iters is not None:
+        common["iters"] = args.iters
+    if args.epochs is not None:
+        common["epochs"] = args.epochs
+    start = time.perf_counter()
+    if args.name == "optimizers":
+        result = ex.compare_optimizers(x, t, **common)
+    elif args.name == "init":
+        result = ex.compare_weight_init(x, t, **common)
+    elif args.name == "batchnorm":
+        result = ex.compare_batchnorm(x, t, **common)
+    else:
+        result = ex.compare_regularization(x, t, xt, tt, test_size=args.test_size or None,
+                                           **common)
+    seconds = time.perf_counter() - start
+    if progress is not None:
+        print(file=sys.stderr)
+    png, csv = args.out / f"{args.name}.png", args.out / f"{args.name}.csv"
+    try:
+        plot_experiment(result, png)
+        save_csv(result, csv)
+    except OSError as exc:
+        raise CLIError(f"cannot write into {str(args.out)!r}: {exc.strerror or exc}") from None
+    print(f"{result.title} ({args.dataset}, {seconds:.0f} s)")
+    for line in _summary(result):
+        print(f"  {line}")
+    print(f"wrote {png}")
+    print(f"wrote {csv}")
+    return 0
+
+
+def _summary(result) -> list[str]:
+    """One line per variant: the last values, as a reader of the figure would quote them."""
+    lines = []
+    if result.name in ITERATION_BASED:
+        for c in result.curves:
+            tail = c.y[-100:]
+            lines.append(f"{c.label:<10} mean loss over the last {len(tail)} iterations: "
+                         f"{tail.mean():.3f}")
+    elif result.name == "batchnorm":
+        for group in result.groups():
+            finals = ", ".join(f"{c.label.split(' (')[0].lower()} {c.y[-1]:.2f}"
+                               for c in result.curves if c.group == group)
+            lines.append(f"{group:<10} final train accuracy: {finals}")
+    else:
+        for group in result.groups():
+            finals = ", ".join(f"{c.label} {c.y[-1]:.3f}"
+                               for c in result.curves if c.group == group)
+            lines.append(f"{group:<26} final accuracy: {finals}")
+    return lines

@@ -1,0 +1,292 @@
+"""The experiments of the book's chapter 6, as functions that return curves.
+
+Each experiment trains a few :class:`~chainrule.nets.MultiLayerNet` variants on the
+same mini-batches and returns an :class:`ExperimentResult`: named curves (loss per
+iteration, or accuracy per epoch) with the settings that produced them. Nothing here
+prints, draws or reads files: ``chainrule experiment`` loads the data, and
+:mod:`chainrule.plot_experiments` draws the book's figures.
+
+Randomness comes from ``seed`` only: one stream for the initial weights (every variant
+of an experiment starts from weights drawn the same way), one for the batches (shared
+by all variants), and each network's own generator for dropout masks.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chainrule.nets import MultiLayerNet
+from chainrule.optim import make_optimizer
+
+EXPERIMENTS = ("optimizers", "init", "batchnorm", "overfit")
+
+Progress = Callable[[int, int], object]
+"""``progress(steps_done, steps_total)``, called now and then during an experiment."""
+
+
+@dataclass
+class Curve:
+    """One line of a figure: ``y`` against ``x`` for the variant ``label`` in panel ``group``."""
+
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+    group: str = ""
+
+
+@dataclass
+class ExperimentResult:
+    """The curves of one experiment, with what is needed to draw and reproduce them."""
+
+    name: str
+    title: str
+    x_label: str
+    y_label: str
+    curves: list[Curve] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)  # JSON-able: sizes, rates, seed
+
+    def groups(self) -> list[str]:
+        """The panels, in order of first appearance."""
+        return list(dict.fromkeys(c.group for c in self.curves))
+
+    def labels(self) -> list[str]:
+        """The variants, in order of first appearance."""
+        return list(dict.fromkeys(c.label for c in self.curves))
+
+    def curve(self, label: str, group: str = "") -> Curve:
+        for c in self.curves:
+            if c.label == label and c.group == group:
+                return c
+        raise KeyError(f"{self.name}: no curve {label!r} in group {group!r}")
+
+    def to_csv(self) -> str:
+        """The curves in long form: ``group,label,<x_label>,<y_label>`` rows."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["group", "label", self.x_label, self.y_label])
+        for c in self.curves:
+            for x, y in zip(c.x.tolist(), c.y.tolist(), strict=True):
+                writer.writerow([c.group, c.label, x, repr(float(y))])
+        return out.getvalue()
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def _streams(seed: int) -> tuple[np.random.SeedSequence, np.random.Generator]:
+    init, batches = np.random.SeedSequence(seed).spawn(2)
+    return init, np.random.default_rng(batches)
+
+
+def _train_together(nets: Sequence[MultiLayerNet], optimizers: Sequence, x, t, *,
+                    iters: int, batch_size: int, rng: np.random.Generator,
+                    every: int | None = None, on_eval: Callable[[int], object] | None = None,
+                    progress: Progress | None = None, done: int = 0, total: int = 0
+                    ) -> list[np.ndarray]:
+    """Train each net with its optimizer on the same batches (drawn with replacement,
+    as the book does); return each net's training loss per step. ``on_eval(i)`` runs
+    before step ``i`` when ``i % every == 0`` and once after the last step."""
+    losses = np.empty((len(nets), iters))
+    n = len(x)
+    for i in range(iters):
+        if on_eval is not None and every and i % every == 0:
+            on_eval(i)
+        batch = rng.integers(n, size=batch_size)
+        xb, tb = x[batch], t[batch]
+        for j, (net, opt) in enumerate(zip(nets, optimizers, strict=True)):
+            grads = net.gradient(xb, tb)
+            losses[j, i] = net.lastLayer.loss
+            opt.update(net.params, grads)
+        if progress is not None and (i + 1) % 50 == 0:
+            progress(done + (i + 1) * len(nets), total)
+    if on_eval is not None and every:
+        on_eval(iters)
+    return list(losses)
+
+
+def _subset(x, t, size: int | None, what: str):
+    if size is None:
+        return x, t
+    if not 0 < size <= len(x):
+        raise ValueError(f"{what} must be between 1 and {len(x)}, got {size}")
+    return x[:size], t[:size]
+
+
+def _classes(t: np.ndarray) -> int:
+    """The number of classes of index (or one-hot) labels."""
+    t = np.asarray(t)
+    return int(t.shape[1]) if t.ndim == 2 else int(t.max()) + 1
+
+
+def _check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+
+
+# ---------------------------------------------------------------- figure 6-9
+
+
+BOOK_OPTIMIZERS = {"SGD": ("sgd", 0.01), "Momentum": ("momentum", 0.01),
+                   "AdaGrad": ("adagrad", 0.01), "Adam": ("adam", 0.001)}
+"""The book's comparison: each optimizer with its default learning rate."""
+
+
+def compare_optimizers(x_train, t_train, *,
+                       optimizers: Mapping[str, tuple[str, float]] = BOOK_OPTIMIZERS,
+                       hidden_size_list: Sequence[int] = (100, 100, 100, 100),
+                       iters: int = 2000, batch_size: int = 128, seed: int = 0,
+                       dtype=np.float32, progress: Progress | None = None) -> ExperimentResult:
+    """Figure 6-9: training loss per iteration of a 5-layer ReLU net (He init) trained
+    with each optimizer (``label -> (name, lr)``) on the same batches from the same
+    initial weights."""
+    _check_sizes(iters=iters, batch_size=batch_size)
+    init, rng = _streams(seed)
+    sizes = (x_train.shape[1], list(hidden_size_list), _classes(t_train))
+    nets = [MultiLayerNet(*sizes, dtype=dtype, rng=np.random.default_rng(init))
+            for _ in optimizers]
+    opts = [make_optimizer(name, lr) for name, lr in optimizers.values()]
+    losses = _train_together(nets, opts, x_train, t_train, iters=iters, batch_size=batch_size,
+                             rng=rng, progress=progress, total=iters * len(nets))
+    steps = np.arange(iters)
+    return ExperimentResult(
+        "optimizers", f"optimizers on {len(hidden_size_list) + 1}-layer ReLU net",
+        "iterations", "loss", [Curve(label, steps, loss)
+                               for label, loss in zip(optimizers, losses, strict=True)],
+        {"optimizers": {k: list(v) for k, v in optimizers.items()},
+         "hidden_size_list": list(hidden_size_list), "iters": iters,
+         "batch_size": batch_size, "seed": seed, "train_size": len(x_train)})
+
+
+# ---------------------------------------------------------------- figure 6-15
+
+
+BOOK_INITS = {"std=0.01": 0.01, "Xavier": "xavier", "He": "he"}
+
+
+def compare_weight_init(x_train, t_train, *, inits: Mapping[str, str | float] = BOOK_INITS,
+                        activation: str = "relu",
+                        hidden_size_list: Sequence[int] = (100, 100, 100, 100),
+                        iters: int = 2000, batch_size: int = 128, lr: float = 0.01,
+                        seed: int = 0, dtype=np.float32,
+                        progress: Progress | None = None) -> ExperimentResult:
+    """Figure 6-15: training loss per iteration of a 5-layer ReLU net trained with SGD
+    from weights of std 0.01, Xavier's ``sqrt(1/n)`` and He's ``sqrt(2/n)``."""
+    _check_sizes(iters=iters, batch_size=batch_size)
+    init, rng = _streams(seed)
+    sizes = (x_train.shape[1], list(hidden_size_list), _classes(t_train))
+    nets = [MultiLayerNet(*sizes, activation=activation, weight_init_std=w, dtype=dtype,
+                          rng=np.random.default_rng(init)) for w in inits.values()]
+    opts = [make_optimizer("sgd", lr) for _ in nets]
+    losses = _train_together(nets, opts, x_train, t_train, iters=iters, batch_size=batch_size,
+                             rng=rng, progress=progress, total=iters * len(nets))
+    steps = np.arange(iters)
+    return ExperimentResult(
+        "init", f"weight initialisation, {len(hidden_size_list) + 1}-layer {activation} net",
+        "iterations", "loss",
+        [Curve(label, steps, loss) for label, loss in zip(inits, losses, strict=True)],
+        {"inits": dict(inits), "activation": activation,
+         "hidden_size_list": list(hidden_size_list), "iters": iters, "batch_size": batch_size,
+         "lr": lr, "seed": seed, "train_size": len(x_train)})
+
+
+# ---------------------------------------------------------------- figures 6-18, 6-19
+
+
+BOOK_WEIGHT_SCALES = tuple(float(w) for w in np.logspace(0, -4, num=16))
+
+
+def compare_batchnorm(x_train, t_train, *, weight_scales: Sequence[float] = BOOK_WEIGHT_SCALES,
+                      train_size: int | None = 1000,
+                      hidden_size_list: Sequence[int] = (100, 100, 100, 100, 100),
+                      epochs: int = 20, batch_size: int = 100, lr: float = 0.01, seed: int = 0,
+                      dtype=np.float32, progress: Progress | None = None) -> ExperimentResult:
+    """Figures 6-18 and 6-19: training accuracy per epoch of a 6-layer ReLU net with and
+    without batch norm, for each initial weight std in ``weight_scales``, with SGD on
+    the first ``train_size`` training images."""
+    _check_sizes(epochs=epochs, batch_size=batch_size)
+    x, t = _subset(x_train, t_train, train_size, "train_size")
+    per_epoch = max(len(x) // batch_size, 1)
+    iters = epochs * per_epoch
+    sizes = (x.shape[1], list(hidden_size_list), _classes(t_train))
+    init, rng = _streams(seed)
+    curves, total = [], iters * 2 * len(weight_scales)
+    for k, w in enumerate(weight_scales):
+        nets = [MultiLayerNet(*sizes, weight_init_std=w, use_batchnorm=bn, dtype=dtype,
+                              rng=np.random.default_rng(init)) for bn in (True, False)]
+        accs: list[list[float]] = [[], []]
+
+        def record(i, nets=nets, accs=accs):
+            if i < iters:  # the book measures before steps 0, per_epoch, ...
+                for acc, net in zip(accs, nets, strict=True):
+                    acc.append(net.accuracy(x, t))
+
+        # Without batch norm, large initial weights make the activations overflow: that
+        # net's loss turns NaN and its accuracy stays at chance, as in the book's figure.
+        with np.errstate(over="ignore", invalid="ignore"):
+            _train_together(nets, [make_optimizer("sgd", lr) for _ in nets], x, t,
+                            iters=iters, batch_size=batch_size, rng=rng, every=per_epoch,
+                            on_eval=record, progress=progress, done=k * iters * 2, total=total)
+        group = f"W: {w:.3g}"
+        for label, acc in zip(("Batch Normalization", "Normal (without BatchNorm)"), accs,
+                              strict=True):
+            curves.append(Curve(label, np.arange(epochs), np.array(acc), group))
+    return ExperimentResult(
+        "batchnorm", "batch normalization vs initial weight scale", "epochs", "accuracy",
+        curves, {"weight_scales": list(weight_scales), "train_size": len(x),
+                 "hidden_size_list": list(hidden_size_list), "epochs": epochs,
+                 "batch_size": batch_size, "lr": lr, "seed": seed})
+
+
+# ---------------------------------------------------------------- figures 6-20, 6-21, 6-23
+
+
+BOOK_REGULARIZATION = {"no regularization": {},
+                       "weight decay (lambda=0.1)": {"weight_decay_lambda": 0.1},
+                       "dropout (ratio=0.2)": {"dropout_ratio": 0.2}}
+
+
+def compare_regularization(x_train, t_train, x_test, t_test, *,
+                           variants: Mapping[str, dict] = BOOK_REGULARIZATION,
+                           train_size: int = 300, test_size: int | None = None,
+                           hidden_size_list: Sequence[int] = (100,) * 6, epochs: int = 201,
+                           batch_size: int = 100, lr: float = 0.01, seed: int = 0,
+                           dtype=np.float32, progress: Progress | None = None
+                           ) -> ExperimentResult:
+    """Figures 6-20, 6-21 and 6-23: overfitting a 7-layer ReLU net on ``train_size``
+    training images with SGD, without regularization, with weight decay and with
+    dropout (``label -> MultiLayerNet keyword arguments``). Train and test accuracy are
+    measured at the start of each epoch (test on the first ``test_size`` test images;
+    None, the default: all of them, as in the book)."""
+    _check_sizes(epochs=epochs, batch_size=batch_size)
+    x, t = _subset(x_train, t_train, train_size, "train_size")
+    xt, tt = _subset(x_test, t_test, test_size, "test_size")
+    per_epoch = max(len(x) // batch_size, 1)
+    iters = epochs * per_epoch
+    sizes = (x.shape[1], list(hidden_size_list), _classes(t_train))
+    init, rng = _streams(seed)
+    nets = [MultiLayerNet(*sizes, **kw, dtype=dtype, rng=np.random.default_rng(init))
+            for kw in variants.values()]
+    accs = {"train": [[] for _ in nets], "test": [[] for _ in nets]}
+
+    def record(i):
+        if i < iters:
+            for j, net in enumerate(nets):
+                accs["train"][j].append(net.accuracy(x, t))
+                accs["test"][j].append(net.accuracy(xt, tt))
+
+    _train_together(nets, [make_optimizer("sgd", lr) for _ in nets], x, t, iters=iters,
+                    batch_size=batch_size, rng=rng, every=per_epoch, on_eval=record,
+                    progress=progress, total=iters * len(nets))
+    curves = [Curve(which, np.arange(epochs), np.array(accs[which][j]), group)
+              for j, group in enumerate(variants) for which in ("train", "test")]
+    return ExperimentResult(
+        "overfit", f"overfitting {len(x)} images: regularization", "epochs", "accuracy",
+        curves, {"variants": {k: dict(v) for k, v in variants.items()}, "train_size": len(x),
+                 "test_size": len(xt), "hidden_size_list": list(hidden_size_list),
+                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed})

@@ -1,0 +1,129 @@
+"""The book's chapter-6 figures, drawn from :class:`~chainrule.experiments.ExperimentResult`.
+
+As in :mod:`chainrule.plot`, matplotlib is imported inside the functions and figures are
+``matplotlib.figure.Figure`` objects rendered by Agg, never ``pyplot``. Each function
+returns the figure, or with ``path`` writes a PNG atomically and returns the path.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from chainrule.experiments import ExperimentResult
+
+MARKERS = ("o", "x", "s", "D", "^", "v", "*", "+")
+
+
+def smooth_curve(y) -> np.ndarray:
+    """The book's smoothing of loss curves (``common/util.py``): a Kaiser window of 11
+    points (beta 2), the ends mirrored, so the result has ``len(y)`` points."""
+    y = np.asarray(y, dtype=np.float64)
+    window = 11
+    if len(y) < window:
+        return y
+    s = np.r_[y[window - 1:0:-1], y, y[-1:-window:-1]]
+    w = np.kaiser(window, 2)
+    smoothed = np.convolve(w / w.sum(), s, mode="valid")
+    return smoothed[5:len(smoothed) - 5]
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _done(fig, path):
+    if path is None:
+        return fig
+    from chainrule.plot import save_figure
+
+    return save_figure(fig, path)
+
+
+def plot_loss_curves(result: ExperimentResult, path: str | os.PathLike | None = None, *,
+                     ylim: float | None = None):
+    """Figures 6-9 and 6-15: each variant's smoothed training loss per iteration."""
+    fig = _figure(6.4, 4.8)
+    ax = fig.add_subplot()
+    if ylim is None:
+        ylim = 1.0 if result.name == "optimizers" else 2.5
+    for marker, c in zip(MARKERS * 4, result.curves, strict=False):
+        ax.plot(c.x, smooth_curve(c.y), marker=marker, markevery=max(len(c.x) // 20, 1),
+                label=c.label)
+    ax.set_xlabel(result.x_label)
+    ax.set_ylabel(result.y_label)
+    ax.set_ylim(0, ylim)
+    ax.set_title(result.title)
+    ax.legend()
+    return _done(fig, path)
+
+
+def plot_batchnorm(result: ExperimentResult, path: str | os.PathLike | None = None):
+    """Figure 6-19: one panel per initial weight scale, training accuracy per epoch with
+    batch norm (solid) and without (dashed)."""
+    groups = result.groups()
+    cols = math.ceil(math.sqrt(len(groups)))
+    rows = math.ceil(len(groups) / cols)
+    fig = _figure(2.6 * cols + 0.4, 2.2 * rows + 0.4)
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
+    for ax, group in zip(axes, groups, strict=False):
+        for c, style in zip([c for c in result.curves if c.group == group], ("-", "--"),
+                            strict=False):
+            ax.plot(c.x, c.y, linestyle=style, marker="o" if style == "-" else None,
+                    markevery=2, markersize=3, label=c.label)
+        ax.set_title(group, fontsize=9)
+        ax.set_ylim(0, 1.0)
+    for ax in axes[len(groups):]:
+        ax.set_visible(False)
+    for ax in axes[(rows - 1) * cols:]:
+        ax.set_xlabel(result.x_label)
+    for ax in axes[::cols]:
+        ax.set_ylabel(result.y_label)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    fig.suptitle(result.title)
+    return _done(fig, path)
+
+
+def plot_overfit(result: ExperimentResult, path: str | os.PathLike | None = None):
+    """Figures 6-20, 6-21 and 6-23 side by side: train (circles) and test (squares)
+    accuracy per epoch, one panel per regularization."""
+    groups = result.groups()
+    fig = _figure(4.2 * len(groups), 4.2)
+    axes = fig.subplots(1, len(groups), sharey=True, squeeze=False).ravel()
+    for ax, group in zip(axes, groups, strict=True):
+        for c, marker in zip([c for c in result.curves if c.group == group], ("o", "s"),
+                             strict=False):
+            ax.plot(c.x, c.y, marker=marker, markevery=10, markersize=4, label=c.label)
+        ax.set_title(group)
+        ax.set_xlabel(result.x_label)
+        ax.set_ylim(0, 1.0)
+        ax.legend(loc="lower right")
+    axes[0].set_ylabel(result.y_label)
+    fig.suptitle(result.title)
+    return _done(fig, path)
+
+
+def plot_experiment(result: ExperimentResult, path: str | os.PathLike | None = None):
+    """The book's figure for ``result`` (any of :data:`chainrule.experiments.EXPERIMENTS`)."""
+    if result.name in ("optimizers", "init"):
+        return plot_loss_curves(result, path)
+    if result.name == "batchnorm":
+        return plot_batchnorm(result, path)
+    if result.name == "overfit":
+        return plot_overfit(result, path)
+    raise ValueError(f"plot_experiment: no figure for experiment {result.name!r}")
+
+
+def save_csv(result: ExperimentResult, path: str | os.PathLike) -> Path:
+    """Write ``result.to_csv()`` to ``path`` atomically."""
+    from chainrule.checkpoint import write_text
+
+    path = Path(path)
+    write_text(path, result.to_csv())
+    return path
