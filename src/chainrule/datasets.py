@@ -537,6 +537,14 @@ def _format(x: np.ndarray, t: np.ndarray, normalize: bool, flatten: bool, one_ho
     return images, labels
 
 
+def pixel_max(dataset: str = "mnist") -> float:
+    """The largest raw pixel value: what ``normalize=True`` divides by."""
+    if dataset == "digits":
+        return 16.0
+    _info(dataset)  # raises for an unknown name
+    return 255.0
+
+
 def load_mnist(
     normalize: bool = True,
     flatten: bool = True,
@@ -568,11 +576,10 @@ def load_mnist(
             raise ValueError(f"dtype must be a floating type, got {dtype}")
     if dataset == "digits":
         x, t, xt, tt = _digits()
-        scale = 16.0
     else:
         files = locate(dataset, data_dir, download=download, verify=verify, progress=progress)
         x, t, xt, tt = (_parsed(f, images=i % 2 == 0) for i, f in enumerate(files))
-        scale = 255.0
+    scale = pixel_max(dataset)
     k = len(class_names(dataset))
     train = _format(x, t, normalize, flatten, one_hot_label, dtype, scale, k)
     test = _format(xt, tt, normalize, flatten, one_hot_label, dtype, scale, k)

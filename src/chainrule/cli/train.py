@@ -1,0 +1,219 @@
+"""``chainrule train``: the book's chapter-5 training run, with progress, files and resume."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from chainrule.cli import CLIError
+
+# flag -> TrainConfig field, for the settings that decide a run's numbers
+SETTINGS = {"dataset": "dataset", "hidden": "hidden", "weight_init_std": "weight_init_std",
+            "optimizer": "optimizer", "lr": "lr", "batch_size": "batch_size",
+            "eval_every": "eval_every", "seed": "seed", "dtype": "dtype"}
+EXIT_INTERRUPTED, EXIT_DIVERGED = 130, 1
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train TwoLayerNet on MNIST: progress, curves, checkpoints, resume",
+        description="Train the book's TwoLayerNet with mini-batch SGD. The defaults are "
+        "chapter 5's protocol: MNIST, 784-50-10, weight_init_std 0.01, SGD lr 0.1, batches "
+        "of 100 drawn with replacement, 10000 iterations, train and test accuracy once per "
+        "epoch (17 evaluations), float32, seed 0. Everything goes to a run folder "
+        "(config.json, metrics.csv, checkpoint.npz, model.npz, summary.json, accuracy.png, "
+        "loss.png). Ctrl-C stops after the current step and saves; --resume continues "
+        "exactly where it stopped.",
+    )
+    opts = p.add_argument_group("the run (defaults: the book's protocol)")
+    opts.add_argument("--dataset", metavar="NAME",
+                     help="mnist (default), fashion-mnist or digits")
+    opts.add_argument("--data-dir", metavar="DIR", help="look for the dataset's files here first")
+    opts.add_argument("--hidden", type=int, metavar="N", help="hidden layer size (50)")
+    opts.add_argument("--weight-init-std", type=float, metavar="S",
+                     help="standard deviation of the initial weights (0.01)")
+    opts.add_argument("--optimizer", metavar="NAME", help="an optimizer of chainrule.optim (sgd)")
+    opts.add_argument("--lr", type=float, metavar="LR", help="learning rate (0.1)")
+    opts.add_argument("--batch-size", type=int, metavar="N", help="mini-batch size (100)")
+    length = opts.add_mutually_exclusive_group()
+    length.add_argument("--iters", type=int, metavar="N", help="training steps (10000)")
+    length.add_argument("--epochs", type=float, metavar="E",
+                        help="training length in epochs instead of --iters")
+    opts.add_argument("--eval-every", type=int, metavar="N",
+                     help="evaluate after every N-th step (default: once per epoch, "
+                     "train_size // batch_size)")
+    opts.add_argument("--seed", type=int, metavar="N", help="random seed (0)")
+    opts.add_argument("--dtype", choices=("float32", "float64"), help="float32 (default)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", metavar="DIR", help="run folder (default: runs/<timestamp>)")
+    out.add_argument("--resume", metavar="DIR",
+                     help="continue the run in DIR from its checkpoint (with --iters or "
+                     "--epochs: to a new length)")
+    out.add_argument("-q", "--quiet", action="store_true",
+                     help="no progress bar and no per-epoch lines")
+    out.add_argument("--no-plot", action="store_true", help="do not draw accuracy.png, loss.png")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chainrule.checkpoint import CheckpointError
+    from chainrule.runs import Run, RunError
+
+    try:
+        if args.resume:
+            session = Run.resume(_check_resume(args), iters=args.iters, epochs=args.epochs,
+                                 data_dir=args.data_dir)
+        else:
+            session = Run.create(_config(args), args.out, data_dir=args.data_dir)
+    except (RunError, CheckpointError) as exc:
+        raise CLIError(str(exc)) from None
+    except ValueError as exc:
+        raise CLIError(_flag_names(str(exc))) from None
+    except (OSError, ImportError) as exc:  # the dataset is missing or unreadable
+        raise CLIError(str(exc)) from None
+    return _train(session, args)
+
+
+def _config(args: argparse.Namespace):
+    from chainrule.train import TrainConfig
+
+    given = {field: _value(args, flag) for flag, field in SETTINGS.items()
+             if getattr(args, flag) is not None}
+    if args.iters is not None:
+        given["iters"] = args.iters
+    if args.epochs is not None:
+        given["epochs"] = args.epochs
+    return TrainConfig(**given).validate()
+
+
+def _check_resume(args: argparse.Namespace) -> Path:
+    """The run folder; a flag that contradicts the run's config is an error."""
+    import json
+
+    path = Path(args.resume)
+    if args.out is not None and Path(args.out).resolve() != path.resolve():
+        raise CLIError("--out cannot be used with --resume: a run continues in its own folder")
+    try:
+        saved = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"{path} is not a readable run folder ({exc})") from None
+    for flag, field in SETTINGS.items():
+        value = _value(args, flag)
+        recorded = saved.get("evaluate_every") if field == "eval_every" else saved.get(field)
+        if value is not None and value != recorded:
+            raise CLIError(f"--{flag.replace('_', '-')} {value} contradicts the run's "
+                           f"{field} {recorded} ({path / 'config.json'}); drop it to resume, "
+                           "or start a new run")
+    return path
+
+
+def _value(args: argparse.Namespace, flag: str):
+    value = getattr(args, flag)
+    return value.lower() if flag == "optimizer" and value is not None else value
+
+
+def _flag_names(message: str) -> str:
+    """A TrainConfig message with the field name spelled as its flag."""
+    first = message.split(" ", 1)[0]
+    if first in (*SETTINGS.values(), "iters", "epochs"):
+        return "--" + first.replace("_", "-") + message[len(first):]
+    return message
+
+
+def _describe(run) -> str:
+    c, t = run.config, run.trainer
+    sizes = "-".join(str(s) for s in getattr(t.net, "sizes", ()))
+    epochs = t.iters / t.iters_per_epoch
+    return (f"{run.info['net']['class']} {sizes} on {c.dataset} ({len(t.x_train)} train, "
+            f"{run.info['test_size']} test), {c.optimizer} lr {c.lr:g}, batch {c.batch_size}, "
+            f"{t.iters} iterations ({epochs:.3g} epochs), evaluated every {t.eval_every}, "
+            f"{c.dtype}, seed {c.seed}")
+
+
+def _row_line(trainer, row: dict) -> str:
+    epoch = row["epoch"]
+    epoch_text = f"{epoch:3.0f}" if float(epoch).is_integer() else f"{epoch:6.2f}"
+    width = len(str(trainer.iters))
+    return (f"epoch {epoch_text} | iter {row['iteration']:>{width}} | loss {row['loss']:.4f} | "
+            f"train acc {row['train_acc']:.4f} | test acc {row['test_acc']:.4f}")
+
+
+class Progress:
+    """A tqdm bar on a terminal (refreshed every 50 steps); one line per evaluation."""
+
+    def __init__(self, trainer, *, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.acc = ""
+        if not quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=trainer.iters, initial=trainer.iteration, desc="train",
+                            unit="it", file=sys.stderr, dynamic_ncols=True, mininterval=0.25)
+
+    def on_progress(self, trainer) -> None:
+        if self.bar is None:
+            return
+        recent = trainer.history.step_loss[-50:]
+        loss = sum(recent) / len(recent) if recent else float("nan")
+        self.bar.set_postfix_str(f"loss {loss:.4f}{self.acc}", refresh=False)
+        self.bar.update(trainer.iteration - self.bar.n)
+
+    def on_eval(self, trainer, row: dict) -> None:
+        self.acc = f", train {row['train_acc']:.4f}, test {row['test_acc']:.4f}"
+        if self.quiet:
+            return
+        line = _row_line(trainer, row)
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stdout)
+        else:
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _train(run, args: argparse.Namespace) -> int:
+    from chainrule.train import TrainingDiverged
+
+    trainer = run.trainer
+    if not args.quiet:
+        verb = f"resuming at iteration {trainer.iteration}: " if args.resume else ""
+        print(f"{verb}{_describe(run)}\nrun folder: {run.path}", flush=True)
+    if trainer.done and args.resume:
+        print(f"{run.path} is already complete ({trainer.iteration} iterations); "
+              "give a larger --iters to train further")
+    progress = Progress(trainer, quiet=args.quiet)
+    try:
+        summary = run.train(on_eval=progress.on_eval, on_progress=progress.on_progress,
+                            plots=not args.no_plot)
+    except TrainingDiverged as exc:
+        progress.close()
+        last = trainer.history.last()
+        at = f"iteration {last['iteration'] + 1}" if last else "the start"
+        print(f"chainrule train: error: training diverged at iteration {exc.iteration}: the "
+              f"loss is {exc.loss}; try a lower --lr (now {run.config.lr:g}).\n"
+              f"The last good checkpoint ({at}) is kept in {run.file('checkpoint.npz')}; "
+              f"metrics and plots are in {run.path}.",
+              file=sys.stderr)
+        return EXIT_DIVERGED
+    finally:
+        progress.close()
+    s = summary
+    if s.status == "interrupted":
+        print(f"interrupted after {s.iteration} of {s.iters} iterations; saved the checkpoint, "
+              f"model, metrics and plots in {run.path}\nresume with: chainrule train "
+              f"--resume {shlex.quote(str(run.path))}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"final: train acc {s.train_acc:.4f}, test acc {s.test_acc:.4f} "
+          f"(after {s.evaluated_at} iterations)")
+    print(f"time: {s.wall_s:.2f} s for {s.steps} iterations, {s.it_per_s:.0f} it/s")
+    print(f"wrote {run.path}{'/' if not str(run.path).endswith('/') else ''}: "
+          f"{', '.join(run.files())}")
+    print(f"result: status={s.status} iterations={s.iteration} train_acc={s.train_acc:.4f} "
+          f"test_acc={s.test_acc:.4f} loop_s={s.wall_s:.2f} it_per_s={s.it_per_s:.0f}")
+    return 0

@@ -1,0 +1,104 @@
+"""A user's own picture of a digit, made to look like an MNIST image.
+
+MNIST digits are white ink on black, size-normalized into a 20x20 box (keeping the
+aspect ratio) and placed in a 28x28 field so that their centre of mass is in the
+middle. :func:`prepare_image` does the same to any grayscale array; a picture that is
+already the target size is only inverted (if needed) and scaled. Pillow is imported
+only here, when a picture is read or resized.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+class ImageError(ValueError):
+    """A picture that cannot be read or holds no digit."""
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """A PNG/JPEG/... as a float64 grayscale array in 0..255 (alpha composited)."""
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError as exc:  # pragma: no cover - Pillow comes with matplotlib
+        raise ImportError("reading pictures needs Pillow: pip install pillow") from exc
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if "A" in img.getbands() or "transparency" in img.info:
+                rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
+                gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+                alpha = rgba[..., 3] / 255
+                ink = gray[alpha > 0.5]
+                # put the ink on the background it contrasts with
+                background = 0.0 if ink.size and ink.mean() > 127 else 255.0
+                return gray * alpha + background * (1 - alpha)
+            return np.asarray(img.convert("L"), dtype=np.float64)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ImageError(f"{path}: not a readable picture ({exc})") from exc
+
+
+def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    img = Image.fromarray(np.ascontiguousarray(a, dtype=np.float32))  # mode "F"
+    return np.asarray(img.resize((shape[1], shape[0]), Image.Resampling.LANCZOS),
+                      dtype=np.float64)
+
+
+def prepare_image(gray, shape: tuple[int, int] = (28, 28), *, box: int | None = None,
+                  invert: bool | None = None) -> np.ndarray:
+    """``gray`` (2-D, 0..255) as an MNIST-like float64 image of ``shape`` in [0, 1].
+
+    ``invert=None`` inverts when the border is lighter than mid-gray (dark ink on
+    light paper). The background level is subtracted and the brightest ink scaled to
+    1. Unless ``gray`` already has ``shape``, the digit is cropped, fitted into a
+    ``box`` (default 20/28 of the height) and centred by mass.
+    """
+    a = np.asarray(gray, dtype=np.float64)
+    if a.ndim == 3:
+        a = a[..., :3].mean(axis=-1)
+    if a.ndim != 2 or min(a.shape) < 1:
+        raise ImageError(f"expected a 2-D grayscale picture, got shape {a.shape}")
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    if invert is None:
+        invert = float(np.median(border)) > 127.5
+    if invert:
+        a, border = 255.0 - a, 255.0 - border
+    a = np.clip(a - float(np.median(border)), 0, None)
+    if a.max() <= 0:
+        raise ImageError("the picture is blank: no digit found")
+    a *= 1.0 / a.max()
+    if a.shape == tuple(shape):
+        return a
+    return _fit_and_centre(a, tuple(shape), box)
+
+
+def _fit_and_centre(a: np.ndarray, shape: tuple[int, int], box: int | None) -> np.ndarray:
+    rows, cols = np.nonzero(a > 0.1)
+    a = a[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    box = box or max(1, round(shape[0] * 20 / 28))
+    scale = box / max(a.shape)
+    fitted = np.clip(_resize(a, (max(1, round(a.shape[0] * scale)),
+                                 max(1, round(a.shape[1] * scale)))), 0, 1)
+    out = np.zeros(shape)
+    h, w = fitted.shape
+    total = fitted.sum()
+    cy = (fitted.sum(axis=1) @ np.arange(h)) / total if total else (h - 1) / 2
+    cx = (fitted.sum(axis=0) @ np.arange(w)) / total if total else (w - 1) / 2
+    top = int(np.clip(round((shape[0] - 1) / 2 - cy), 0, shape[0] - h))
+    left = int(np.clip(round((shape[1] - 1) / 2 - cx), 0, shape[1] - w))
+    out[top:top + h, left:left + w] = fitted
+    return out
+
+
+def load_image(path: str | os.PathLike, shape: tuple[int, int] = (28, 28), **kwargs) -> np.ndarray:
+    """:func:`read_image` then :func:`prepare_image`."""
+    try:
+        return prepare_image(read_image(path), shape, **kwargs)
+    except ImageError as exc:
+        if str(path) in str(exc):
+            raise
+        raise ImageError(f"{path}: {exc}") from exc

@@ -1,0 +1,291 @@
+"""The training loop: the book's schedule, the history, reproducibility, exact resume."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import warnings
+
+import numpy as np
+import pytest
+
+from chainrule import checkpoint
+from chainrule.nets import TwoLayerNet
+from chainrule.optim import SGD
+from chainrule.train import (
+    Data,
+    History,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    confusion_matrix,
+    evaluate,
+    iters_per_epoch,
+    load_data,
+)
+
+
+def blobs(n_train=600, n_test=150, dim=20, classes=3, seed=0, dtype=np.float32) -> Data:
+    """Gaussian clusters: learnable in a few hundred steps."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 1, (classes, dim))
+    def make(n):
+        t = rng.integers(0, classes, n)
+        return (centres[t] + rng.normal(0, 0.8, (n, dim))).astype(dtype), t
+    return Data(*make(n_train), *make(n_test))
+
+
+def trainer(data=None, *, iters=300, eval_every=None, batch_size=10, seed=0, lr=0.1, **kw):
+    config = TrainConfig(dataset="digits", hidden=16, lr=lr, batch_size=batch_size,
+                         iters=iters, eval_every=eval_every, seed=seed)
+    return Trainer.from_config(config, data or blobs(), **kw)
+
+
+def params_equal(a, b) -> bool:
+    return all(np.array_equal(a.net.params[k], b.net.params[k]) for k in a.net.params)
+
+
+def test_book_schedule_17_evaluations():
+    # 600 samples / batch 10 = 60 iterations per epoch; 1000 steps -> evaluated after
+    # steps 0, 60, ..., 960: 17 rows, epochs 0..16, as the book's 10000 / 600.
+    tr = trainer(iters=1000)
+    history = tr.run(handle_sigint=False)
+    assert tr.iters_per_epoch == 60 == iters_per_epoch(600, 10)
+    assert history.iteration == list(range(0, 1000, 60))
+    assert history.epoch == [float(e) for e in range(17)]
+    assert len(history.step_loss) == 1000 and tr.status == "completed" and tr.done
+    assert history.test_acc[-1] > 0.9
+    assert history.train_acc_list is history.train_acc  # the book's names
+    assert history.train_loss_list is history.step_loss
+
+
+def test_loss_column_is_mean_since_previous_evaluation():
+    history = trainer(iters=200, eval_every=50).run(handle_sigint=False)
+    steps = history.step_loss
+    assert history.loss[0] == steps[0]
+    assert history.loss[1] == pytest.approx(np.mean(steps[1:51]), rel=1e-12)
+    assert history.loss[3] == pytest.approx(np.mean(steps[101:151]), rel=1e-12)
+
+
+def test_step_loss_is_the_forward_loss_before_the_update():
+    data = blobs()
+    tr = trainer(data, iters=1)
+    net = TwoLayerNet.from_params({k: v.copy() for k, v in tr.net.params.items()})
+    rng = np.random.Generator(type(tr.rng.bit_generator)())
+    rng.bit_generator.state = tr.rng.bit_generator.state
+    batch = rng.integers(len(data.x_train), size=10)
+    tr.run(handle_sigint=False)
+    assert tr.history.step_loss[0] == net.loss(data.x_train[batch], data.t_train[batch])
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    a, b, c = trainer(seed=3), trainer(seed=3), trainer(seed=4)
+    for t in (a, b, c):
+        t.run(handle_sigint=False)
+    assert a.history.to_csv() == b.history.to_csv()
+    assert a.history.step_loss == b.history.step_loss and params_equal(a, b)
+    assert a.history.step_loss != c.history.step_loss
+
+
+def test_float32_stays_float32():
+    tr = trainer(iters=20)
+    tr.run(handle_sigint=False)
+    assert all(p.dtype == np.float32 for p in tr.net.params.values())
+    assert all(type(v) is float for v in tr.history.step_loss)
+
+
+def _stop_at(k):
+    def on_progress(tr):
+        if tr.iteration == k:
+            tr.request_stop()
+    return on_progress
+
+
+@pytest.mark.parametrize("k", [1, 37, 60, 61])
+def test_stop_and_resume_through_a_checkpoint_file_is_bit_identical(tmp_path, k):
+    data = blobs()
+    full = trainer(data, iters=250, eval_every=30)
+    full.run(handle_sigint=False)
+
+    first = trainer(data, iters=250, eval_every=30)
+    first.run(on_progress=_stop_at(k), progress_every=1, handle_sigint=False)
+    assert first.status == "interrupted" and first.iteration == k
+    checkpoint.save_checkpoint(tmp_path / "c.npz", first)
+
+    second = trainer(data, iters=250, eval_every=30)  # fresh weights, overwritten below
+    second.load_state_dict(checkpoint.load_checkpoint(tmp_path / "c.npz"))
+    assert second.iteration == k
+    second.run(handle_sigint=False)
+    assert second.history.to_csv() == full.history.to_csv()
+    assert second.history.step_loss == full.history.step_loss
+    assert params_equal(second, full)
+
+
+def test_sigint_finishes_the_step_then_stops_and_restores_the_handler():
+    data = blobs()
+    full = trainer(data, iters=100, eval_every=20)
+    full.run(handle_sigint=False)
+    before = signal.getsignal(signal.SIGINT)
+
+    sent = []
+
+    def ctrl_c(tr):
+        if tr.iteration == 42 and not sent:
+            sent.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    tr = trainer(data, iters=100, eval_every=20)
+    tr.run(on_progress=ctrl_c, progress_every=1)
+    assert tr.status == "interrupted" and tr.iteration == 42
+    assert signal.getsignal(signal.SIGINT) is before
+    tr.run()  # continue in memory
+    assert tr.history.to_csv() == full.history.to_csv() and params_equal(tr, full)
+
+
+def test_second_sigint_raises_keyboard_interrupt():
+    def ctrl_c_twice(tr):
+        if tr.iteration == 5 and tr.status == "running":
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    tr = trainer(iters=100)
+    with pytest.raises(KeyboardInterrupt):
+        tr.run(on_progress=ctrl_c_twice, progress_every=1)
+
+
+def test_nan_loss_raises_and_skips_the_bad_update():
+    tr = trainer(lr=1e30, iters=200, eval_every=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings: the NaN check speaks
+        with pytest.raises(TrainingDiverged, match="lower learning rate") as info:
+            tr.run(handle_sigint=False)
+    exc = info.value
+    assert not math.isfinite(exc.loss) and tr.status == "diverged"
+    assert tr.iteration == exc.iteration == len(tr.history.step_loss)
+
+
+def test_run_again_after_completion_does_nothing():
+    tr = trainer(iters=30)
+    tr.run(handle_sigint=False)
+    csv = tr.history.to_csv()
+    tr.run(handle_sigint=False)
+    assert tr.history.to_csv() == csv and tr.iteration == 30
+
+
+def test_history_state_roundtrip_and_csv():
+    h = trainer(iters=100, eval_every=25).run(handle_sigint=False)
+    again = History.from_state_dict(h.state_dict())
+    assert again == h
+    lines = h.to_csv().splitlines()
+    assert lines[0] == "iteration,epoch,loss,train_acc,test_acc" and len(lines) == 5
+    assert float(lines[2].split(",")[3]) == h.train_acc[1]  # full precision
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"lr": -0.1}, "lr must be positive"),
+    ({"lr": float("nan")}, "lr must be positive"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
+    ({"dtype": "float16"}, "dtype"),
+    ({"optimizer": "adagrad9"}, "unknown optimizer"),
+    ({"eval_every": 0}, "eval_every"),
+    ({"hidden": 2.5}, "hidden"),
+])
+def test_config_validation_names_the_field(change, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**change).validate()
+
+
+def test_config_roundtrip_ignores_derived_keys():
+    c = TrainConfig(lr=0.05, epochs=3)
+    assert TrainConfig.from_dict({**c.to_dict(), "net": {}, "train_size": 5}) == c
+
+
+def test_trainer_rejects_batch_larger_than_data():
+    d = blobs(n_train=50)
+    net = TwoLayerNet(20, 4, 3, seed=0)
+    with pytest.raises(ValueError, match="batch size 100"):
+        Trainer(net, SGD(0.1), d.x_train, d.t_train, batch_size=100)
+
+
+def test_epochs_sets_the_length_and_one_hot_labels_work():
+    d = blobs()
+    onehot = Data(d.x_train, np.eye(3)[d.t_train], d.x_test, np.eye(3)[d.t_test])
+    tr = Trainer.from_config(TrainConfig(hidden=8, batch_size=10, epochs=2), onehot)
+    assert tr.iters == 120
+    tr.run(handle_sigint=False)
+    assert len(tr.history) == 2 and tr.history.test_acc[-1] > 0.5
+
+
+def test_no_test_set_gives_nan_test_accuracy():
+    d = blobs()
+    tr = Trainer(TwoLayerNet(20, 8, 3, seed=0), SGD(0.1), d.x_train, d.t_train,
+                 batch_size=10, iters=5, seed=0)
+    h = tr.run(handle_sigint=False)
+    assert math.isnan(h.test_acc[0]) and 0 <= h.train_acc[0] <= 1
+
+
+def test_evaluate_and_confusion_matrix():
+    m = confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], 3)
+    assert m.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+
+    class Fixed:
+        def predict(self, x):
+            return np.eye(3)[[0, 1, 1, 2, 2, 0]]
+
+    result = evaluate(Fixed(), np.zeros((6, 1)), np.array([0, 0, 1, 2, 2, 2]),
+                      class_names=["a", "b", "c"])
+    assert result.accuracy == pytest.approx(4 / 6)
+    assert result.per_class.tolist() == pytest.approx([0.5, 1.0, 2 / 3])
+    text = str(result)
+    assert "confusion matrix" in text and "0.6667" in text
+
+
+def test_short_real_mnist_run(mnist_arrays):
+    """600 steps of the book's protocol on real MNIST reach > 0.85 test accuracy."""
+    (x, t), (xt, tt) = mnist_arrays
+    data = Data(np.asarray(x), np.asarray(t), np.asarray(xt), np.asarray(tt))
+    tr = Trainer.from_config(TrainConfig(iters=601), data)
+    h = tr.run(handle_sigint=False)
+    assert h.iteration == [0, 600] and tr.iters_per_epoch == 600
+    assert h.test_acc[-1] > 0.85 and h.train_acc[-1] > 0.85
+
+
+def test_load_data_keeps_uint8_and_normalizes_rows_like_load_mnist(real_data_root, mnist_arrays):
+    d = load_data("mnist", real_data_root / "mnist", download=False)
+    assert d.x_train.raw.dtype == np.uint8 and type(d.x_train.raw) is np.ndarray
+    assert d.x_train.dtype == np.float32 and d.x_train.shape == (60000, 784)
+    assert d.t_test.dtype == np.int64
+    (x, _), (xt, _) = mnist_arrays
+    rows = np.array([0, 59999, 123])
+    assert d.x_train[rows].tobytes() == x[rows].tobytes()
+    assert d.x_test[:100].tobytes() == xt[:100].tobytes()
+
+
+def test_deeper_net_with_dropout_batchnorm_and_adam_resumes_bit_identically(tmp_path):
+    from chainrule.nets import MultiLayerNet
+    from chainrule.optim import Adam
+
+    data = blobs()
+
+    def make():
+        net = MultiLayerNet(20, [16, 16], 3, dropout_ratio=0.2, use_batchnorm=True,
+                            dtype=np.float32, seed=5)
+        return Trainer(net, Adam(lr=0.01), *data, batch_size=10, iters=150, eval_every=40,
+                       seed=6)
+
+    full = make()
+    full.run(handle_sigint=False)
+    first = make()
+    first.run(on_progress=_stop_at(55), progress_every=1, handle_sigint=False)
+    checkpoint.save_checkpoint(tmp_path / "c.npz", first)
+    second = make()
+    second.load_state_dict(checkpoint.load_checkpoint(tmp_path / "c.npz"))
+    second.run(handle_sigint=False)
+    assert second.history.to_csv() == full.history.to_csv()
+    assert params_equal(second, full)
+    for k, b in full.net.buffers().items():
+        assert np.array_equal(second.net.buffers()[k], b)
+    model = checkpoint.load_model(checkpoint.save_model(tmp_path / "m.npz", full.net))
+    assert np.array_equal(model.predict(data.x_test), full.net.predict(data.x_test))
