@@ -89,13 +89,16 @@ def cross_entropy_error(y, t) -> float:
     return float(-np.sum(np.log(picked + 1e-7)) / n)
 
 
-def cross_entropy_from_log(log_y, t) -> float:
-    """:func:`cross_entropy_error` given ``log y`` (e.g. from :func:`log_softmax`): no ``1e-7``."""
+def cross_entropy_from_log(log_y, t, *, checked: bool = False) -> float:
+    """:func:`cross_entropy_error` given ``log y`` (e.g. from :func:`log_softmax`): no ``1e-7``.
+
+    ``checked=True`` skips validating index labels the caller has already validated.
+    """
     t = np.asarray(t)
     n = log_y.size // log_y.shape[-1]
     if t.shape == log_y.shape:
         return float(-np.sum(t * log_y) / n)
-    idx = _as_indices(log_y, t).reshape(-1)
+    idx = (t if checked else _as_indices(log_y, t)).reshape(-1)
     return float(-np.sum(log_y.reshape(n, -1)[np.arange(n), idx]) / n)
 
 

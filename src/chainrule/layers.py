@@ -6,6 +6,8 @@ a float32 input gives float32 outputs and gradients.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from chainrule.base import Layer
@@ -75,15 +77,22 @@ class Affine(Layer):
 
     def forward(self, x):
         x = np.asarray(x)
+        self.original_x_shape = x.shape
+        if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
+            x = self._as_matrix(x)
+        self.x = x
+        out = x @ self.W
+        out += self.b
+        return out[0] if len(self.original_x_shape) == 1 else out
+
+    def _as_matrix(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as ``(N, in)`` rows, or a ValueError naming the expected shape."""
         n_in = self.W.shape[0]
         if x.ndim == 1:
             _check_shape(self, "forward", (n_in,), x.shape)
-        elif x.ndim == 0 or int(np.prod(x.shape[1:])) != n_in:
+        elif x.ndim == 0 or math.prod(x.shape[1:]) != n_in:
             _check_shape(self, "forward", ("N", n_in), x.shape)
-        self.original_x_shape = x.shape
-        self.x = x.reshape(-1, n_in) if x.ndim != 2 else x
-        out = self.x @ self.W + self.b
-        return out[0] if x.ndim == 1 else out
+        return x.reshape(-1, n_in)
 
     def backward(self, dout, *, input_grad: bool = True):
         """Sets ``dW`` and ``db``; returns ``dx``, or None with ``input_grad=False``
@@ -122,9 +131,9 @@ class SoftmaxWithLoss(Layer):
         self.y = np.exp(log_y)
         t = np.asarray(t)
         if t.shape != self.y.shape:
-            t = _as_indices(self.y, t)  # validates shape, dtype and range
+            t = _as_indices(self.y, t)  # validates shape, dtype and range, once
         self.t = t
-        self.loss = cross_entropy_from_log(log_y, t)
+        self.loss = cross_entropy_from_log(log_y, t, checked=True)
         return self.loss
 
     def backward(self, dout=1):
