@@ -127,6 +127,18 @@ def test_train_function_for_notebooks(tmp_path):
         train(out=tmp_path / "x", data=blobs(), colour="red")
 
 
+def test_train_function_builds_a_multilayernet_from_options(tmp_path):
+    from chainrule.nets import MultiLayerNet
+
+    run = train(out=tmp_path / "deep", data=blobs(), plots=False, dataset="digits",
+                hidden=[16, 8], batchnorm=True, dropout=0.1, optimizer="adam", batch_size=10,
+                iters=40, eval_every=20)
+    assert isinstance(run.net, MultiLayerNet) and run.config.lr == 0.001
+    saved = json.loads((run.path / "config.json").read_text())
+    assert saved["net"]["hidden_size_list"] == [16, 8] and saved["weight_init_std"] == "he"
+    assert isinstance(load_model(run.path / "model.npz"), MultiLayerNet)
+
+
 def test_find_model_and_helpers(tmp_path):
     run = Run.create(CONFIG, tmp_path / "r", data=blobs())
     assert find_model(run.path) == (run.path / "checkpoint.npz", json.loads(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -197,9 +198,60 @@ def test_config_validation_names_the_field(change, match):
         TrainConfig(**change).validate()
 
 
+@pytest.mark.parametrize("change, match", [
+    ({"hidden": [16, 0]}, "hidden must be >= 1"),
+    ({"hidden": []}, "hidden must be >= 1"),
+    ({"activation": "gelu"}, "unknown activation 'gelu'"),
+    ({"weight_init_std": "lecun"}, "weight_init_std must be he, xavier or a positive"),
+    ({"weight_init_std": -0.01}, "weight_init_std must be he, xavier or a positive"),
+    ({"dropout": 1.0}, "dropout must be in"),
+    ({"dropout": -0.1}, "dropout must be in"),
+    ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),
+    ({"batchnorm": "yes"}, "batchnorm must be true or false"),
+])
+def test_config_validation_of_the_network_fields(change, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**change).resolved()
+
+
+@pytest.mark.parametrize("change, two_layer, init, lr", [
+    ({}, True, 0.01, 0.1),  # the book's chapter-5 protocol
+    ({"hidden": [50]}, True, 0.01, 0.1),
+    ({"optimizer": "Adam"}, True, 0.01, 0.001),  # the optimizer's own default rate
+    ({"optimizer": "momentum", "weight_init_std": 0.05}, True, 0.05, 0.01),
+    ({"optimizer": "adam", "lr": 0.1}, True, 0.01, 0.1),
+    ({"hidden": [256, 128]}, False, "he", 0.1),
+    ({"activation": "tanh"}, False, "xavier", 0.1),
+    ({"weight_init_std": "relu"}, False, "he", 0.1),  # the book's spelling of He
+    ({"batchnorm": True}, False, "he", 0.1),
+    ({"dropout": 0.2}, False, "he", 0.1),
+    ({"weight_decay": 1e-4, "weight_init_std": 0.01}, False, 0.01, 0.1),
+])
+def test_config_resolves_the_net_the_init_and_the_learning_rate(change, two_layer, init, lr):
+    from chainrule.nets import MultiLayerNet
+
+    c = TrainConfig(**change)
+    r = c.resolved()
+    assert (r.two_layer, r.weight_init_std, r.lr) == (two_layer, init, lr)
+    assert c.lr == change.get("lr") and r.resolved() == r  # a copy; idempotent
+    tr = Trainer.from_config(TrainConfig(**{**change, "iters": 5, "batch_size": 10}), blobs())
+    assert type(tr.net) is (TwoLayerNet if two_layer else MultiLayerNet)
+    assert tr.optimizer.lr == lr
+
+
 def test_config_roundtrip_ignores_derived_keys():
     c = TrainConfig(lr=0.05, epochs=3)
     assert TrainConfig.from_dict({**c.to_dict(), "net": {}, "train_size": 5}) == c
+    deep = TrainConfig(hidden=[8, 4], dropout=0.1, optimizer="adam").resolved()
+    assert TrainConfig.from_dict(json.loads(json.dumps(deep.to_dict()))) == deep
+
+
+def test_config_from_a_file_written_before_chapter_6():
+    old = {"dataset": "mnist", "hidden": 50, "weight_init_std": 0.01, "optimizer": "sgd",
+           "lr": 0.1, "batch_size": 100, "iters": 10000, "epochs": None, "eval_every": None,
+           "seed": 0, "dtype": "float32", "net": {"class": "TwoLayerNet"}}
+    c = TrainConfig.from_dict(old).resolved()
+    assert c == TrainConfig(lr=0.1, weight_init_std=0.01) and c.two_layer
 
 
 def test_trainer_rejects_batch_larger_than_data():
@@ -250,6 +302,12 @@ def test_short_real_mnist_run(mnist_arrays):
     h = tr.run(handle_sigint=False)
     assert h.iteration == [0, 600] and tr.iters_per_epoch == 600
     assert h.test_acc[-1] > 0.85 and h.train_acc[-1] > 0.85
+    # The figures the README prints for the default run's first two evaluations.
+    printed = [(2.3032, 0.0850, 0.0826), (0.7204, 0.9034, 0.9066)]
+    for row, (loss, train_acc, test_acc) in zip(h.rows(), printed, strict=True):
+        assert row["loss"] == pytest.approx(loss, abs=5e-5)
+        assert row["train_acc"] == pytest.approx(train_acc, abs=5e-5)
+        assert row["test_acc"] == pytest.approx(test_acc, abs=5e-5)
 
 
 def test_load_data_keeps_uint8_and_normalizes_rows_like_load_mnist(real_data_root, mnist_arrays):

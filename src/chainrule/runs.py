@@ -2,8 +2,9 @@
 
 A run folder (default ``runs/<timestamp>/``) holds:
 
-- ``config.json``: the :class:`~chainrule.train.TrainConfig` plus derived facts
-  (architecture, set sizes, iterations per epoch, version);
+- ``config.json``: the :class:`~chainrule.train.TrainConfig` as resolved (the learning
+  rate and weight init that were used) plus derived facts (the network's class and
+  architecture, set sizes, iterations per epoch, version);
 - ``metrics.csv``: one row per evaluation (see :class:`~chainrule.train.History`);
 - ``checkpoint.npz``: everything needed to resume (written at the start, after every
   evaluation and when the run stops; never after a NaN loss, so it stays the last
@@ -119,7 +120,7 @@ class Run:
 
         ``out`` may exist if it holds no run. ``data`` replaces loading ``config.dataset``.
         """
-        config = (config or TrainConfig()).validate()
+        config = (config or TrainConfig()).resolved()  # config.json records lr, init
         if out is not None and (Path(out) / CONFIG).exists():
             raise RunError(f"{out} already holds a run; resume it with --resume {out} "
                            "or choose another output folder")
@@ -148,7 +149,7 @@ class Run:
             raise RunError(f"{path} has no {CHECKPOINT} to resume from")
         try:
             saved = json.loads(config_file.read_text(encoding="utf-8"))
-            config = TrainConfig.from_dict(saved).validate()
+            config = TrainConfig.from_dict(saved).resolved()
         except (ValueError, TypeError) as exc:
             raise RunError(f"{config_file}: unreadable run config ({exc})") from exc
         state = checkpoint.load_checkpoint(ckpt_file)

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.images import ScaledImages
-from chainrule.nets import TwoLayerNet, predict_in_chunks
+from chainrule.nets import MultiLayerNet, TwoLayerNet, predict_in_chunks
 from chainrule.optim import OPTIMIZERS, make_optimizer
 
 DTYPES = ("float32", "float64")
@@ -45,13 +45,26 @@ class TrainingDiverged(FloatingPointError):
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a run's numbers; the defaults are the book's protocol."""
+    """Everything that decides a run's numbers; the defaults are the book's chapter-5 protocol.
+
+    The network is the book's ``TwoLayerNet`` when ``hidden`` is one size, ``activation``
+    is relu, ``weight_init_std`` a number and there is no batch norm, dropout or weight
+    decay; otherwise a ``MultiLayerNet`` (see :func:`build_net`). Two fields left at
+    ``None`` are filled in by :meth:`resolved`: ``lr`` (0.1 for sgd, as the book trains
+    chapter 5; the optimizer's own default otherwise, e.g. 0.001 for adam) and
+    ``weight_init_std`` (0.01 for TwoLayerNet; ``"he"`` for relu and ``"xavier"`` for
+    sigmoid/tanh in a MultiLayerNet).
+    """
 
     dataset: str = "mnist"
-    hidden: int = 50
-    weight_init_std: float = 0.01
+    hidden: int | list[int] = 50  # one size, or one per hidden layer
+    activation: str = "relu"
+    weight_init_std: float | str | None = None  # a number, "he" or "xavier"
+    batchnorm: bool = False
+    dropout: float = 0.0
+    weight_decay: float = 0.0
     optimizer: str = "sgd"
-    lr: float = 0.1
+    lr: float | None = None
     batch_size: int = 100
     iters: int = 10000
     epochs: float | None = None  # if set, iters = round(epochs * iters_per_epoch)
@@ -62,14 +75,27 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the first bad field; return ``self``."""
         from chainrule.datasets import DATASET_NAMES
+        from chainrule.nets import ACTIVATIONS
 
+        init = self.weight_init_std
         checks = [
             (self.dataset in DATASET_NAMES,
              f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASET_NAMES)}"),
-            (_is_int(self.hidden) and self.hidden > 0, f"hidden must be >= 1, got {self.hidden}"),
-            (_finite(self.weight_init_std) and self.weight_init_std > 0,
-             f"weight_init_std must be positive, got {self.weight_init_std}"),
-            (_finite(self.lr) and self.lr > 0, f"lr must be positive, got {self.lr}"),
+            (_sizes_ok(self.hidden), f"hidden must be >= 1, got {self.hidden}"),
+            (self.activation in ACTIVATIONS,
+             f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"),
+            (init is None or (_finite(init) and init > 0) or _init_name(init) is not None,
+             f"weight_init_std must be he, xavier or a positive number, got {init!r}"),
+            (isinstance(self.batchnorm, (bool, np.bool_)),
+             f"batchnorm must be true or false, got {self.batchnorm!r}"),
+            (_finite(self.dropout) and 0 <= self.dropout < 1,
+             f"dropout must be in [0, 1), got {self.dropout}"),
+            (_finite(self.weight_decay) and self.weight_decay >= 0,
+             f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (str(self.optimizer).lower() in OPTIMIZERS,
+             f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"),
+            (self.lr is None or (_finite(self.lr) and self.lr > 0),
+             f"lr must be positive, got {self.lr}"),
             (_is_int(self.batch_size) and self.batch_size > 0,
              f"batch_size must be >= 1, got {self.batch_size}"),
             (_is_int(self.iters) and self.iters >= 0, f"iters must be >= 0, got {self.iters}"),
@@ -79,22 +105,109 @@ class TrainConfig:
              f"eval_every must be >= 1, got {self.eval_every}"),
             (_is_int(self.seed) and self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
             (self.dtype in DTYPES, f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}"),
-            (str(self.optimizer).lower() in OPTIMIZERS,
-             f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
         return self
 
+    def resolved(self) -> TrainConfig:
+        """A validated copy with ``lr`` and ``weight_init_std`` filled in, names in lower
+        case and ``hidden`` as an int (one size) or a list: what ``config.json`` records."""
+        self.validate()
+        sizes = self.hidden_sizes
+        init = self.weight_init_std
+        c = dataclasses.replace(
+            self, hidden=int(sizes[0]) if len(sizes) == 1 else [int(n) for n in sizes],
+            weight_init_std=_init_name(init) or (init if init is None else float(init)),
+            batchnorm=bool(self.batchnorm), dropout=float(self.dropout),
+            weight_decay=float(self.weight_decay), optimizer=str(self.optimizer).lower())
+        if c.weight_init_std is None:
+            c.weight_init_std = (0.01 if c.two_layer else
+                                 "he" if c.activation == "relu" else "xavier")
+        if c.lr is None:
+            c.lr = default_lr(c.optimizer)
+        c.lr = float(c.lr)
+        return c
+
+    @property
+    def hidden_sizes(self) -> list[int]:
+        """``hidden`` as a list of sizes, one per hidden layer."""
+        return [self.hidden] if _is_int(self.hidden) else list(self.hidden)
+
+    @property
+    def two_layer(self) -> bool:
+        """Whether :func:`build_net` makes the book's ``TwoLayerNet``: one hidden size,
+        relu, a numeric (or default) init, no batch norm, dropout or weight decay."""
+        return (len(self.hidden_sizes) == 1 and self.activation == "relu"
+                and not isinstance(self.weight_init_std, str) and not self.batchnorm
+                and self.dropout == 0 and self.weight_decay == 0)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """The config in ``d``; keys that are not fields (e.g. derived values) are ignored."""
+        """The config in ``d``; keys that are not fields (e.g. derived values) are ignored,
+        missing ones (in files written before they existed) take their defaults."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def default_lr(optimizer: str) -> float:
+    """0.1 for sgd (the book's chapter-5 rate), else the optimizer's own default."""
+    name = str(optimizer).lower()
+    return 0.1 if name == "sgd" else float(make_optimizer(name).lr)
+
+
+INIT_NAMES = {"he": "he", "relu": "he", "xavier": "xavier", "sigmoid": "xavier"}
+"""Weight-initialisation names (the book spells He ``relu`` and Xavier ``sigmoid``)."""
+
+
+def _init_name(v) -> str | None:
+    return INIT_NAMES.get(v.lower()) if isinstance(v, str) else None
+
+
+def _sizes_ok(hidden) -> bool:
+    if _is_int(hidden):
+        return hidden > 0
+    return (isinstance(hidden, (list, tuple)) and len(hidden) > 0
+            and all(_is_int(n) and n > 0 for n in hidden))
+
+
+def build_net(config: TrainConfig, input_size: int, output_size: int, *,
+              rng: np.random.Generator):
+    """The network of a resolved ``config``: the book's ``TwoLayerNet`` when
+    ``config.two_layer``, else a ``MultiLayerNet``; weights (and later dropout masks)
+    drawn from ``rng``."""
+    if config.two_layer:
+        return TwoLayerNet(input_size, config.hidden_sizes[0], output_size, config.weight_init_std,
+                           dtype=config.dtype, rng=rng)
+    return MultiLayerNet(input_size, config.hidden_sizes, output_size,
+                         activation=config.activation, weight_init_std=config.weight_init_std,
+                         weight_decay_lambda=config.weight_decay, dropout_ratio=config.dropout,
+                         use_batchnorm=config.batchnorm, dtype=config.dtype, rng=rng)
+
+
+def describe_net(net_config: dict[str, Any], init: float | str | None = None) -> str:
+    """A network's architecture in words, from ``net.config()``: ``TwoLayerNet 784-50-10``,
+    ``MultiLayerNet 784-256-128-10 relu he, batchnorm, dropout 0.2, weight decay 0.0001``
+    (``init`` is shown for a MultiLayerNet when given)."""
+    c = net_config
+    hidden = c.get("hidden_size_list", [c.get("hidden_size")])
+    sizes = "-".join(str(n) for n in (c.get("input_size"), *hidden, c.get("output_size")))
+    text = f"{c.get('class')} {sizes}"
+    if c.get("class") != "MultiLayerNet":
+        return text
+    text += f" {c['activation']}" + ("" if init is None else f" {init:g}" if _finite(init)
+                                     else f" {init}")
+    if c.get("use_batchnorm"):
+        text += ", batchnorm"
+    if c.get("dropout_ratio"):
+        text += f", dropout {c['dropout_ratio']:g}"
+    if c.get("weight_decay_lambda"):
+        text += f", weight decay {c['weight_decay_lambda']:g}"
+    return text
 
 
 def _is_int(v) -> bool:
@@ -264,13 +377,12 @@ class Trainer:
 
     @classmethod
     def from_config(cls, config: TrainConfig, data: Data, **kwargs) -> Trainer:
-        """A fresh ``TwoLayerNet`` and optimizer for ``config`` (weights and batches come
-        from two independent streams of ``config.seed``)."""
-        config.validate()
+        """A fresh network (:func:`build_net`) and optimizer for ``config``: weights (and
+        dropout masks) and batches come from two independent streams of ``config.seed``."""
+        config = config.resolved()
         init_seq, batch_seq = np.random.SeedSequence(config.seed).spawn(2)
-        net = TwoLayerNet(data.x_train.shape[1], config.hidden,
-                          num_classes(data.t_train, data.t_test), config.weight_init_std,
-                          dtype=config.dtype, rng=np.random.default_rng(init_seq))
+        net = build_net(config, data.x_train.shape[1], num_classes(data.t_train, data.t_test),
+                        rng=np.random.default_rng(init_seq))
         optimizer = make_optimizer(config.optimizer, lr=config.lr)
         ipe = iters_per_epoch(len(data.x_train), config.batch_size)
         iters = config.iters if config.epochs is None else round(config.epochs * ipe)

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.checkpoint import CheckpointError, read_model
     from chainrule.datasets import DATASET_NAMES, class_names
     from chainrule.runs import RunError, find_model
-    from chainrule.train import evaluate, load_data
+    from chainrule.train import describe_net, evaluate, load_data
 
     try:
         path, saved = find_model(args.target)
@@ -55,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(net, x, t, class_names=class_names(dataset))
     except ValueError as exc:
         raise CLIError(f"{path}: {exc}") from None
-    sizes = "-".join(str(s) for s in getattr(net, "sizes", ()))
-    print(f"{model.config['class']} {sizes} from {path}, on the {dataset} {args.split} set "
+    print(f"{describe_net(model.config)} from {path}, on the {dataset} {args.split} set "
           f"({len(x)} images)\n")
     print(result)
     if not args.no_plot:

@@ -1,4 +1,5 @@
-"""``chainrule train``: the book's chapter-5 training run, with progress, files and resume."""
+"""``chainrule train``: the book's chapter-5 training run (and chapter 6's deeper nets),
+with progress, files and resume."""
 
 from __future__ import annotations
 
@@ -9,21 +10,27 @@ from pathlib import Path
 
 from chainrule.cli import CLIError
 
-# flag -> TrainConfig field, for the settings that decide a run's numbers
-SETTINGS = {"dataset": "dataset", "hidden": "hidden", "weight_init_std": "weight_init_std",
-            "optimizer": "optimizer", "lr": "lr", "batch_size": "batch_size",
-            "eval_every": "eval_every", "seed": "seed", "dtype": "dtype"}
+# argparse dest -> TrainConfig field, for the settings that decide a run's numbers
+SETTINGS = {"dataset": "dataset", "hidden": "hidden", "activation": "activation",
+            "weight_init_std": "weight_init_std", "batchnorm": "batchnorm",
+            "dropout": "dropout", "weight_decay": "weight_decay", "optimizer": "optimizer",
+            "lr": "lr", "batch_size": "batch_size", "eval_every": "eval_every", "seed": "seed",
+            "dtype": "dtype"}
+# TrainConfig field -> the flag that sets it, where the names differ
+FLAGS = {"weight_init_std": "--init"}
 EXIT_INTERRUPTED, EXIT_DIVERGED = 130, 1
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
-        help="train TwoLayerNet on MNIST: progress, curves, checkpoints, resume",
+        help="train TwoLayerNet or a deeper MultiLayerNet: progress, curves, checkpoints, resume",
         description="Train the book's TwoLayerNet with mini-batch SGD. The defaults are "
         "chapter 5's protocol: MNIST, 784-50-10, weight_init_std 0.01, SGD lr 0.1, batches "
         "of 100 drawn with replacement, 10000 iterations, train and test accuracy once per "
-        "epoch (17 evaluations), float32, seed 0. Everything goes to a run folder "
+        "epoch (17 evaluations), float32, seed 0. Several --hidden sizes, another "
+        "--activation, --init he|xavier, --batchnorm, --dropout or --weight-decay train "
+        "chapter 6's MultiLayerNet instead. Everything goes to a run folder "
         "(config.json, metrics.csv, checkpoint.npz, model.npz, summary.json, accuracy.png, "
         "loss.png). Ctrl-C stops after the current step and saves; --resume continues "
         "exactly where it stopped.",
@@ -32,11 +39,24 @@ def register(subparsers) -> None:
     opts.add_argument("--dataset", metavar="NAME",
                      help="mnist (default), fashion-mnist or digits")
     opts.add_argument("--data-dir", metavar="DIR", help="look for the dataset's files here first")
-    opts.add_argument("--hidden", type=int, metavar="N", help="hidden layer size (50)")
-    opts.add_argument("--weight-init-std", type=float, metavar="S",
-                     help="standard deviation of the initial weights (0.01)")
-    opts.add_argument("--optimizer", metavar="NAME", help="an optimizer of chainrule.optim (sgd)")
-    opts.add_argument("--lr", type=float, metavar="LR", help="learning rate (0.1)")
+    net = p.add_argument_group("the network (defaults: TwoLayerNet, 784-50-10)")
+    net.add_argument("--hidden", type=int, nargs="+", metavar="N",
+                     help="hidden layer sizes, e.g. --hidden 256 128 (50)")
+    net.add_argument("--activation", type=str.lower, metavar="NAME",
+                     help="relu (default), sigmoid or tanh")
+    net.add_argument("--init", "--weight-init-std", dest="weight_init_std", type=_init,
+                     metavar="he|xavier|STD", help="initial weights: he, xavier or a standard "
+                     "deviation (0.01 for TwoLayerNet; he for relu, xavier otherwise)")
+    net.add_argument("--batchnorm", action="store_true", default=None,
+                     help="batch normalization after each hidden Affine layer")
+    net.add_argument("--dropout", type=float, metavar="P",
+                     help="dropout ratio after each hidden activation (0)")
+    net.add_argument("--weight-decay", type=float, metavar="L",
+                     help="L2 weight decay lambda (0)")
+    opts.add_argument("--optimizer", type=str.lower, metavar="NAME",
+                      help="sgd (default), momentum, nesterov, adagrad, rmsprop or adam")
+    opts.add_argument("--lr", type=float, metavar="LR", help="learning rate (0.1 for sgd; "
+                      "else the optimizer's default: 0.001 for adam, 0.01 for the others)")
     opts.add_argument("--batch-size", type=int, metavar="N", help="mini-batch size (100)")
     length = opts.add_mutually_exclusive_group()
     length.add_argument("--iters", type=int, metavar="N", help="training steps (10000)")
@@ -77,60 +97,85 @@ def run(args: argparse.Namespace) -> int:
     return _train(session, args)
 
 
+def _init(text: str) -> float | str:
+    """``--init``: a standard deviation, or a name checked by TrainConfig."""
+    try:
+        return float(text)
+    except ValueError:
+        return text.lower()
+
+
 def _config(args: argparse.Namespace):
     from chainrule.train import TrainConfig
 
-    given = {field: _value(args, flag) for flag, field in SETTINGS.items()
+    given = {field: getattr(args, flag) for flag, field in SETTINGS.items()
              if getattr(args, flag) is not None}
     if args.iters is not None:
         given["iters"] = args.iters
     if args.epochs is not None:
         given["epochs"] = args.epochs
-    return TrainConfig(**given).validate()
+    return TrainConfig(**given).resolved()
 
 
 def _check_resume(args: argparse.Namespace) -> Path:
     """The run folder; a flag that contradicts the run's config is an error."""
     import json
 
+    from chainrule.train import INIT_NAMES, TrainConfig
+
     path = Path(args.resume)
     if args.out is not None and Path(args.out).resolve() != path.resolve():
         raise CLIError("--out cannot be used with --resume: a run continues in its own folder")
     try:
         saved = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        recorded_config = TrainConfig.from_dict(saved)
+    except (OSError, ValueError, TypeError) as exc:
         raise CLIError(f"{path} is not a readable run folder ({exc})") from None
     for flag, field in SETTINGS.items():
-        value = _value(args, flag)
-        recorded = saved.get("evaluate_every") if field == "eval_every" else saved.get(field)
-        if value is not None and value != recorded:
-            raise CLIError(f"--{flag.replace('_', '-')} {value} contradicts the run's "
-                           f"{field} {recorded} ({path / 'config.json'}); drop it to resume, "
-                           "or start a new run")
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        recorded = (saved.get("evaluate_every") if field == "eval_every"
+                    else getattr(recorded_config, field))
+        if field == "hidden":  # --hidden 50 is the 50 of an older run
+            value, recorded = (" ".join(map(str, sizes)) for sizes in
+                               (value, recorded_config.hidden_sizes))
+        elif field == "weight_init_std" and isinstance(value, str):
+            value = INIT_NAMES.get(value, value)  # the book's relu / sigmoid
+        if value != recorded:
+            given = _flag(field) + ("" if isinstance(value, bool) else f" {_show(value)}")
+            raise CLIError(f"{given} contradicts the run's {field} {_show(recorded)} "
+                           f"({path / 'config.json'}); drop it to resume, or start a new run")
     return path
 
 
-def _value(args: argparse.Namespace, flag: str):
-    value = getattr(args, flag)
-    return value.lower() if flag == "optimizer" and value is not None else value
+def _flag(field: str) -> str:
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _flag_names(message: str) -> str:
     """A TrainConfig message with the field name spelled as its flag."""
     first = message.split(" ", 1)[0]
     if first in (*SETTINGS.values(), "iters", "epochs"):
-        return "--" + first.replace("_", "-") + message[len(first):]
+        return _flag(first) + message[len(first):]
     return message
 
 
 def _describe(run) -> str:
+    from chainrule.train import describe_net
+
     c, t = run.config, run.trainer
-    sizes = "-".join(str(s) for s in getattr(t.net, "sizes", ()))
     epochs = t.iters / t.iters_per_epoch
-    return (f"{run.info['net']['class']} {sizes} on {c.dataset} ({len(t.x_train)} train, "
-            f"{run.info['test_size']} test), {c.optimizer} lr {c.lr:g}, batch {c.batch_size}, "
-            f"{t.iters} iterations ({epochs:.3g} epochs), evaluated every {t.eval_every}, "
-            f"{c.dtype}, seed {c.seed}")
+    return (f"{describe_net(run.info['net'], c.weight_init_std)} on {c.dataset} "
+            f"({len(t.x_train)} train, {run.info['test_size']} test), {c.optimizer} lr "
+            f"{c.lr:g}, batch {c.batch_size}, {t.iters} iterations ({epochs:.3g} epochs), "
+            f"evaluated every {t.eval_every}, {c.dtype}, seed {c.seed}")
 
 
 def _row_line(trainer, row: dict) -> str:
