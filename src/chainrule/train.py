@@ -344,13 +344,15 @@ class Trainer:
     ``step_threads`` caps the BLAS threads during training steps (a mini-batch's
     matrices are too small to share between threads: one is faster, and much faster
     on a busy machine); evaluations use them all. It needs ``threadpoolctl`` and is
-    ignored without it; ``None`` leaves BLAS alone.
+    ignored without it; ``None`` leaves BLAS alone. Evaluations predict
+    ``eval_batch_size`` rows at a time: 2000 float32 rows of MNIST (6 MB) stay in cache
+    between the conversion from uint8 and the product, which 10000 rows do not.
     """
 
     def __init__(self, net, optimizer, x_train, t_train, x_test=None, t_test=None, *,
                  batch_size: int = 100, iters: int = 10000, eval_every: int | None = None,
                  seed=None, rng: np.random.Generator | None = None,
-                 eval_batch_size: int = 10000, step_threads: int | None = 1):
+                 eval_batch_size: int = 2000, step_threads: int | None = 1):
         if len(x_train) != len(t_train) or (x_test is not None and len(x_test) != len(t_test)):
             raise ValueError("Trainer: inputs and labels have different lengths")
         if not 0 < batch_size <= len(x_train):
