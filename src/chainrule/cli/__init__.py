@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `chainrule predict ... | head`: the reader has gone
+        sys.stdout = None  # nothing left to flush at exit
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from chainrule.cli import CLIError
+from chainrule.cli._model import open_model
 
 
 def register(subparsers) -> None:
@@ -28,16 +29,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.checkpoint import CheckpointError, read_model
     from chainrule.datasets import DATASET_NAMES, class_names
-    from chainrule.runs import RunError, find_model
     from chainrule.train import describe_net, evaluate, load_data
 
-    try:
-        path, saved = find_model(args.target)
-        model = read_model(path)
-    except (RunError, CheckpointError, OSError) as exc:
-        raise CLIError(str(exc)) from None
+    model, saved = open_model(args.target)
+    path = model.path
     dataset = args.dataset or (saved or {}).get("dataset") or model.meta.get("dataset") or "mnist"
     if dataset not in DATASET_NAMES:
         raise CLIError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASET_NAMES)}")

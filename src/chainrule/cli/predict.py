@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 
 from chainrule.cli import CLIError
+from chainrule.cli._model import open_model
 
 
 def register(subparsers) -> None:
@@ -29,16 +30,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.checkpoint import CheckpointError, read_model
     from chainrule.functions import softmax
     from chainrule.preprocess import ImageError, load_image
-    from chainrule.runs import RunError, find_model, image_shape
+    from chainrule.runs import image_shape
 
-    try:
-        path, _ = find_model(args.model)
-        model = read_model(path)
-    except (RunError, CheckpointError, OSError) as exc:
-        raise CLIError(str(exc)) from None
+    model, _ = open_model(args.model)
+    path = model.path
     net, meta = model.net, model.meta
     first = next(iter(net.params.values()))
     shape = meta.get("image_shape") or image_shape(meta.get("dataset", ""), first.shape[0])
