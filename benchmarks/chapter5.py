@@ -87,6 +87,8 @@ def chainrule_run(env: dict, out_dir: str) -> dict:
     # Like the peer, report the last scheduled evaluation (iteration 9600).
     last_row = Path(out_dir, "metrics.csv").read_text().strip().splitlines()[-1]
     r["test_acc"] = float(last_row.split(",")[4])
+    r["train_acc"] = float(last_row.split(",")[3])
+    r["final_train_acc"] = float(_find(r"train_acc=([0-9.]+)", text))
     return r
 
 
@@ -143,7 +145,8 @@ def main() -> int:
                "matmul_2000_gflops": statistics.median(rates), "protocol_gflop": flops / 1e9}
     for name in rows:
         if rows[name]:
-            keys = ("wall_s", "peak_rss_mb", "loop_s", "test_acc", "final_test_acc")
+            keys = ("wall_s", "peak_rss_mb", "loop_s", "test_acc", "final_test_acc",
+                    "train_acc", "final_train_acc")
             summary[name] = {k: med(name, k) for k in keys if k in rows[name][0]}
             summary[name]["loop_gflops"] = flops / summary[name]["loop_s"] / 1e9
     c = summary["chainrule"]
