@@ -101,14 +101,16 @@ def test_every_figure_is_saved(data, tmp_path):
 def test_cli_rejects_mismatched_flags_before_loading_data(tmp_path, capsys):
     assert main(["experiment", "batchnorm", "--iters", "5", "--out", str(tmp_path)]) == 2
     assert "--iters applies to optimizers and init" in capsys.readouterr().err
-    assert main(["experiment", "init", "--out", str(tmp_path / "missing")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "a-file").write_text("")
+    assert main(["experiment", "init", "--out", str(tmp_path / "a-file" / "sub")]) == 2
+    assert "cannot use" in capsys.readouterr().err
 
 
 def test_cli_runs_a_short_experiment_on_real_mnist(real_data_root, tmp_path, capsys):
-    code = main(["experiment", "init", "--iters", "20", "--out", str(tmp_path),
+    out_dir = tmp_path / "new" / "dir"  # created, as `chainrule train --out` does
+    code = main(["experiment", "init", "--iters", "20", "--out", str(out_dir),
                  "--data-dir", str(real_data_root / "mnist"), "-q"])
     assert code == 0
     out = capsys.readouterr().out
-    assert f"wrote {tmp_path / 'init.png'}" in out and "He" in out
-    assert (tmp_path / "init.png").stat().st_size > 1000
+    assert f"wrote {out_dir / 'init.png'}" in out and "He" in out
+    assert (out_dir / "init.png").stat().st_size > 1000

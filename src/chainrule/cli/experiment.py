@@ -62,8 +62,10 @@ def _check(args: argparse.Namespace) -> None:
         raise CLIError(f"--test-size must be 0 (all) or more, got {args.test_size}")
     if args.seed < 0:
         raise CLIError(f"--seed must be 0 or more, got {args.seed}")
-    if not args.out.is_dir():
-        raise CLIError(f"the folder {str(args.out)!r} does not exist")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)  # like `chainrule train --out`
+    except OSError as exc:
+        raise CLIError(f"cannot use {str(args.out)!r} as the output folder: {exc}") from None
 
 
 def _progress(quiet: bool):
