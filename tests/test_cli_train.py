@@ -222,3 +222,14 @@ def test_train_on_real_mnist_from_the_cli(real_data_root, tmp_path, monkeypatch,
     test_acc = float(out.split("test acc ")[-1].split()[0])
     assert test_acc > 0.85
 
+
+
+def test_missing_data_error_suggests_the_digits_flag(tmp_path, monkeypatch, capsys):
+    from chainrule.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("CHAINRULE_OFFLINE", "1")
+    monkeypatch.delenv("CHAINRULE_DATA", raising=False)
+    assert main(["train", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "MNIST not found" in err and "chainrule train --dataset digits" in err

@@ -93,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(_flag_names(str(exc))) from None
     except (OSError, ImportError) as exc:  # the dataset is missing or unreadable
-        raise CLIError(str(exc)) from None
+        from chainrule.datasets import DatasetNotFoundError
+
+        message = str(exc)
+        if isinstance(exc, DatasetNotFoundError):  # its hint, said the command line's way
+            message += "\nFrom the command line: chainrule train --dataset digits"
+        raise CLIError(message) from None
     return _train(session, args)
 
 
