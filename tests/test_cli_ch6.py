@@ -72,8 +72,8 @@ def test_one_hidden_size_and_an_optimizer_keep_twolayernet(tmp_path, capsys):
     assert isinstance(load_model(run / "model.npz"), TwoLayerNet)
 
 
-def test_the_cli_reproduces_the_library_loop_of_the_ch6_benchmark(deep_run):
-    """benchmarks/ch6_results.py's loop: weights from spawn(2)[0], batches from spawn(2)[1]."""
+def test_the_cli_equals_a_hand_written_library_loop(deep_run):
+    """The recipe to reproduce a run by hand: weights from spawn(2)[0], batches from spawn(2)[1]."""
     from chainrule.optim import make_optimizer
     from chainrule.train import load_data
 
