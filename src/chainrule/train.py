@@ -18,6 +18,7 @@ import math
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -401,9 +402,12 @@ class Trainer:
 
     def evaluate(self) -> tuple[float, float]:
         """``(train_acc, test_acc)`` of the network now, on the full sets (NaN: no test set)."""
-        train = _accuracy(self.net, self.x_train, self.t_train, self.eval_batch_size)
+        return self._accuracies(self.net)
+
+    def _accuracies(self, net) -> tuple[float, float]:
+        train = _accuracy(net, self.x_train, self.t_train, self.eval_batch_size)
         test = (math.nan if self.x_test is None else
-                _accuracy(self.net, self.x_test, self.t_test, self.eval_batch_size))
+                _accuracy(net, self.x_test, self.t_test, self.eval_batch_size))
         return train, test
 
     def run(self, *, on_eval: Callable[[Trainer, dict], Any] | None = None,
@@ -420,8 +424,9 @@ class Trainer:
         self.stop_requested = False
         self.status = "running"
         with (self._sigint_stops(handle_sigint), _BlasThreads(self.step_threads) as threads,
-              np.errstate(over="ignore", invalid="ignore")):  # a NaN loss is caught below
-            self._threads = threads
+              np.errstate(over="ignore", invalid="ignore"),  # a NaN loss is caught below
+              ThreadPoolExecutor(1, thread_name_prefix="chainrule-eval") as pool):
+            self._threads, self._pool = threads, pool
             self._loop(on_eval, on_progress, max(int(progress_every), 1))
         self.status = "completed" if self.done else "interrupted"
         if on_progress is not None:
@@ -434,36 +439,66 @@ class Trainer:
         x, t, n, size = self.x_train, self.t_train, len(self.x_train), self.batch_size
         draw, append, isfinite = self.rng.integers, self.history.step_loss.append, math.isfinite
         every = self.eval_every
-        for i in range(self.iteration, self.iters):
-            batch = draw(n, size=size)
-            grads = gradient(x[batch], t[batch])
-            loss = last.loss
-            if not isfinite(loss):
-                self.status = "diverged"
-                raise TrainingDiverged(i, loss, getattr(self.optimizer, "lr", None))
-            append(loss)
-            update(params, grads)
-            self.iteration = i + 1
-            if i % every == 0:
-                row = self._record(i)
-                if on_eval is not None:
-                    on_eval(self, row)
-            if on_progress is not None and (i + 1) % progress_every == 0:
-                on_progress(self)
-            if self.stop_requested:
-                break
+        pending: Future | None = None  # an evaluation running beside the steps
+        finished = False
+        try:
+            for i in range(self.iteration, self.iters):
+                batch = draw(n, size=size)
+                grads = gradient(x[batch], t[batch])
+                loss = last.loss
+                if not isfinite(loss):
+                    self.status = "diverged"
+                    raise TrainingDiverged(i, loss, getattr(self.optimizer, "lr", None))
+                append(loss)
+                update(params, grads)
+                self.iteration = i + 1
+                if pending is not None and (pending.done() or i % every == 0):
+                    self._record(pending.result(), on_eval)
+                    pending = None
+                if i % every == 0:
+                    pending = self._start_evaluation(i)
+                if on_progress is not None and (i + 1) % progress_every == 0:
+                    on_progress(self)
+                if self.stop_requested:
+                    break
+            finished = True
+        finally:
+            if pending is not None:  # its row belongs in the history whatever happened
+                self._record(pending.result(), on_eval if finished else None)
 
-    def _record(self, i: int) -> dict[str, float]:
+    def _start_evaluation(self, i: int) -> Future:
+        """Evaluate the network as it is after step ``i``, on a copy, in the pool's thread.
+
+        The copy (``net.astype``) owns its parameters, buffers and layer caches, so the
+        steps go on meanwhile: the evaluation's products run on the other core (BLAS is
+        held to one thread during steps) instead of after them. Same numbers, same
+        schedule; the row is recorded when it is ready, at the latest before the next
+        evaluation starts or the run returns.
+        """
         h = self.history
         start = h.iteration[-1] + 1 if h.iteration else 0
         window = h.step_loss[start:i + 1]
-        with self._threads.released():
-            train_acc, test_acc = self.evaluate()
         row = {"iteration": i, "epoch": i / self.iters_per_epoch,
-               "loss": math.fsum(window) / len(window) if window else math.nan,
-               "train_acc": train_acc, "test_acc": test_acc}
-        h.append(row)
-        return row
+               "loss": math.fsum(window) / len(window) if window else math.nan}
+        if not callable(getattr(self.net, "astype", None)):  # no way to copy it: wait
+            done: Future = Future()
+            with self._threads.released():
+                train_acc, test_acc = self.evaluate()
+            done.set_result({**row, "train_acc": train_acc, "test_acc": test_acc})
+            return done
+        snapshot = self.net.astype(self.net.dtype)
+
+        def evaluate() -> dict[str, float]:
+            with np.errstate(over="ignore", invalid="ignore"):  # as in the loop: per thread
+                train_acc, test_acc = self._accuracies(snapshot)
+            return {**row, "train_acc": train_acc, "test_acc": test_acc}
+
+        return self._pool.submit(evaluate)
+
+    def _record(self, row: dict[str, float], on_eval) -> None:
+        self.history.append(row)
+        if on_eval is not None:
+            on_eval(self, row)
 
     @contextlib.contextmanager
     def _sigint_stops(self, enabled: bool) -> Iterator[None]:
