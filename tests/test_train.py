@@ -347,3 +347,27 @@ def test_deeper_net_with_dropout_batchnorm_and_adam_resumes_bit_identically(tmp_
         assert np.array_equal(second.net.buffers()[k], b)
     model = checkpoint.load_model(checkpoint.save_model(tmp_path / "m.npz", full.net))
     assert np.array_equal(model.predict(data.x_test), full.net.predict(data.x_test))
+
+
+def test_no_checkpoint_stands_past_an_unrecorded_evaluation():
+    """Evaluations run beside the steps; whenever on_eval fires (and a checkpoint is
+    written), every evaluation scheduled before the current iteration is recorded, so
+    resuming from that checkpoint never skips one."""
+    rng = np.random.default_rng(0)
+    x = rng.random((400, 12), dtype=np.float32)
+    t = rng.integers(0, 3, 400)
+    net = TwoLayerNet(12, 8, 3, weight_init_std=0.1, dtype=np.float32, seed=0)
+    from chainrule import SGD
+
+    trainer = Trainer(net, SGD(lr=0.1), x, t, x[:100], t[:100], batch_size=10, iters=300,
+                      eval_every=7, seed=0)
+    seen = []
+
+    def on_eval(tr, row):
+        scheduled = [e for e in range(tr.iteration) if e % tr.eval_every == 0]
+        seen.append(scheduled == tr.history.iteration[:len(scheduled)]
+                    and len(tr.history.iteration) >= len(scheduled))
+
+    history = trainer.run(on_eval=on_eval, handle_sigint=False)
+    assert seen and all(seen)
+    assert history.iteration == list(range(0, 300, 7))

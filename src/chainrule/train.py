@@ -443,6 +443,11 @@ class Trainer:
         finished = False
         try:
             for i in range(self.iteration, self.iters):
+                # Record a finished evaluation before this step, so that the checkpoint
+                # written with it (iteration i) never stands past an unrecorded one.
+                if pending is not None and (pending.done() or i % every == 0):
+                    self._record(pending.result(), on_eval)
+                    pending = None
                 batch = draw(n, size=size)
                 grads = gradient(x[batch], t[batch])
                 loss = last.loss
@@ -452,9 +457,6 @@ class Trainer:
                 append(loss)
                 update(params, grads)
                 self.iteration = i + 1
-                if pending is not None and (pending.done() or i % every == 0):
-                    self._record(pending.result(), on_eval)
-                    pending = None
                 if i % every == 0:
                     pending = self._start_evaluation(i)
                 if on_progress is not None and (i + 1) % progress_every == 0:
