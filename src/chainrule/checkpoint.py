@@ -16,18 +16,17 @@ the new one, never half of one.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import secrets
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from chainrule.files import atomic_open, write_json, write_text  # noqa: F401 - re-exported
 
 MODEL_FORMAT = "chainrule.model/1"
 CHECKPOINT_FORMAT = "chainrule.checkpoint/1"
@@ -65,36 +64,6 @@ def net_class(name: str) -> type:
 
 
 # ---------------------------------------------------------------- atomic writes
-
-
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[io.IOBase]:
-    """Open a temporary file beside ``path``; on success it replaces ``path`` atomically.
-
-    If the block raises, the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-    try:
-        with open(tmp, mode.replace("w", "x"), **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_open(path, "w") as f:
-        f.write(text)
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:

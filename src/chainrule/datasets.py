@@ -40,9 +40,9 @@ from chainrule.download import (
     ChecksumError,
     DownloadError,
     fetch_file,
-    open_temp,
     sha256_file,
 )
+from chainrule.files import atomic_open
 from chainrule.idx import IDXError, read_idx
 
 __all__ = [
@@ -247,16 +247,11 @@ class _HashMemo:
 
 
 def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> bool:
-    """Best effort: ``write(file)`` into a temporary file renamed onto ``path``."""
+    """Best effort: ``write(file)`` atomically onto ``path``; False if it cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = open_temp(path)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_open(path) as f:
+            write(f)
         return True
     except OSError:
         return False

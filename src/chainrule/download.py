@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+
+from chainrule.files import atomic_open
 
 __all__ = ["ChecksumError", "DownloadError", "fetch_file", "sha256_file"]
 
@@ -23,7 +24,6 @@ TIMEOUT = 30.0
 """Seconds a connection may stay silent before the mirror is given up."""
 USER_AGENT = "chainrule-data/0.1 (+https://pypi.org/project/chainrule/)"
 _CHUNK = 1 << 16
-_BINARY = getattr(os, "O_BINARY", 0)  # Windows
 
 
 class ChecksumError(ValueError):
@@ -56,16 +56,6 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def open_temp(dest: Path, suffix: str = ".tmp") -> tuple[int, Path]:
-    """Create a new hidden file beside ``dest`` (mode 0o666 less the umask); (fd, path)."""
-    while True:
-        tmp = dest.parent / f".{dest.name}.{secrets.token_hex(4)}{suffix}"
-        try:
-            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o666), tmp
-        except FileExistsError:  # pragma: no cover - 32 random bits collided
-            continue
-
-
 def fetch_file(
     urls: Iterable[str],
     dest: str | os.PathLike,
@@ -95,15 +85,18 @@ def fetch_file(
 def _try_one(url: str, dest: Path, size: int, sha256: str, timeout: float,
              progress: bool | None) -> str | None:
     """Fetch ``url`` into ``dest``; return None on success, else why it failed."""
-    fd, tmp = open_temp(dest, ".part")
     try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_open(dest, suffix=".part") as out:
             reason = _stream(url, out, dest.name, size, sha256, timeout, progress)
-        if reason is None:
-            os.replace(tmp, dest)
-        return reason
-    finally:
-        tmp.unlink(missing_ok=True)
+            if reason is not None:
+                raise _Rejected(reason)  # atomic_open removes the .part file
+    except _Rejected as exc:
+        return str(exc)
+    return None
+
+
+class _Rejected(Exception):
+    """A download that must not replace ``dest`` (wrong size, checksum, HTTP error)."""
 
 
 def _stream(url, out, name, size, sha256, timeout, progress) -> str | None:

@@ -122,7 +122,7 @@ def plot_experiment(result: ExperimentResult, path: str | os.PathLike | None = N
 
 def save_csv(result: ExperimentResult, path: str | os.PathLike) -> Path:
     """Write ``result.to_csv()`` to ``path`` atomically."""
-    from chainrule.checkpoint import write_text
+    from chainrule.files import write_text
 
     path = Path(path)
     write_text(path, result.to_csv())

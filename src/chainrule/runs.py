@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from chainrule import checkpoint
+from chainrule import checkpoint, files
 from chainrule.train import (
     Data,
     History,
@@ -131,7 +131,7 @@ class Run:
         path = Path(out) if out is not None else new_run_dir()
         path.mkdir(parents=True, exist_ok=True)
         info = _info(config, trainer, data_dir)
-        checkpoint.write_json(path / CONFIG, {**config.to_dict(), **info})
+        files.write_json(path / CONFIG, {**config.to_dict(), **info})
         run = cls(path, config, trainer, info)
         run.save_checkpoint()
         return run
@@ -175,7 +175,7 @@ class Run:
                            f"cannot resume to {trainer.iters} iterations")
         info = {**_info(config, trainer, data_dir), "created": saved.get("created")}
         if trainer.iters != saved.get("total_iters"):
-            checkpoint.write_json(config_file, {**config.to_dict(), **info})
+            files.write_json(config_file, {**config.to_dict(), **info})
         return cls(path, config, trainer, info)
 
     # -------------------------------------------------------------- training
@@ -232,7 +232,7 @@ class Run:
         self.write_metrics()
         if model:
             self.save_model()
-        checkpoint.write_json(self.file(SUMMARY), self.summary.to_dict())
+        files.write_json(self.file(SUMMARY), self.summary.to_dict())
         if plots:
             self.write_plots()
 
@@ -254,7 +254,7 @@ class Run:
         return checkpoint.save_model(self.file(MODEL), self.net, meta=self.meta())
 
     def write_metrics(self) -> Path:
-        checkpoint.write_text(self.file(METRICS), self.history.to_csv())
+        files.write_text(self.file(METRICS), self.history.to_csv())
         return self.file(METRICS)
 
     def write_plots(self) -> list[Path]:
