@@ -79,14 +79,7 @@ def cross_entropy_error(y, t) -> float:
 
     ``log`` is taken of ``y + 1e-7`` as in the book, so ``y == 0`` never gives ``-inf``.
     """
-    y = _float(y)
-    t = np.asarray(t)
-    n = y.size // y.shape[-1]
-    if t.shape == y.shape:  # one-hot (or any distribution over classes)
-        return float(-np.sum(t * np.log(y + 1e-7)) / n)
-    idx = _as_indices(y, t).reshape(-1)
-    picked = y.reshape(n, -1)[np.arange(n), idx]
-    return float(-np.sum(np.log(picked + 1e-7)) / n)
+    return cross_entropy_from_log(np.log(_float(y) + 1e-7), t)
 
 
 def cross_entropy_from_log(log_y, t, *, checked: bool = False) -> float:

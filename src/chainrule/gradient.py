@@ -22,15 +22,7 @@ def numerical_gradient(f: Callable, x: np.ndarray, h: float = 1e-4) -> np.ndarra
         )
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
-        original = x[i]
-        try:
-            x[i] = original + h
-            f_plus = f(x)
-            x[i] = original - h
-            f_minus = f(x)
-        finally:
-            x[i] = original
-        grad[i] = (f_plus - f_minus) / (2 * h)
+        grad[i] = _central_difference(lambda: f(x), x, i, h)
     return grad
 
 
@@ -137,7 +129,7 @@ def gradient_check(
         picks = rng.choice(flat.size, size=min(samples, flat.size), replace=False)
         numerical = np.empty(picks.size)
         for j, i in enumerate(picks):
-            numerical[j] = _one_coordinate(loss, flat, i, h)
+            numerical[j] = _central_difference(loss, flat, i, h)
         report.params[name] = _compare(name, grads[name].reshape(-1)[picks], numerical,
                                        rtol, floor)
     if directions:
@@ -151,15 +143,16 @@ def gradient_check(
     return report
 
 
-def _one_coordinate(loss: Callable[[], float], flat: np.ndarray, i: int, h: float) -> float:
-    original = flat[i]
+def _central_difference(loss: Callable[[], float], x: np.ndarray, i, h: float):
+    """``(loss() at x[i] + h  -  loss() at x[i] - h) / 2h``; ``x[i]`` restored exactly."""
+    original = x[i]
     try:
-        flat[i] = original + h
+        x[i] = original + h
         f_plus = loss()
-        flat[i] = original - h
+        x[i] = original - h
         f_minus = loss()
     finally:
-        flat[i] = original
+        x[i] = original
     return (f_plus - f_minus) / (2 * h)
 
 

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule.images import ScaledImages
-from chainrule.nets import MultiLayerNet, TwoLayerNet, predict_in_chunks
+from chainrule.nets import MultiLayerNet, TwoLayerNet, accuracy_of, predict_in_chunks
 from chainrule.optim import OPTIMIZERS, make_optimizer
 
 DTYPES = ("float32", "float64")
@@ -610,11 +610,7 @@ class _BlasThreads:
 
 
 def _accuracy(net, x, t, batch_size: int) -> float:
-    scores = predict_in_chunks(net.predict, x, batch_size)
-    t = np.asarray(t)
-    if t.ndim == scores.ndim:
-        t = t.argmax(axis=-1)
-    return float(np.count_nonzero(scores.argmax(axis=-1) == t) / len(t))
+    return accuracy_of(predict_in_chunks(net.predict, x, batch_size), t)
 
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
