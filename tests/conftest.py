@@ -17,7 +17,9 @@ import pytest
 def _real_data_root() -> Path:
     root = os.environ.get("CHAINRULE_DATA")
     if root and (Path(root) / "mnist" / "train-images-idx3-ubyte.gz").is_file():
-        return Path(root)
+        # Absolute: the README's relative ../shared/datasets must still point at the data
+        # when a test hands it to a process started in another folder.
+        return Path(root).resolve()
     msg = (
         "real MNIST not found: set CHAINRULE_DATA to a folder holding mnist/ and "
         f"fashion-mnist/ (got CHAINRULE_DATA={root!r})"
