@@ -18,7 +18,8 @@ class CLIError(Exception):
     """A user mistake: printed as one line, exit status 2, no traceback."""
 
 
-ORDER = ["train", "evaluate", "predict", "gradcheck", "demo", "graph", "data", "experiment"]
+ORDER = ["train", "evaluate", "predict", "gradcheck", "demo", "graph", "serve", "data",
+         "experiment"]
 
 
 def _command_modules() -> list[str]:
