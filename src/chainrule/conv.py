@@ -147,6 +147,11 @@ class Convolution(Layer):
     ``dW = sum_n dout[n] @ P[n].T``, ``db = sum over n, y, x of dout``,
     ``dx = fold(Wm.T @ dout[n])`` (:func:`fold`, the adjoint of :func:`patches`).
 
+    The bias rides along in the products: ``P[n]`` is kept with a last row of ones and
+    ``Wm`` with a last column ``b``, so ``out`` comes out biased and ``db`` is the last
+    column of ``dW``'s product (no separate pass over the large ``out`` and ``dout``).
+    The patches are written into the same buffer at every forward of the same shape.
+
     ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image. ``W`` ``(FN, C, FH, FW)`` and
     ``b`` ``(FN,)`` are used by reference, so an in-place update reaches the layer.
     """
@@ -160,6 +165,7 @@ class Convolution(Layer):
         self.stride, self.pad = int(stride), int(pad)
         self.x_shape = None
         self.cols = None  # the patches of the last forward, (N, C * FH * FW, OH * OW)
+        self._ones = None  # the buffer cols lives in, with its row of ones
         self.dW = None
         self.db = None
         self._single = False
@@ -171,23 +177,29 @@ class Convolution(Layer):
             raise ValueError(f"Convolution.forward: expected {c} input channel(s), got images "
                              f"of shape {x.shape}")
         oh, ow = _output_shape(x.shape, fh, fw, self.stride, self.pad, "Convolution.forward")
+        n, k = len(x), c * fh * fw
+        shape = (n, k + 1, oh * ow)
+        if self._ones is None or self._ones.shape != shape or self._ones.dtype != x.dtype:
+            self._ones = np.empty(shape, dtype=x.dtype)
+            self._ones[:, k] = 1
+        self.cols = patches(x, fh, fw, self.stride, self.pad, out=self._ones[:, :k])
         self.x_shape = x.shape
-        self.cols = patches(x, fh, fw, self.stride, self.pad, out=self.cols)
-        out = np.matmul(self.W.reshape(fn, -1), self.cols)
-        out += self.b.reshape(fn, 1)
-        out = out.reshape(len(x), fn, oh, ow)
+        wb = np.empty((fn, k + 1), dtype=np.result_type(self.W, self.b))
+        wb[:, :k] = self.W.reshape(fn, k)
+        wb[:, k] = self.b
+        out = np.matmul(wb, self._ones).reshape(n, fn, oh, ow)
         return out[0] if self._single else out
 
     def backward(self, dout, *, input_grad: bool = True):
         """Sets ``dW`` and ``db``; returns ``dx``, or None with ``input_grad=False``
         (a network's first layer: nothing uses its ``dx``)."""
-        n = self.x_shape[0]
+        n, p = self.x_shape[0], self.cols.shape[2]
         fn, _, fh, fw = self.W.shape
-        p = self.cols.shape[2]
         oh, ow = _output_shape(self.x_shape, fh, fw, self.stride, self.pad)
         d = _check_dout(self, (n, fn, oh, ow), dout).reshape(n, fn, p)
-        self.db = d.sum(axis=(0, 2))
-        self.dW = np.matmul(d, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.W.shape)
+        dwb = np.matmul(d, self._ones.transpose(0, 2, 1)).sum(axis=0)
+        self.dW = dwb[:, :-1].reshape(self.W.shape)
+        self.db = dwb[:, -1].copy()
         if not input_grad:
             return None
         dcols = np.matmul(self.W.reshape(fn, -1).T, d)
@@ -232,17 +244,20 @@ class Pooling(Layer):
         oh, ow = _output_shape(x.shape, self.pool_h, self.pool_w, self.stride, self.pad,
                                "Pooling.forward")
         xp = _padded(x, self.pad, _lowest(x.dtype))
-        out = arg = None
-        for k, window in enumerate(self._offsets(oh, ow)):
+        windows = self._offsets(oh, ow)
+        out = xp[next(windows)].copy()
+        size = self.pool_h * self.pool_w
+        arg = np.zeros(out.shape, dtype=np.uint8 if size <= 256 else np.intp)
+        larger, code = np.empty(out.shape, dtype=bool), np.empty_like(arg)
+        # Branch-free (np.where on random masks costs a mispredicted branch per element):
+        # a later window position takes over only where strictly larger, and as positions
+        # are visited in increasing order, arg = max(arg, k * larger).
+        for k, window in enumerate(windows, 1):
             v = xp[window]
-            if out is None:
-                out = v.copy()
-                arg = np.zeros(out.shape, dtype=np.uint8 if self.pool_h * self.pool_w < 256
-                               else np.intp)
-                continue
-            larger = v > out
+            np.greater(v, out, out=larger)
             np.maximum(out, v, out=out)
-            arg = np.where(larger, arg.dtype.type(k), arg)
+            np.multiply(larger, arg.dtype.type(k), out=code)
+            np.maximum(arg, code, out=arg)
         self.x_shape, self.arg_max = x.shape, arg
         return out[0] if self._single else out
 
@@ -250,11 +265,25 @@ class Pooling(Layer):
         n, c, h, w = self.x_shape
         oh, ow = self.arg_max.shape[2:]
         d = _check_dout(self, (n, c, oh, ow), dout)
-        p = self.pad
-        dx = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=d.dtype)
-        zero = d.dtype.type(0)
+        if not np.issubdtype(d.dtype, np.floating):
+            d = d.astype(np.float64)
+        p, s = self.pad, self.stride
+        # windows that do not overlap write each input pixel once; tiling ones all of them
+        disjoint = s >= self.pool_h and s >= self.pool_w
+        tiled = disjoint and p == 0 and (h, w) == (oh * s, ow * s) and s == self.pool_h == \
+            self.pool_w
+        shape = (n, c, h + 2 * p, w + 2 * p)
+        dx = np.empty(shape, dtype=d.dtype) if tiled else np.zeros(shape, dtype=d.dtype)
+        finite = bool(np.isfinite(d).all())  # d * mask would turn an inf into NaNs
+        picked = np.empty(self.arg_max.shape, dtype=bool)
         for k, window in enumerate(self._offsets(oh, ow)):
-            dx[window] += np.where(self.arg_max == k, d, zero)
+            np.equal(self.arg_max, k, out=picked)
+            if not finite:
+                dx[window] += np.where(picked, d, d.dtype.type(0))
+            elif disjoint:
+                np.multiply(d, picked, out=dx[window])
+            else:
+                dx[window] += d * picked
         dx = dx[:, :, p : h + p, p : w + p] if p else dx
         return dx[0] if self._single else dx
 
