@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from chainrule.cli import CLIError
@@ -30,6 +31,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from chainrule.datasets import DATASET_NAMES, class_names
+    from chainrule.nets import input_shape
     from chainrule.train import describe_net, evaluate, load_data
 
     model, saved = open_model(args.target)
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, ImportError) as exc:
         raise CLIError(str(exc)) from None
     x, t = (data.x_test, data.t_test) if args.split == "test" else (data.x_train, data.t_train)
-    inputs = next(iter(net.params.values())).shape[0]
+    inputs = math.prod(input_shape(net))
     if x.shape[1] != inputs:
         raise CLIError(f"{path} expects {inputs} inputs, {dataset} images have {x.shape[1]}")
     try:

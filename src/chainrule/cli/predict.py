@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 
@@ -31,6 +32,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from chainrule.functions import softmax
+    from chainrule.nets import input_shape
     from chainrule.preprocess import ImageError, load_image
     from chainrule.runs import image_shape
 
@@ -38,9 +40,11 @@ def run(args: argparse.Namespace) -> int:
     path = model.path
     net, meta = model.net, model.meta
     first = next(iter(net.params.values()))
-    shape = meta.get("image_shape") or image_shape(meta.get("dataset", ""), first.shape[0])
-    if not shape:
-        raise CLIError(f"{path}: the model's {first.shape[0]} inputs are not a square image")
+    inputs = math.prod(input_shape(net))
+    shape = meta.get("image_shape") or image_shape(meta.get("dataset", ""), inputs)
+    if not shape or math.prod(shape) != inputs:
+        raise CLIError(f"{path}: the model's {inputs} inputs are not a "
+                       + (f"{'x'.join(map(str, shape))} image" if shape else "square image"))
     names = meta.get("class_names") or [str(c) for c in range(_outputs(net))]
     for i, image in enumerate(args.images):
         try:
@@ -58,4 +62,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _outputs(net) -> int:
-    return int(net.predict(np.zeros((1, next(iter(net.params.values())).shape[0]))).shape[-1])
+    from chainrule.nets import input_shape
+
+    return int(net.predict(np.zeros((1, math.prod(input_shape(net))))).shape[-1])
