@@ -219,15 +219,3 @@ def test_model_file_with_wrong_params_is_one_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="unknown network class '_ConvNet'"):
         load_model(tmp_path / "private.npz")
 
-
-def test_trainer_learns_real_mnist_in_a_few_hundred_steps(mnist_arrays):
-    """The chapter-7 protocol in small: SimpleConvNet, Adam 0.001, batch 100, float32."""
-    from chainrule.train import Data, TrainConfig, Trainer
-
-    (x, t), (xt, tt) = mnist_arrays
-    config = TrainConfig.for_network("simple-conv", iters=200, eval_every=100)
-    trainer = Trainer.from_config(config, Data(x, t, xt[:1000], tt[:1000]))
-    assert trainer.eval_samples == 1000 and trainer.net.dtype == np.float32
-    history = trainer.run(handle_sigint=False)
-    assert history.iteration == [0, 100]
-    assert trainer.net.accuracy(xt[:1000], tt[:1000]) > 0.85

@@ -162,7 +162,7 @@ class TrainConfig:
                 (not self.batchnorm, f"batchnorm {only}"),
                 (self.weight_decay == 0, f"weight_decay {only}"),
                 (self.network == "deep-conv" or self.dropout == 0,
-                 f"dropout {only} and deep-conv, not {self.network}")]
+                 f"dropout applies to --net mlp and deep-conv only, not {self.network}")]
 
     def resolved(self) -> TrainConfig:
         """A validated copy with ``lr`` and ``weight_init_std`` filled in, names in lower
