@@ -202,9 +202,25 @@ class Convolution(Layer):
         self.db = dwb[:, -1].copy()
         if not input_grad:
             return None
-        dcols = np.matmul(self.W.reshape(fn, -1).T, d)
-        dx = fold(dcols, self.x_shape, fh, fw, self.stride, self.pad)
+        if self.stride == 1 and self.pad < min(fh, fw):
+            dx = self._full_correlation(d.reshape(n, fn, oh, ow))
+        else:
+            dcols = np.matmul(self.W.reshape(fn, -1).T, d)
+            dx = fold(dcols, self.x_shape, fh, fw, self.stride, self.pad)
         return dx[0] if self._single else dx
+
+    def _full_correlation(self, dout: np.ndarray) -> np.ndarray:
+        """``dx`` of a stride-1 convolution as a convolution itself: ``dout`` padded by
+        ``FH - 1 - pad`` rows and ``FW - 1 - pad`` columns, correlated with the filters
+        turned by 180 degrees and their two channel axes swapped. The same sums as
+        ``fold(Wm.T @ dout)``, as one product with ``FN * FH * FW`` terms per output and
+        no scattered adds."""
+        fn, c, fh, fw = self.W.shape
+        ph, pw = fh - 1 - self.pad, fw - 1 - self.pad
+        padded = np.pad(dout, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        flipped = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, fn * fh * fw)
+        dx = np.matmul(flipped, patches(padded, fh, fw))
+        return dx.reshape(self.x_shape)
 
 
 class Pooling(Layer):
