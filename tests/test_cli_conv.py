@@ -84,6 +84,21 @@ def test_interrupt_and_resume_is_exact(network, cls, tmp_path):
     assert saved["network"] == network and saved["net"]["class"] == cls.__name__
 
 
+def test_train_from_python_with_image_shaped_data(tmp_path):
+    """``runs.train(network=...)`` takes the chapter's defaults; (N, C, H, W) data, as the
+    book's ``load_mnist(flatten=False)`` gives, sets the network's input shape."""
+    from chainrule.runs import train
+
+    flat = images(side=10)
+    data = Data(flat.x_train.reshape(-1, 1, 10, 10), flat.t_train,
+                flat.x_test.reshape(-1, 1, 10, 10), flat.t_test)
+    run = train(network="simple-conv", iters=20, batch_size=10, data=data, plots=False,
+                out=tmp_path / "r")
+    assert run.config.epochs is None and run.trainer.iters == 20
+    assert run.net.input_dim == (1, 10, 10) and run.config.optimizer == "adam"
+    assert run.meta()["image_shape"] == [10, 10]
+
+
 def test_cli_trains_a_convnet_on_digits(tmp_path, capsys):
     pytest.importorskip("sklearn", reason="the digits dataset needs scikit-learn")
     out_dir = tmp_path / "run"

@@ -302,7 +302,9 @@ def train(config: TrainConfig | None = None, *, out: str | os.PathLike | None = 
           plots: bool = True, **options) -> Run:
     """Train as ``chainrule train`` does and return the :class:`Run` (``run.history``,
     ``run.net``, ``run.summary``). ``options`` override fields of ``config``
-    (``train(iters=2000, lr=0.05)``); ``resume`` continues a run folder instead.
+    (``train(iters=2000, lr=0.05)``), or of :meth:`TrainConfig.for_network`'s defaults
+    when there is no ``config`` (``train(network="simple-conv")``: chapter 7's run);
+    ``resume`` continues a run folder instead.
     """
     if resume is not None:
         unknown = set(options) - {"iters", "epochs"}
@@ -310,11 +312,11 @@ def train(config: TrainConfig | None = None, *, out: str | os.PathLike | None = 
             raise RunError("resume: only iters or epochs may be given with resume")
         run = Run.resume(resume, data=data, data_dir=data_dir, **options)
     else:
-        base = config or TrainConfig.for_network(options.get("network", "mlp"))  # its chapter's
-        config = TrainConfig.from_dict({**base.to_dict(), **options})
-        unknown = set(options) - set(config.to_dict())
+        unknown = set(options) - set(TrainConfig().to_dict())
         if unknown:
             raise TypeError(f"train: unknown option(s) {', '.join(sorted(unknown))}")
+        config = (TrainConfig.for_network(**options) if config is None  # its chapter's defaults
+                  else TrainConfig.from_dict({**config.to_dict(), **options}))
         run = Run.create(config, out, data=data, data_dir=data_dir)
     run.train(plots=plots)
     return run
