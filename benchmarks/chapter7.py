@@ -10,11 +10,11 @@ first 1000 training and test images after each epoch, then on the whole test set
 - **book**: the book's own NumPy code (``ch07/simple_convnet.py`` and
   ``common/trainer.py``) from a checkout given with ``--book PATH`` (the column is left out
   without one; nothing of it is copied into chainrule). Its full run takes hours here, so
-  it trains ``--book-steps`` steps through its ``Trainer.train_step`` and its 20-epoch
-  loop is estimated per step: 12000 steps plus 20 evaluations of 2000 images and the
-  final 10000.
+  in each round it trains ``--book-steps`` steps through its ``Trainer.train_step`` and
+  its 20-epoch loop is estimated per step: 12000 steps plus 20 evaluations of 2000
+  images and the final 10000.
 
-chainrule and PyTorch run alternately (A B A B ...), each a fresh process; the table shows
+The three run alternately (A B C A B C ...), each a fresh process; the table shows
 medians of whole-process wall time, the training loop as each side reports it, peak RSS,
 and the final test accuracy (whole test set), with the ratios; ``--json`` keeps them.
 
@@ -97,16 +97,18 @@ def chainrule_run(env: dict, out_dir: str, epochs: float) -> dict:
     return r
 
 
-def torch_run(env: dict, data: Path, epochs: float) -> dict:
-    r = run_process([sys.executable, str(PEER), str(data), "--epochs", str(epochs)], env)
+def torch_run(env: dict, data: Path, epochs: float, threads: int | None) -> dict:
+    threads_flag = [] if threads is None else ["--threads", str(threads)]
+    r = run_process([sys.executable, str(PEER), str(data), "--epochs", str(epochs),
+                     *threads_flag], env)
     r["test_acc"] = float(_find(r"test_acc=([0-9.]+)", r["output"]))
     r["loop_s"] = float(_find(r"wall_s=([0-9.]+)", r["output"]))
     return r
 
 
-def book_run(book: Path, data: Path, steps: int, epochs: float, tmp: str) -> dict:
-    """The book's code in a scratch copy of its checkout, with the MNIST files put where
-    its ``dataset/mnist.py`` looks (so it downloads nothing)."""
+def book_checkout(book: Path, data: Path, tmp: str) -> str:
+    """A scratch copy of the book's checkout with the MNIST files put where its
+    ``dataset/mnist.py`` looks (so it downloads nothing); returns its ch07 folder."""
     work = Path(tmp) / "book"
     for folder in ("common", "dataset", "ch07"):
         shutil.copytree(book / folder, work / folder, dirs_exist_ok=True)
@@ -116,6 +118,11 @@ def book_run(book: Path, data: Path, steps: int, epochs: float, tmp: str) -> dic
     ch07 = str(work / "ch07")
     subprocess.run([sys.executable, "-c", BOOK_DRIVER, "1", ch07], check=True,
                    capture_output=True)  # converts the data once, outside the timing
+    return ch07
+
+
+def book_run(ch07: str, steps: int, epochs: float) -> dict:
+    """``steps`` steps of the book's code, and its 20-epoch loop estimated from them."""
     r = run_process([sys.executable, "-c", BOOK_DRIVER, str(steps), ch07], {**os.environ})
     out = r["output"]
     step, eval_step = float(_find(r"\bstep_s=([0-9.e-]+)", out)), float(
@@ -137,6 +144,9 @@ def main() -> int:
                     help="training steps of the book's code to time (default 60)")
     ap.add_argument("--json", default="benchmarks/chapter7.json")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    ap.add_argument("--torch-threads", type=int, metavar="N",
+                    help="PyTorch's threads (default: its own, one per core); on a busy "
+                    "machine its threads wait for each other, and 1 is the fairer peer")
     args = ap.parse_args()
 
     data_root = Path(os.environ.get("CHAINRULE_DATA", ROOT.parent / "shared" / "datasets"))
@@ -156,23 +166,24 @@ def main() -> int:
     rows: dict[str, list[dict]] = {"chainrule": [], "pytorch": [], "book": []}
     rates = []
     with tempfile.TemporaryDirectory() as tmp:
+        ch07 = book_checkout(args.book.resolve(), data_root / "mnist", tmp) if args.book else None
         for k in range(args.repeats):
             rates.append(matmul_gflops())
             rows["chainrule"].append(chainrule_run(env, f"{tmp}/run{k}", args.epochs))
             wall = rows["chainrule"][-1]["wall_s"]
             line = f"round {k + 1}/{args.repeats}: chainrule {wall:.1f} s"
             if have_torch:
-                rows["pytorch"].append(torch_run(env, data_root / "mnist", args.epochs))
+                rows["pytorch"].append(torch_run(env, data_root / "mnist", args.epochs,
+                                                 args.torch_threads))
                 line += f", pytorch {rows['pytorch'][-1]['wall_s']:.1f} s"
+            if ch07 is not None:
+                rows["book"].append(book_run(ch07, args.book_steps, args.epochs))
+                line += f", book {rows['book'][-1]['step_s'] * 1e3:.0f} ms per step"
             print(line, flush=True)
-        if args.book is not None:
-            rows["book"].append(book_run(args.book.resolve(), data_root / "mnist",
-                                         args.book_steps, args.epochs, tmp))
-            print(f"book: {args.book_steps} steps, {rows['book'][-1]['step_s'] * 1e3:.0f} ms "
-                  "each", flush=True)
 
     flops = protocol_flops(args.epochs)
     summary = {"machine": f"{os.cpu_count()} cores, {_cpu_name()}", "repeats": args.repeats,
+               "torch_threads": args.torch_threads, "load_average": os.getloadavg(),
                "epochs": args.epochs, "steps": round(args.epochs * STEPS_PER_EPOCH),
                "matmul_2000_gflops": statistics.median(rates), "protocol_gflop": flops / 1e9}
     for name, runs in rows.items():
@@ -194,7 +205,8 @@ def main() -> int:
 def _print_table(summary: dict, rows: dict) -> None:
     print()
     print(f"machine: {summary['machine']}; {summary['epochs']:g} epochs "
-          f"({summary['steps']} steps); medians of {summary['repeats']} alternating runs")
+          f"({summary['steps']} steps); medians of {summary['repeats']} alternating runs; "
+          f"load average at the end {summary['load_average'][1]:.1f} (5 min)")
     print(f"{'':<10} {'wall s':>8} {'loop s':>8} {'ms/step':>8} {'peak MB':>8} "
           f"{'test acc':>9} {'GFLOP/s':>8}")
     for name in rows:
