@@ -327,8 +327,11 @@ def learn_filters(x_train, t_train, x_test=None, t_test=None, *, epochs: float =
                         rng=np.random.default_rng(init))
     before = net.params["W1"].copy()
     iters = max(round(epochs * max(len(x_train) // batch_size, 1)), 1)
-    _train_together([net], [make_optimizer("adam", lr)], x_train, t_train, iters=iters,
-                    batch_size=batch_size, rng=rng, progress=progress, total=iters)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):  # as the trainer's steps: small products, one thread
+        _train_together([net], [make_optimizer("adam", lr)], x_train, t_train, iters=iters,
+                        batch_size=batch_size, rng=rng, progress=progress, total=iters)
     test_acc = float("nan") if x_test is None else net.accuracy(x_test, t_test)
     return FilterResult(before, net.params["W1"].copy(), test_acc,
                         {"epochs": epochs, "iters": iters, "batch_size": batch_size, "lr": lr,
