@@ -195,6 +195,18 @@ def test_pooling_ties_go_to_the_first_of_each_window():
                                   [[[[0.0, 1.0], [0.0, 0.0]]]])
 
 
+@pytest.mark.parametrize("pool", [(2, 2, 2), (2, 2, 1), (3, 3, 3)])
+def test_pooling_passes_an_infinite_gradient_to_its_maximum_only(pool):
+    x = np.arange(36.0).reshape(1, 1, 6, 6)
+    layer = Pooling(*pool)
+    out = layer.forward(x)
+    dout = np.ones(out.shape)
+    dout[0, 0, 0, 0] = np.inf
+    dx = layer.backward(dout)
+    _, ref = pool_loop(x, *pool, 0, dout)
+    np.testing.assert_array_equal(dx, ref)  # inf where it belongs, no NaN from inf * 0
+
+
 def test_pooling_padding_never_wins():
     x = -np.ones((1, 1, 2, 2))
     layer = Pooling(2, 2, stride=2, pad=1)

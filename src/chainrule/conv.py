@@ -294,12 +294,14 @@ class Pooling(Layer):
         picked = np.empty(self.arg_max.shape, dtype=bool)
         for k, window in enumerate(self._offsets(oh, ow)):
             np.equal(self.arg_max, k, out=picked)
-            if not finite:
-                dx[window] += np.where(picked, d, d.dtype.type(0))
-            elif disjoint:
+            if disjoint and finite:
                 np.multiply(d, picked, out=dx[window])
+                continue
+            part = d * picked if finite else np.where(picked, d, d.dtype.type(0))
+            if disjoint:
+                dx[window] = part
             else:
-                dx[window] += d * picked
+                dx[window] += part
         dx = dx[:, :, p : h + p, p : w + p] if p else dx
         return dx[0] if self._single else dx
 
