@@ -213,12 +213,9 @@ def _print_table(summary: dict, rows: dict) -> None:
         if not rows[name]:
             continue
         s = summary[name]
-        if name == "book":  # measured on a short run; the loop is estimated from it
-            print(f"{name:<10} {s['wall_s']:8.1f} {s['loop_s']:7.0f}* {s['ms_per_step']:8.1f} "
-                  f"{s['peak_rss_mb']:8.0f} {s['test_acc']:8.4f}* {s['loop_gflops']:8.1f}")
-        else:
-            print(f"{name:<10} {s['wall_s']:8.1f} {s['loop_s']:8.1f} {s['ms_per_step']:8.1f} "
-                  f"{s['peak_rss_mb']:8.0f} {s['test_acc']:9.4f} {s['loop_gflops']:8.1f}")
+        star = "*" if name == "book" else " "  # a short run; the loop estimated from it
+        print(f"{name:<10} {s['wall_s']:8.1f} {s['loop_s']:7.1f}{star} {s['ms_per_step']:8.1f} "
+              f"{s['peak_rss_mb']:8.0f} {s['test_acc']:8.4f}{star} {s['loop_gflops']:8.1f}")
     c = summary["chainrule"]
     print(f"2000x2000 float32 matmul: {summary['matmul_2000_gflops']:.1f} GFLOP/s; chainrule's "
           f"loop reaches {c['loop_gflops'] / summary['matmul_2000_gflops']:.0%} of it "

@@ -5,6 +5,8 @@ The book's names come first; everything here imports only NumPy, so
 """
 
 from chainrule.base import Layer
+from chainrule.conv import Convolution, Pooling, col2im, im2col
+from chainrule.convnets import DeepConvNet, SimpleConvNet
 from chainrule.datasets import load_mnist
 from chainrule.functions import (
     cross_entropy_error,
@@ -42,4 +44,5 @@ __all__ = [
     "identity_function", "step_function", "relu", "sigmoid_grad", "mean_squared_error",
     "Tanh", "Dropout", "BatchNormalization", "MultiLayerNet", "MultiLayerNetExtend",
     "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+    "Convolution", "Pooling", "im2col", "col2im", "SimpleConvNet", "DeepConvNet",
 ]

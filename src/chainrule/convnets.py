@@ -38,9 +38,9 @@ _CONV_KEYS = ("filter_num", "filter_size", "pad", "stride")
 
 
 class _ConvNet:
-    """What both networks share. A subclass's ``_build`` sets ``params``, ``_layers``
-    (the layers in order), ``layers`` (the book's container of them), ``last_layer``,
-    ``input_dim``, ``rng`` and ``_config``."""
+    """What both networks share. A subclass gives ``_checked_config``, ``_weight_shapes``
+    (from a config) and ``_make_layers``, which sets ``layers`` (the book's container),
+    ``_layers`` (the same layers in order) and ``last_layer``."""
 
     chunk_size = 100
     """Rows per forward pass when predicting many (evaluations): bounded memory."""
@@ -50,6 +50,13 @@ class _ConvNet:
     _config: dict
     input_dim: tuple[int, int, int]
     rng: np.random.Generator
+
+    def _build(self, config: dict, params: dict[str, np.ndarray],
+               rng: np.random.Generator) -> None:
+        _check_params(type(self).__name__, params, self._weight_shapes(config))
+        self._config, self.params, self.rng = config, params, rng
+        self.input_dim = tuple(config["input_dim"])
+        self._make_layers(config, params, rng)
 
     # -------------------------------------------------------------- description
 
@@ -207,7 +214,7 @@ class _ConvNet:
         shape = x.shape
         if shape == dim or shape == (c * h * w,) or (c == 1 and shape == (h, w)):
             return x.reshape(1, *dim), True
-        if x.ndim >= 2 and shape[1:] in (dim, (c * h * w,)) or (c == 1 and shape[1:] == (h, w)):
+        if x.ndim >= 2 and (shape[1:] in (dim, (c * h * w,)) or (c == 1 and shape[1:] == (h, w))):
             return x.reshape(len(x), *dim), False
         raise ValueError(f"{type(self).__name__}.predict: expected images of shape "
                          f"(N, {c}, {h}, {w}) or rows (N, {c * h * w}), got {shape}")
@@ -233,13 +240,7 @@ class SimpleConvNet(_ConvNet):
             "conv_param": dict(BOOK_CONV_PARAM if conv_param is None else conv_param),
             "hidden_size": hidden_size, "output_size": output_size})
         rng = make_rng(seed, rng)
-        params = {}
-        for i, shape in enumerate(self._weight_shapes(config), 1):
-            fan_in = math.prod(shape[1:]) if len(shape) == 4 else shape[0]
-            std = init_std(weight_init_std, fan_in)
-            params[f"W{i}"] = std * rng.standard_normal(shape)
-            params[f"b{i}"] = np.zeros(shape[0] if len(shape) == 4 else shape[1])
-        self._build(config, {k: v.astype(_float_dtype(dtype)) for k, v in params.items()}, rng)
+        self._build(config, _drawn(self._weight_shapes(config), weight_init_std, rng, dtype), rng)
 
     @staticmethod
     def _weight_shapes(config: dict) -> list[tuple[int, ...]]:
@@ -262,11 +263,8 @@ class SimpleConvNet(_ConvNet):
         cls._weight_shapes(out)  # the filter must fit the image
         return out
 
-    def _build(self, config: dict, params: dict[str, np.ndarray],
-               rng: np.random.Generator) -> None:
-        _check_params(type(self).__name__, params, self._weight_shapes(config))
-        self._config, self.params, self.rng = config, params, rng
-        self.input_dim = tuple(config["input_dim"])
+    def _make_layers(self, config: dict, params: dict[str, np.ndarray],
+                     rng: np.random.Generator) -> None:
         p = config["conv_param"]
         self.layers = OrderedDict()
         self.layers["Conv1"] = Convolution(params["W1"], params["b1"], p["stride"], p["pad"])
@@ -311,12 +309,7 @@ class DeepConvNet(_ConvNet):
             "hidden_size": hidden_size, "output_size": output_size,
             "dropout_ratio": dropout_ratio})
         rng = make_rng(seed, rng)
-        params = {}
-        for i, shape in enumerate(self._weight_shapes(config), 1):
-            fan_in = math.prod(shape[1:]) if len(shape) == 4 else shape[0]
-            params[f"W{i}"] = init_std(weight_init_std, fan_in) * rng.standard_normal(shape)
-            params[f"b{i}"] = np.zeros(shape[0] if len(shape) == 4 else shape[1])
-        self._build(config, {k: v.astype(_float_dtype(dtype)) for k, v in params.items()}, rng)
+        self._build(config, _drawn(self._weight_shapes(config), weight_init_std, rng, dtype), rng)
 
     @staticmethod
     def _weight_shapes(config: dict) -> list[tuple[int, ...]]:
@@ -350,11 +343,8 @@ class DeepConvNet(_ConvNet):
         cls._weight_shapes(out)  # every window must fit
         return out
 
-    def _build(self, config: dict, params: dict[str, np.ndarray],
-               rng: np.random.Generator) -> None:
-        _check_params(type(self).__name__, params, self._weight_shapes(config))
-        self._config, self.params, self.rng = config, params, rng
-        self.input_dim = tuple(config["input_dim"])
+    def _make_layers(self, config: dict, params: dict[str, np.ndarray],
+                     rng: np.random.Generator) -> None:
         self.dropout_ratio = config["dropout_ratio"]
         self.layers = []
         for i, p in enumerate(config["conv_params"], 1):
@@ -442,11 +432,19 @@ def _check_params(name: str, params: Mapping[str, np.ndarray],
                          f"{sorted({str(p.dtype) for p in params.values()})}")
 
 
-def _float_dtype(dtype) -> np.dtype:
+def _drawn(shapes: list[tuple[int, ...]], weight_init_std, rng, dtype) -> dict[str, np.ndarray]:
+    """``W{i} ~ std * N(0, 1)`` (std from :func:`~chainrule.nets.init_std` and the fan-in)
+    and ``b{i} = 0`` for the weight shapes in order, drawn in float64, stored in ``dtype``."""
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype must be a floating type, got {dtype}")
-    return dtype
+    params = {}
+    for i, shape in enumerate(shapes, 1):
+        fan_in = math.prod(shape[1:]) if len(shape) == 4 else shape[0]
+        params[f"W{i}"] = (init_std(weight_init_std, fan_in) * rng.standard_normal(shape)
+                           ).astype(dtype)
+        params[f"b{i}"] = np.zeros(shape[0] if len(shape) == 4 else shape[1], dtype=dtype)
+    return params
 
 
 def _json_copy(config: dict) -> dict:
