@@ -264,14 +264,15 @@ class Pooling(Layer):
         out = xp[next(windows)].copy()
         size = self.pool_h * self.pool_w
         arg = np.zeros(out.shape, dtype=np.uint8 if size <= 256 else np.intp)
-        larger, code = np.empty(out.shape, dtype=bool), np.empty_like(arg)
-        # Branch-free (np.where on random masks costs a mispredicted branch per element):
-        # a later window position takes over only where strictly larger, and as positions
-        # are visited in increasing order, arg = max(arg, k * larger).
+        new, larger, code = np.empty_like(out), np.empty(out.shape, dtype=bool), np.empty_like(arg)
+        # Each window position's strided slice is read once: new = max(out, v), and v was
+        # strictly larger exactly where new > out (compared in contiguous arrays). Branch-
+        # free (np.where on random masks mispredicts a branch per element): positions come
+        # in increasing order, so the one that took over last is arg = max(arg, k * larger).
         for k, window in enumerate(windows, 1):
-            v = xp[window]
-            np.greater(v, out, out=larger)
-            np.maximum(out, v, out=out)
+            np.maximum(out, xp[window], out=new)
+            np.greater(new, out, out=larger)
+            out, new = new, out
             np.multiply(larger, arg.dtype.type(k), out=code)
             np.maximum(arg, code, out=arg)
         self.x_shape, self.arg_max = x.shape, arg
