@@ -65,6 +65,12 @@ def test_deep_convnet_is_the_books():
     assert all(layer.rng is net.rng for layer in net.layers if isinstance(layer, Dropout))
 
 
+def test_odd_image_sizes_get_the_right_affine_size():
+    net = SimpleConvNet((1, 27, 27), seed=0)  # conv 23x23, pooled 11x11 (the book: 11.5)
+    assert net.params["W2"].shape == (30 * 11 * 11, 100)
+    assert net.predict(np.zeros((2, 729))).shape == (2, 10)
+
+
 def test_inputs_flat_images_and_single_samples_agree():
     net = SimpleConvNet((1, 9, 9), SMALL_CONV, hidden_size=5, output_size=3, seed=1)
     x = np.random.default_rng(0).random((4, 1, 9, 9))
