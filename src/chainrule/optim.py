@@ -87,6 +87,13 @@ class _Stateful:
         self.t = 0  # updates done (kept by Adam only)
         self._checked = False  # whether a loaded state was compared with the params
 
+    def __getattr__(self, name: str):
+        """The book's names for the state: ``v``, ``h``, ``m`` (None before the first update)."""
+        if name in type(self).slots:
+            state = self.__dict__.get("state")
+            return None if state is None else state[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _slots(self, params: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         if self.state is None:
             self.state = {s: {k: _zeros(p) for k, p in params.items()} for s in self.slots}
@@ -235,6 +242,11 @@ class Adam(_Stateful):
         _check_rate("Adam", "beta1", beta1)
         _check_rate("Adam", "beta2", beta2)
         self.beta1, self.beta2 = beta1, beta2
+
+    @property
+    def iter(self) -> int:
+        """The book's name for the step counter ``t``."""
+        return self.t
 
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         state = self._slots(params)
