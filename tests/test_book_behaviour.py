@@ -205,3 +205,13 @@ def test_shuffle_dataset_permutes_pairs_with_np_random_permutation(shape):
     np.testing.assert_array_equal(xs, x[order])
     with pytest.raises(ValueError, match="10 inputs but 9 labels"):
         shuffle_dataset(x, t[:9])
+
+
+def test_extend_batchnorm_running_variance_starts_at_zero_as_the_books():
+    net = MultiLayerNetExtend(6, [5], 3, weight_init_std=0.01, use_batchnorm=True, seed=0)
+    np.testing.assert_array_equal(net.buffers()["running_var1"], 0.0)
+    assert np.all(MultiLayerNet(6, [5], 3, use_batchnorm=True, seed=0).buffers()["running_var1"] == 1)
+    x = np.random.default_rng(0).standard_normal((8, 6))
+    net.gradient(x, np.arange(8) % 3)
+    h = x @ net.params["W1"] + net.params["b1"]
+    np.testing.assert_allclose(net.buffers()["running_var1"], 0.1 * h.var(axis=0), rtol=1e-10)

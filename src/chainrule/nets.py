@@ -430,6 +430,10 @@ class MultiLayerNetExtend(MultiLayerNet):
     """The book's ``MultiLayerNetExtend``: its signature (the spelling ``dropout_ration``
     included) and its dropout, scaled at test time (``inverted_dropout=False``).
 
+    Its batch-norm running variances start at 0, as the book's (``MultiLayerNet``'s at
+    1): after ``n`` steps they hold ``1 - 0.9**n`` of the batches' variance, where 1
+    would swamp the tiny variances of a network initialised with small weights and
+    spoil its eval-mode accuracy for hundreds of steps (the book's figure 6-18).
     A :class:`MultiLayerNet` in every other respect; ``use_dropout=False`` (the
     default) means no Dropout layers, whatever ``dropout_ration`` says.
     """
@@ -445,6 +449,9 @@ class MultiLayerNetExtend(MultiLayerNet):
                          weight_init_std, weight_decay_lambda,
                          dropout_ration if use_dropout else 0.0, use_batchnorm,
                          inverted_dropout=False, dtype=dtype, seed=seed, rng=rng)
+        for name, buffer in self._buffers.items():
+            if name.startswith("running_var"):
+                buffer[...] = 0  # the book's start: eval mode tracks the batches from step 1
 
 
 _CONFIG_KEYS = ("class", "input_size", "hidden_size_list", "output_size", "activation",
