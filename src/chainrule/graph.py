@@ -87,6 +87,7 @@ class Node:
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     token: int | None = None
+    grads: tuple | None = None  # what its backward returned in the last Graph.backward
 
     @property
     def symbol(self) -> str | None:
@@ -274,23 +275,26 @@ class Graph:
         start = self._start_edge(output, "Graph.backward")
         path = self._path(start)
         self._check_fresh(path, "Graph.backward")
-        seed = _seed(dout, start.value)
-        for edge in self.edges:
-            edge.grad = None
-        start.grad = seed
+        grad: dict[int, Any] = {start.index: _seed(dout, start.value)}  # edge -> gradient
+        local: dict[int, tuple] = {}  # node -> what its backward returned
         for node in reversed(path):
-            if node.output.grad is None:
+            if grad.get(node.output.index) is None:
                 continue  # every gradient towards it was None (labels, say)
-            grads = node.layer.backward(node.output.grad)
+            grads = node.layer.backward(grad[node.output.index])
             if not isinstance(grads, tuple):
                 grads = (grads,)
             if len(grads) > len(node.inputs):
                 raise ValueError(f"{node.label}.backward returned {len(grads)} gradients "
                                  f"for {len(node.inputs)} inputs")
-            for edge, grad in zip(node.inputs, grads, strict=False):
-                if grad is None:
-                    continue
-                edge.grad = grad if edge.grad is None else edge.grad + grad
+            local[node.index] = grads
+            for edge, g in zip(node.inputs, grads, strict=False):
+                if g is not None:
+                    old = grad.get(edge.index)
+                    grad[edge.index] = g if old is None else old + g
+        for edge in self.edges:  # only now: a backward that raises changes nothing
+            edge.grad = grad.get(edge.index)
+        for node in self.nodes:
+            node.grads = local.get(node.index)
         self._has_grads = True
         self._start, self._dout = start, dout
         return self.grads()
@@ -389,8 +393,10 @@ class Graph:
         name, a recorded value or an :class:`Edge`, input or intermediate. A number
         for a scalar edge; for an array edge an array of its shape, computed in
         float64 with :func:`chainrule.gradient.numerical_gradient`. Only the nodes
-        downstream of the edge run again, and the graph, its layers and their cached
-        state (random generators included) are left exactly as they were.
+        downstream of the edge run again (a layer with a ``fix_mask`` attribute, such
+        as Dropout, with it set, so that it reuses its recorded mask), and the graph,
+        its layers and their cached state (random generators included) are left
+        exactly as they were.
         """
         from chainrule.gradient import numerical_gradient
 
@@ -405,10 +411,14 @@ class Graph:
             raise TypeError(f"Graph.numerical_grad: {edge!r} holds {np.asarray(value).dtype} "
                             "values (labels or indices?): no derivative")
         downstream = self._downstream(edge, start)
+        self._check_fresh(downstream, "Graph.numerical_grad")
         saved = _Saved(self, downstream)
+        random = [n.layer for n in downstream if hasattr(n.layer, "fix_mask")]
 
         def f(_=None) -> float:
-            saved.restore_layers()  # the same state (and random numbers) every time
+            saved.restore_layers()  # the same state every time
+            for layer in random:
+                layer.fix_mask = True  # Dropout: the recorded mask, not a new one
             self._replay(downstream)
             return float(np.sum(seed * start.value))
 
@@ -564,7 +574,7 @@ class _Saved:
     def __init__(self, graph: Graph, nodes: list[Node]):
         self.graph = graph
         self.edges = [(e, e.value, e.grad) for e in graph.edges]
-        self.tokens = [(n, n.token) for n in graph.nodes]
+        self.tokens = [(n, n.token, n.grads) for n in graph.nodes]
         self.flags = (graph._has_grads, graph._start, graph._dout)
         self.layers = [(layer, _layer_state(layer)) for layer in _layers_within(nodes)]
 
@@ -582,8 +592,8 @@ class _Saved:
         self.restore_layers()
         for edge, value, grad in self.edges:
             edge.value, edge.grad = value, grad
-        for node, token in self.tokens:
-            node.token = token
+        for node, token, grads in self.tokens:
+            node.token, node.grads = token, grads
         g = self.graph
         g._has_grads, g._start, g._dout = self.flags
 

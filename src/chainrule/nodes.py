@@ -153,7 +153,8 @@ class ExpLayer(Layer):
 class LogLayer(Layer):
     """``out = log(x)`` (natural);  ``dx = dout / x``.
 
-    ``log(0) = -inf`` with ``dx = dout / 0 = inf``; a negative ``x`` gives ``nan``.
+    ``log(0) = -inf`` with ``dx = dout / 0 = inf``; a negative ``x`` gives ``nan``, and
+    so does its gradient.
     """
 
     symbol = "log"
@@ -168,7 +169,8 @@ class LogLayer(Layer):
 
     def backward(self, dout):
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.true_divide(dout, self.x)[()]
+            dx = np.true_divide(dout, self.x)
+        return np.where(np.less(self.x, 0), np.nan, dx).astype(dx.dtype, copy=False)[()]
 
 
 class ReciprocalLayer(Layer):
