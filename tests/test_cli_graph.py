@@ -153,3 +153,11 @@ def test_graph_expression_errors_are_one_line(argv, message, tmp_path, monkeypat
     assert message in captured.err and len(captured.err.strip().splitlines()) == 1
     assert "\x1b" not in captured.err
     assert not list(tmp_path.iterdir())
+
+
+def test_the_readme_expression_example(tmp_path, capsys):
+    out = tmp_path / "s.svg"
+    argv = ["graph", "--expr", "sigmoid(w * x + b)", "--at", "w=0.5", "x=2", "b=-1"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "f = 0.5 at w = 0.5, x = 2, b = -1; df/dw = 0.5, df/dx = 0.125, df/db = 0.25")

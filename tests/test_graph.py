@@ -340,7 +340,11 @@ def test_a_layer_used_twice_is_refused():
     with Graph() as g:
         x = g.input("x", 2.0)
         mul.forward(mul.forward(x, 3.0), 4.0)
-    with pytest.raises(ValueError, match="same MulLayer object"):
+    with pytest.raises(ValueError, match="node 0 .* MulLayer object .* also node 1"):
+        g.backward()
+    g.rerun(x=5.0)  # forward is right; backward still is not
+    assert g.value(g.output) == 60.0 and not g.has_grads
+    with pytest.raises(ValueError, match="also node 1"):
         g.backward()
 
 

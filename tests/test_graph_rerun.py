@@ -153,19 +153,6 @@ def test_a_failed_rerun_leaves_everything_as_it_was():
     g.backward()  # the layers hold the graph's own calls again
 
 
-def test_a_graph_with_a_reused_layer_reruns_forward_but_refuses_backward():
-    mul = MulLayer()
-    with Graph() as g:
-        x = g.input("x", 2.0)
-        mul.forward(mul.forward(x, 3.0), 4.0)
-    with pytest.raises(ValueError, match="also node 1"):
-        g.backward()
-    g.rerun(x=5.0)
-    assert g.value(g.output) == 60.0 and not g.has_grads
-    with pytest.raises(ValueError, match="also node 1"):
-        g.backward()
-
-
 # -- numerical_grad --------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["apple", "apple-orange", "sigmoid", "chain"])
 def test_numerical_grad_of_every_edge_matches_backward(name):

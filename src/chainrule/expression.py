@@ -368,6 +368,7 @@ def _build(expression: Expression, inputs: dict[str, Any]):
                              f"{used})", name)
     values = {name: _input_value(name, inputs[name]) for name in expression.names}
     with np.errstate(all="ignore"), Graph() as g:
+        g.quiet = True  # IEEE values, also when it reruns
         held = dict(zip(expression.names, g.inputs(**values), strict=True))
         done: dict[int, Any] = {}
         stack = [(expression.root, False)]

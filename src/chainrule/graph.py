@@ -32,6 +32,7 @@ whose layer has been called again since (see :meth:`Graph.backward`).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ import numpy as np
 
 from chainrule import base
 from chainrule.base import Layer, distinct, recording
+from chainrule.snapshot import LayerStates
 
 _PY_NUMBERS = (bool, int, float, complex)  # Python may share these objects
 
@@ -140,6 +142,10 @@ class Graph:
     ``Graph(**named)`` names arrays (or other objects) you already hold, matched by
     identity; Python numbers cannot be (Python shares them): name those with
     :meth:`inputs`, which returns objects of their own.
+
+    ``quiet = True`` (set by :meth:`from_expression`) runs backward, reruns and
+    numerical gradients under ``np.errstate(all="ignore")``: inf and nan come out
+    as values, without NumPy's warnings.
     """
 
     def __init__(self, /, **named: Any):
@@ -151,6 +157,7 @@ class Graph:
         self._has_grads = False
         self._start: Edge | None = None  # where the last backward started
         self._dout: Any = None  # and with what
+        self.quiet = False  # True: backward and reruns under np.errstate(all="ignore")
         for name, value in named.items():
             if type(value) in _PY_NUMBERS:
                 raise TypeError(
@@ -277,20 +284,21 @@ class Graph:
         self._check_fresh(path, "Graph.backward")
         grad: dict[int, Any] = {start.index: _seed(dout, start.value)}  # edge -> gradient
         local: dict[int, tuple] = {}  # node -> what its backward returned
-        for node in reversed(path):
-            if grad.get(node.output.index) is None:
-                continue  # every gradient towards it was None (labels, say)
-            grads = node.layer.backward(grad[node.output.index])
-            if not isinstance(grads, tuple):
-                grads = (grads,)
-            if len(grads) > len(node.inputs):
-                raise ValueError(f"{node.label}.backward returned {len(grads)} gradients "
-                                 f"for {len(node.inputs)} inputs")
-            local[node.index] = grads
-            for edge, g in zip(node.inputs, grads, strict=False):
-                if g is not None:
-                    old = grad.get(edge.index)
-                    grad[edge.index] = g if old is None else old + g
+        with self._errstate():
+            for node in reversed(path):
+                if grad.get(node.output.index) is None:
+                    continue  # every gradient towards it was None (labels, say)
+                grads = node.layer.backward(grad[node.output.index])
+                if not isinstance(grads, tuple):
+                    grads = (grads,)
+                if len(grads) > len(node.inputs):
+                    raise ValueError(f"{node.label}.backward returned {len(grads)} gradients "
+                                     f"for {len(node.inputs)} inputs")
+                local[node.index] = grads
+                for edge, g in zip(node.inputs, grads, strict=False):
+                    if g is not None:
+                        old = grad.get(edge.index)
+                        grad[edge.index] = g if old is None else old + g
         for edge in self.edges:  # only now: a backward that raises changes nothing
             edge.grad = grad.get(edge.index)
         for node in self.nodes:
@@ -332,6 +340,9 @@ class Graph:
                 f"state belongs to a later forward call ({where}); the same {name} object "
                 "remembers only its last forward, so give each use its own layer (as the "
                 "book does), or g.rerun() to recompute the graph")
+
+    def _errstate(self):
+        return np.errstate(all="ignore") if self.quiet else contextlib.nullcontext()
 
     def forward_order(self) -> list[int]:
         """Node indices in the order forward ran them (the recorded order)."""
@@ -378,7 +389,7 @@ class Graph:
 
     def _replay(self, nodes: list[Node]) -> None:
         """Call the nodes' forwards again (unrecorded) and store their outputs."""
-        with base.paused():
+        with base.paused(), self._errstate():
             for node in nodes:
                 args, kwargs = node.call_values()
                 node.output.value = node.layer.forward(*args, **kwargs)
@@ -423,15 +434,16 @@ class Graph:
             return float(np.sum(seed * start.value))
 
         try:
-            if np.ndim(value) == 0:
-                edge.value = value + h
-                f_plus = f()
-                edge.value = value - h
-                f_minus = f()
-                return (f_plus - f_minus) / (2 * h)
-            x = np.array(value, dtype=np.float64)
-            edge.value = x
-            return numerical_gradient(f, x, h)
+            with self._errstate():
+                if np.ndim(value) == 0:
+                    edge.value = value + h
+                    f_plus = f()
+                    edge.value = value - h
+                    f_minus = f()
+                    return (f_plus - f_minus) / (2 * h)
+                x = np.array(value, dtype=np.float64)
+                edge.value = x
+                return numerical_gradient(f, x, h)
         finally:
             saved.restore()
 
@@ -562,61 +574,24 @@ def _seed(dout: Any, value: Any) -> Any:
 
 
 class _Saved:
-    """The state of a graph and of the layers of some of its nodes, to put back.
-
-    A layer's state is its attributes: the objects are put back, the contents of its
-    arrays too (a forward may update one in place, as batch norm's running mean), and
-    the state of its random generators (a dropout mask is drawn anew per forward).
-    Layers held in a layer's attributes (directly, or in a list, tuple or dict) are
-    saved too.
-    """
+    """The values, gradients and tokens of a graph, and the state of the layers of
+    some of its nodes (:class:`~chainrule.snapshot.LayerStates`), to put back."""
 
     def __init__(self, graph: Graph, nodes: list[Node]):
         self.graph = graph
         self.edges = [(e, e.value, e.grad) for e in graph.edges]
-        self.tokens = [(n, n.token, n.grads) for n in graph.nodes]
+        self.nodes = [(n, n.token, n.grads) for n in graph.nodes]
         self.flags = (graph._has_grads, graph._start, graph._dout)
-        self.layers = [(layer, _layer_state(layer)) for layer in _layers_within(nodes)]
+        self.layers = LayerStates(node.layer for node in nodes)
 
     def restore_layers(self) -> None:
-        for layer, (attrs, arrays, generators) in self.layers:
-            state = vars(layer)
-            state.clear()
-            state.update(attrs)
-            for a, data in arrays:
-                np.copyto(a, data)
-            for g, bits in generators:
-                g.bit_generator.state = bits
+        self.layers.restore()
 
     def restore(self) -> None:
-        self.restore_layers()
+        self.layers.restore()
         for edge, value, grad in self.edges:
             edge.value, edge.grad = value, grad
-        for node, token, grads in self.tokens:
+        for node, token, grads in self.nodes:
             node.token, node.grads = token, grads
         g = self.graph
         g._has_grads, g._start, g._dout = self.flags
-
-
-def _layers_within(nodes: list[Node]) -> list[Any]:
-    found: dict[int, Any] = {}
-    todo = [node.layer for node in nodes]
-    while todo:
-        layer = todo.pop()
-        if id(layer) in found or not hasattr(layer, "__dict__"):
-            continue
-        found[id(layer)] = layer
-        for v in vars(layer).values():
-            items = v.values() if isinstance(v, dict) else (
-                v if isinstance(v, (list, tuple)) else (v,))
-            todo.extend(item for item in items if isinstance(item, Layer))
-    return list(found.values())
-
-
-def _layer_state(layer: Any) -> tuple[dict, list, list]:
-    attrs = dict(vars(layer))
-    arrays = [(v, v.copy()) for v in attrs.values()
-              if isinstance(v, np.ndarray) and v.flags.writeable]
-    generators = [(v, v.bit_generator.state) for v in attrs.values()
-                  if isinstance(v, np.random.Generator)]
-    return attrs, arrays, generators
