@@ -69,6 +69,29 @@ def test_examples_take_inputs_as_keywords():
     assert book.sigmoid(x=0.0).value("y") == pytest.approx(0.5)
 
 
+def test_check_inputs_names_the_bad_input():
+    from chainrule.graph import InputError
+
+    assert book.check_inputs("apple", {"apple": 150, "tax": np.float32(1.5)}) == {
+        "apple": 150.0, "tax": 1.5}
+    for inputs, match in [({"banana": 1}, "apple has no input 'banana'"),
+                          ({"apple": "1"}, "real number"), ({"apple": float("nan")}, "finite"),
+                          ({"apple": True}, "real number")]:
+        with pytest.raises(InputError, match=match) as info:
+            book.check_inputs("apple", inputs)
+        assert info.value.name in inputs
+    with pytest.raises(KeyError, match="no example 'pear'"):
+        book.check_inputs("pear", {})
+    with pytest.raises(InputError, match="its inputs: none"):
+        book.check_inputs("two-layer-net", {"batch": 3})
+
+
+def test_named_inputs():
+    g = book.apple()
+    assert list(g.named_inputs()) == ["apple", "apple_num", "tax"]
+    assert g.named_inputs()["tax"] is g["tax"]
+
+
 # -- rerun ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name, change", [
     ("apple", {"apple": 150}), ("apple-orange", {"apple": 150, "tax": 1.2}),

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from chainrule.draw import format_value
-from chainrule.graph import Graph
+from chainrule.graph import Graph, InputError
 from chainrule.layers import Sigmoid
 from chainrule.nets import TwoLayerNet
 from chainrule.nodes import AddLayer, ExpLayer, MulLayer, PowLayer, ReciprocalLayer
@@ -127,6 +128,22 @@ INPUTS: dict[str, dict[str, float]] = {
 """The number inputs of each example and their defaults (the book's values); each is
 a named input of the graph, so ``g.rerun(apple=150)`` changes it. ``two-layer-net``
 has none: its inputs are arrays (its ``batch`` and ``seed`` are settings)."""
+
+def check_inputs(name: str, inputs: dict[str, Any]) -> dict[str, float]:
+    """The inputs for ``EXAMPLES[name]``, checked: each a name of ``INPUTS[name]`` and
+    a finite real number (as float64), or an :class:`~chainrule.graph.InputError`
+    naming it. An unknown example name is a ``KeyError``."""
+    from chainrule.expression import real_number
+
+    if name not in EXAMPLES:
+        raise KeyError(f"no example {name!r} (known: {', '.join(EXAMPLES)})")
+    known = INPUTS[name]
+    for key in inputs:
+        if key not in known:
+            raise InputError(f"{name} has no input {key!r} (its inputs: "
+                             f"{', '.join(known) or 'none'})", key)
+    return {key: float(real_number(key, value)) for key, value in inputs.items()}
+
 
 TITLES = {
     "apple": "Buying 2 apples with 10% tax",

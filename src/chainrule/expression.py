@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.graph import Graph, InputError
 from chainrule.nodes import (
     AddLayer,
     DivLayer,
@@ -91,14 +92,6 @@ class ExpressionError(ValueError):
         super().__init__(f"{reason} (at {where}: {shown!r})" if shown else f"{reason} (at {where})")
 
 
-class InputError(ValueError):
-    """A missing, unused or bad input value; ``name`` is the input."""
-
-    def __init__(self, message: str, name: str):
-        super().__init__(message)
-        self.name = name
-
-
 @dataclass(frozen=True)
 class Op:
     """One node of a parsed expression: ``kind`` is ``"number"``, ``"name"``,
@@ -121,7 +114,7 @@ class Expression:
     names: tuple[str, ...]
     operations: int
 
-    def graph(self, /, **inputs: Any):
+    def graph(self, /, **inputs: Any) -> Graph:
         """The recorded, back-propagated graph (see :func:`graph_of`)."""
         return _build(self, inputs)
 
@@ -325,7 +318,7 @@ class _Reader:
         return n
 
 
-def graph_of(text: str, inputs: dict[str, Any]):
+def graph_of(text: str, inputs: dict[str, Any]) -> Graph:
     """``Graph.from_expression(text, **inputs)``: parse, record, backward from 1.
 
     Raises :class:`ExpressionError` for the text and :class:`InputError` for an
@@ -334,7 +327,8 @@ def graph_of(text: str, inputs: dict[str, Any]):
     return _build(parse(text), inputs)
 
 
-def _input_value(name: str, value: Any) -> np.float64:
+def real_number(name: str, value: Any) -> np.float64:
+    """``value`` as a finite float64, or an :class:`InputError` naming the input."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
                                                                       np.floating)):
         if not (isinstance(value, np.ndarray) and value.ndim == 0
@@ -354,9 +348,7 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _build(expression: Expression, inputs: dict[str, Any]):
-    from chainrule.graph import Graph
-
+def _build(expression: Expression, inputs: dict[str, Any]) -> Graph:
     for name in expression.names:
         if name not in inputs:
             raise InputError(f"the expression uses {name!r}: give it a value "
@@ -366,7 +358,7 @@ def _build(expression: Expression, inputs: dict[str, Any]):
             used = ", ".join(expression.names) or "no names"
             raise InputError(f"input {name!r} is not used by the expression (it uses "
                              f"{used})", name)
-    values = {name: _input_value(name, inputs[name]) for name in expression.names}
+    values = {name: real_number(name, inputs[name]) for name in expression.names}
     with np.errstate(all="ignore"), Graph() as g:
         g.quiet = True  # IEEE values, also when it reruns
         held = dict(zip(expression.names, g.inputs(**values), strict=True))

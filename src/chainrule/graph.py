@@ -110,6 +110,14 @@ class Node:
         return f"<Node {self.index} {self.label}({ins}) -> {self.output.index}>"
 
 
+class InputError(ValueError):
+    """A missing, unknown or bad input value; ``name`` is the input."""
+
+    def __init__(self, message: str, name: str):
+        super().__init__(message)
+        self.name = name
+
+
 def _short(value) -> str:
     shape = np.shape(value) if isinstance(value, np.ndarray) else ()
     return f"array{shape}" if shape else repr(value)
@@ -371,7 +379,7 @@ class Graph:
         for name in inputs:
             edge = self._names.get(name)
             if edge is None or edge.producer is not None:
-                known = ", ".join(n for n, e in self._names.items() if e.producer is None)
+                known = ", ".join(self.named_inputs())
                 what = "not an input" if edge is not None else "not a name of this graph"
                 raise KeyError(f"Graph.rerun: {name!r} is {what} (inputs: {known or 'none'})")
             targets[name] = edge
@@ -514,6 +522,10 @@ class Graph:
         if not self._has_grads:
             raise RuntimeError("Graph.grad: no gradients yet; call g.backward() first")
         return self[key].grad
+
+    def named_inputs(self) -> dict[str, Edge]:
+        """``{name: edge}`` of the named inputs (what :meth:`rerun` can change)."""
+        return {name: e for name, e in self._names.items() if e.producer is None}
 
     def grads(self) -> dict[str, Any]:
         """``{name: gradient}`` for every named value."""

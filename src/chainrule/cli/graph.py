@@ -73,13 +73,12 @@ def _expression_graph(args: argparse.Namespace):
 
 def _book_graph(args: argparse.Namespace):
     from chainrule import book
+    from chainrule.graph import InputError
 
-    values = _values(args.at)
-    known = book.INPUTS[args.name]
-    for name in values:
-        if name not in known:
-            raise CLIError(f"--at: {args.name} has no input {name!r} (its inputs: "
-                           f"{', '.join(known) or 'none'})")
+    try:
+        values = book.check_inputs(args.name, _values(args.at))
+    except InputError as exc:
+        raise CLIError(f"--at: {exc}") from None
     return book.figure(args.name, backward=not args.forward_only, **values)
 
 
@@ -120,7 +119,7 @@ def _summary(g, precision: int) -> str:
     def fmt(v) -> str:
         return format_value(v, precision)
 
-    inputs = [e for e in g.edges if e.name is not None and e.producer is None]
+    inputs = list(g.named_inputs().values())
     at = ", ".join(f"{e.name} = {fmt(e.value)}" for e in inputs)
     grads = ", ".join(f"df/d{e.name} = {fmt(e.grad if e.grad is not None else 0)}"
                       for e in inputs)
