@@ -94,9 +94,10 @@ class ExpressionError(ValueError):
 
 @dataclass(frozen=True)
 class Op:
-    """One node of a parsed expression: ``kind`` is ``"number"``, ``"name"``,
-    ``"neg"``, ``"pos"``, one of ``+ - * /``, ``"**"`` (``value`` the exponent) or a
-    function name; ``offset``/``end`` locate it in the text."""
+    """One node of a parsed expression: ``kind`` is ``"number"`` or ``"name"``
+    (``value`` the number or the name), ``"neg"``, one of ``+ - * /``, ``"**"``
+    (``value`` the exponent) or a function name; ``offset``/``end`` locate it in the
+    text. Unary plus leaves no node."""
 
     kind: str
     args: tuple[Op, ...] = ()
