@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,8 @@ _WHAT = {  # how the refused parts of Python are called in messages
     ast.Yield: "yield", ast.YieldFrom: "yield", ast.FormattedValue: "an f-string",
 }
 ALLOWED = "allowed: numbers, names, + - * / **, exp log sigmoid relu tanh"
+_NUMBER = re.compile(r"(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d[\d_]*)?")
+_NUMBER_LIKE = re.compile(r"(?<![\w.])(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d[\d_]*)?[\w.]*")
 
 
 class ExpressionError(ValueError):
@@ -150,8 +153,14 @@ def parse(text: str) -> Expression:
     for i, ch in enumerate(text):
         if ch == "#":
             raise ExpressionError("comments (#) are not allowed", text, i)
-        if not (ch.isprintable() or ch in "\n\t\r"):
+        if ch == "\\" or not (ch.isprintable() or ch in "\n\t\r"):
             raise ExpressionError(f"the character {ch!r} is not allowed", text, i)
+    # Python's tokenizer warns about "1if" and "\o": refuse them before it sees them
+    for m in _NUMBER_LIKE.finditer(text):
+        if not _NUMBER.fullmatch(m.group()):
+            raise ExpressionError(f"{m.group()!r} is not a number (write numbers such as 2, "
+                                  "0.5 or 1e-3, with a space before a name)", text,
+                                  m.start(), m.end())
     body = text.lstrip()
     if not body.strip():
         raise ExpressionError(f"the expression is empty: write for example (x + y) ** 2 "
