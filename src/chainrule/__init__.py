@@ -37,7 +37,20 @@ from chainrule.layers import (
     Tanh,
 )
 from chainrule.nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
-from chainrule.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
+from chainrule.nodes import (
+    AddLayer,
+    DivLayer,
+    ExpLayer,
+    LogLayer,
+    MulLayer,
+    NegLayer,
+    PowLayer,
+    ReciprocalLayer,
+    ReluNode,
+    SigmoidNode,
+    SubLayer,
+    TanhNode,
+)
 from chainrule.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 __version__ = "0.1.0"
@@ -51,4 +64,6 @@ __all__ = [
     "Tanh", "Dropout", "BatchNormalization", "MultiLayerNet", "MultiLayerNetExtend",
     "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
     "relu_grad", "sum_squared_error", "softmax_loss", "numerical_gradient_2d",
+    "SubLayer", "DivLayer", "PowLayer", "NegLayer", "LogLayer", "SigmoidNode", "ReluNode",
+    "TanhNode",
 ]
