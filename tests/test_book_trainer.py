@@ -128,3 +128,37 @@ def test_bad_arguments_get_clear_errors():
     with pytest.raises(ValueError, match=r"batch size 100 must be between 1 and the training "
                                          r"set size \(40\)"):
         Trainer(net, x, t, x, t)
+
+
+class Softmax:
+    """A network of the book's shape without a last layer to read the loss from."""
+
+    def __init__(self):
+        self.params = {"W": np.zeros((6, 3))}
+
+    def predict(self, x):
+        return x @ self.params["W"]
+
+    def loss(self, x, t):
+        y = self.predict(x)
+        y = np.exp(y - y.max(axis=1, keepdims=True))
+        return float(-np.mean(np.log(y[np.arange(len(t)), t] / y.sum(axis=1))))
+
+    def accuracy(self, x, t):
+        return float(np.mean(self.predict(x).argmax(axis=1) == t))
+
+    def gradient(self, x, t):
+        y = np.exp(self.predict(x))
+        y /= y.sum(axis=1, keepdims=True)
+        y[np.arange(len(t)), t] -= 1
+        return {"W": x.T @ y / len(t)}
+
+
+def test_any_network_with_the_books_methods_trains():
+    x, t = blobs()
+    np.random.seed(0)
+    trainer = Trainer(Softmax(), x, t, x, t, epochs=5, mini_batch_size=10,
+                      optimizer_param={"lr": 0.5}, verbose=False)
+    trainer.train()
+    assert trainer.train_loss_list[-1] < trainer.train_loss_list[0]
+    assert trainer.train_acc_list[-1] > 0.8
