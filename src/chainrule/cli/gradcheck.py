@@ -48,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.train import load_data, num_classes
 
     for flag, value, low in (("--samples", args.samples, 1), ("--directions", args.directions, 0),
-                             ("--images", args.images, 1), ("--hidden", args.hidden, 1)):
+                             ("--images", args.images, 1), ("--hidden", args.hidden, 1),
+                             ("--seed", args.seed, 0)):
         if value < low:
             raise CLIError(f"{flag} must be >= {low}, got {value}")
-    if not args.rtol > 0:
-        raise CLIError(f"--rtol must be positive, got {args.rtol}")
+    if not 0 < args.rtol < 1:  # also refuses inf and nan: a check that cannot fail
+        raise CLIError(f"--rtol must be between 0 and 1, got {args.rtol}")
     if args.dataset not in DATASET_NAMES:
         raise CLIError(f"unknown dataset {args.dataset!r}; choose one of "
                        f"{', '.join(DATASET_NAMES)}")
