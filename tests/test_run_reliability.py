@@ -290,3 +290,18 @@ def test_a_network_too_large_for_memory_is_refused_before_allocating():
         check_memory([784, 50, 10], "float32", batch=2000, available=10**6)
     with pytest.raises(ValueError, match="parameters"):
         Trainer.from_config(config(hidden=10**9), blobs())
+
+
+def test_a_folder_that_cannot_be_locked_is_one_error(tmp_path, monkeypatch):
+    run = Run.create(CONFIG, tmp_path / "r", data=blobs())
+    run.close()
+    (run.path / LOCK).unlink()
+    real = os.open
+
+    def read_only(path, flags, *args):
+        if str(path).endswith(LOCK):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real(path, flags, *args)
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(RunError, match="cannot lock .* for training .*Read-only file system"):
+        Run.resume(run.path, data=blobs())

@@ -27,6 +27,7 @@ ends however it ends) refuses a second one. Nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -112,7 +113,11 @@ class RunLock:
         """The lock of ``folder``, or :class:`RunBusy` naming the process that holds it."""
         path = folder / LOCK
         while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise RunError(f"cannot lock {folder} for training ({path.name}): "
+                               f"{exc.strerror or exc}") from exc
             try:
                 if not _try_lock(fd):
                     raise RunBusy(_busy_message(folder, _read_pid(fd)))
@@ -167,6 +172,10 @@ def _try_lock(fd: int) -> bool:
             return True
         except BlockingIOError:
             return False
+        except OSError as exc:  # a file system without locks: train unlocked
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                return True
+            raise
     try:
         import msvcrt
     except ImportError:
@@ -628,7 +637,8 @@ def _info(config: TrainConfig, trainer: Trainer, data_dir) -> dict[str, Any]:
 
 def train(config: TrainConfig | None = None, *, out: str | os.PathLike | None = None,
           resume: str | os.PathLike | None = None, data: Data | None = None, data_dir=None,
-          plots: bool = True, **options) -> Run:
+          plots: bool = True, checkpoint_every: float | None = CHECKPOINT_EVERY,
+          **options) -> Run:
     """Train as ``chainrule train`` does and return the :class:`Run` (``run.history``,
     ``run.net``, ``run.summary``). ``options`` override fields of ``config``
     (``train(iters=2000, lr=0.05)``); ``resume`` continues a run folder instead.
@@ -644,7 +654,7 @@ def train(config: TrainConfig | None = None, *, out: str | os.PathLike | None = 
         if unknown:
             raise TypeError(f"train: unknown option(s) {', '.join(sorted(unknown))}")
         run = Run.create(config, out, data=data, data_dir=data_dir)
-    run.train(plots=plots)
+    run.train(plots=plots, checkpoint_every=checkpoint_every)
     return run
 
 
