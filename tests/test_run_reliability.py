@@ -11,30 +11,11 @@ import time
 
 import numpy as np
 import pytest
+from test_runs import CONFIG, blobs  # the same small run: 400 samples, 200 steps
 
 from chainrule.checkpoint import load_checkpoint
 from chainrule.runs import LOCK, STEP_LOSS, Run, RunBusy, RunError, SaveError
-from chainrule.train import (
-    DIVERGENCE_FACTOR,
-    Data,
-    TrainConfig,
-    Trainer,
-    TrainingDiverged,
-    check_memory,
-)
-
-
-def blobs(n_train=400, n_test=100, dim=16, classes=4, seed=0) -> Data:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 1, (classes, dim))
-
-    def make(n):
-        t = rng.integers(0, classes, n)
-        return (centres[t] + rng.normal(0, 0.8, (n, dim))).astype(np.float32), t
-    return Data(*make(n_train), *make(n_test))
-
-
-CONFIG = TrainConfig(dataset="digits", hidden=8, batch_size=10, iters=200, eval_every=25)
+from chainrule.train import DIVERGENCE_FACTOR, TrainConfig, Trainer, TrainingDiverged, check_memory
 
 
 def config(**change) -> TrainConfig:
