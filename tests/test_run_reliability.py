@@ -286,3 +286,19 @@ def test_a_folder_that_cannot_be_locked_is_one_error(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "open", read_only)
     with pytest.raises(RunError, match="cannot lock .* for training .*Read-only file system"):
         Run.resume(run.path, data=blobs())
+
+
+def test_a_run_finished_meanwhile_is_refused_and_left_alone(tmp_path, monkeypatch):
+    """Between the first look at the folder and its lock, another process may have
+    started a run there: the refusal must not clean up that run's files."""
+    import chainrule.runs as runs
+
+    first = Run.create(CONFIG, tmp_path / "r", data=blobs())
+    first.close()
+    before = {p.name: p.read_bytes() for p in first.path.iterdir()}
+    refuse = runs._refuse_a_run
+    monkeypatch.setattr(runs, "_refuse_a_run",
+                        lambda path, locked=False: refuse(path, locked=True) if locked else None)
+    with pytest.raises(RunError, match="already holds a run"):
+        Run.create(CONFIG, tmp_path / "r", data=blobs())
+    assert {p.name: p.read_bytes() for p in first.path.iterdir()} == before

@@ -284,10 +284,11 @@ class Run:
         _check_batch(config, data)
         trainer = Trainer.from_config(config, data)  # the memory check, before any file
         path, created = _folder(out)
-        lock = None
+        lock, started = None, False
         try:
             lock = RunLock.acquire(path)
             _refuse_a_run(path, locked=True)  # again, now that no one else can start here
+            started = True  # from here on, the run's files in the folder are ours
             run = cls(path, config, trainer, _info(config, trainer, data_dir), lock)
             with run._writing(CONFIG):
                 files.write_json(path / CONFIG, {**config.to_dict(), **run.info})
@@ -295,10 +296,13 @@ class Run:
             run.save_checkpoint()
             return run
         except BaseException:
-            if lock is not None:  # ours to clean: nothing else could start here
+            if started:  # ours to clean: nothing else could start here
                 _remove_start(path, created, lock)
-            elif created:
-                _remove_dir(path)
+            else:
+                if lock is not None:
+                    lock.release()
+                if created:
+                    _remove_dir(path)
             raise
 
     @classmethod
