@@ -99,9 +99,10 @@ def wait_for(driver, script: str, timeout: float = 10.0, *args):
 def screenshot(driver, path: Path, *, full_page: bool = True) -> Path:
     """Save a PNG of the page (the whole page, not only the window)."""
     if full_page:
-        width = driver.execute_script("return document.documentElement.clientWidth")
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(max(width, 320), height + 10)
+        width, height, extra_w, extra_h = driver.execute_script(
+            "const d = document.documentElement; return [d.clientWidth, d.scrollHeight, "
+            "window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight]")
+        driver.set_window_size(width + extra_w, height + extra_h)
         driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(path))
     keep = os.environ.get("CHAINRULE_SCREENSHOTS")

@@ -37,6 +37,7 @@ MAX_INPUT_CHECK = 64  # larger inputs get their numerical derivative when clicke
 MAX_CHECK = 4096  # elements: no numerical derivative for a larger edge
 RTOL, FLOOR = 1e-5, 1e-7  # gradient_check's defaults: |a - b| <= rtol * max(|a|, |b|, floor)
 HEAD = 8  # values of an array shown in its summary
+DEFAULT_INPUT = 1.0  # where a new name of an expression starts
 
 
 class GraphRequestError(ValueError):
@@ -87,17 +88,19 @@ def _example(name: str, inputs: dict[str, Any]) -> Graph:
 
 
 def _from_expression(text: str, inputs: dict[str, Any]) -> Graph:
+    """The expression's graph at ``inputs``; a name not given starts at 1.0, and a
+    given name the expression does not use is ignored (the page sends all it knows)."""
     try:
-        from chainrule.expression import ExpressionError
+        from chainrule.expression import ExpressionError, parse
     except ImportError:
         raise GraphRequestError("this chainrule has no expression parser",
                                 "expression") from None
     try:
-        return Graph.from_expression(text, **inputs)
+        names = parse(text).names
+        return Graph.from_expression(text, **{n: inputs.get(n, DEFAULT_INPUT) for n in names})
     except ExpressionError as exc:
-        where = {k: getattr(exc, k) for k in ("offset", "length", "column")
-                 if isinstance(getattr(exc, k, None), int)}
-        raise GraphRequestError(str(exc), "expression", **where) from None
+        raise GraphRequestError(str(exc), "expression", offset=exc.offset,
+                                length=max(1, exc.end_offset - exc.offset)) from None
 
 
 def _rerun(g: Graph, inputs: dict[str, Any]) -> Graph:

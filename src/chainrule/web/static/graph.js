@@ -50,7 +50,7 @@ async function pump() {
         body: JSON.stringify(body),
       });
       const data = await response.json();
-      if (pending) continue; // a newer question is waiting: this answer is already old
+      // one question at a time, so answers come in order: each is newer than the last drawn
       if (response.ok) accept(data, body);
       else refuse(data, body);
     } catch (err) {
