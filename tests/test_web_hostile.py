@@ -38,13 +38,13 @@ HOSTILE_EXPRESSIONS = [
     "().__class__.__bases__[0].__subclasses__()", "open('/etc/passwd').read()",
     "exec('1')", "eval('1+1')", "lambda x: x", "x.real", "x[0]", "[x for x in y]",
     "x if y else z", "x; y", "import os", "x = 1", "f'{x}'", "x @ y", "x // y", "x % y",
-    "x ** 10 ** 10", "9 ** 9 ** 9", "2 ** 100000", "x ** 1e9", "exp(exp(exp(1000)))",
+    "x ** 10 ** 10", "9 ** 9 ** 9", "2 ** 100000", "x ** 1e9",
     "(" * 500 + "x" + ")" * 500, "x +", "* x", "", "   ", "\x00", "x\x00y",
     "globals()", "getattr(x, 'y')", "sigmoid(x, y)", "exp()", "log(x, 2)",
     "exp(x=1)", "x.__dict__", "__builtins__", "'a' * 1000", "b'x'", "1j * x", "...",
     "x < y", "x and y", "not x", "~x", "x << 3", "{x: 1}", "{x}", "(x, y)", "*x",
     "x if x else x", "await x", "yield x", "x := 1", "\u202ex + y", "x\u200b + y",
-    "𝑥 + y", "x + " * 400 + "x", "+".join(["x"] * 1000), "-" * 1500 + "x",
+    "x + " * 400 + "x", "+".join(["x"] * 1000), "-" * 1500 + "x",
 ]
 
 BAD_VALUES = [None, True, False, "1", "", [], [1], {}, {"a": 1}, "NaN", "Infinity",
@@ -119,7 +119,8 @@ def hostile_requests(seed: int = 0, count: int = 1100) -> list[Req]:
     for _ in range(80):
         base = rng.choice(["(x + y) ** 2", "sigmoid(w * x + b)", "exp(x) / (1 + exp(x))"])
         i = rng.randrange(len(base))
-        junk = rng.choice(["(", ")", "**", ".", "'", "[", "__", "\\", "\n", "@", "=", ";"])
+        junk = rng.choice(["(", ")", "'", "[", "]", "{", "\\", "@", "=", ";", "$", "?", "!",
+                           "`", ",", ":", "#"])
         post({"expression": base[:i] + junk + base[i:], "inputs": {"x": 1}})
     # unicode junk
     for _ in range(40):
@@ -292,3 +293,17 @@ def test_random_json_never_breaks_the_api(client, body):
         assert isinstance(answer["error"], str) and answer["error"]
     else:
         assert "svg" in answer and "output" in answer
+
+
+ODD_EXPRESSIONS = ["exp(exp(exp(1000)))", "log(x - x)", "(x - x) / (y - y)", "x / (y - y)",
+                   "𝑥 + y", "relu(x - x)", "log(-x)", "x ** -100", "sigmoid(-1000 * x)",
+                   "tanh(1e308 * x) * 1e308"]
+
+
+@pytest.mark.parametrize("text", ODD_EXPRESSIONS)
+def test_odd_but_allowed_expressions_answer_in_strict_json(client, text):
+    r = client.post("/api/graph", json={"expression": text, "inputs": {"x": 1, "y": 2}})
+    assert r.status_code in (200, 400), r.text
+    json.dumps(r.json(), allow_nan=False)
+    if r.status_code == 200:  # an infinity or a NaN is a value, drawn as it is
+        assert r.json()["svg"].startswith("<svg")

@@ -353,10 +353,11 @@ function updateInput(row, name, input, data) {
   if (field && document.activeElement !== field) field.value = String(input.value);
   const fixed = row.querySelector(".fixed-value");
   if (fixed) fixed.textContent = input.text;
-  row.querySelector(".grad-label").textContent =
-    t("check.backprop", { out: outName(data), x: name });
+  const label = row.querySelector(".grad-label");
+  label.textContent = t("check.partial", { out: outName(data), x: name });
+  label.title = t("check.backprop", { out: outName(data), x: name });
   row.querySelector(".backprop").textContent = input.grad_text || "—";
-  row.querySelector(".num-label").textContent = t("check.numerical");
+  row.querySelector(".num-label").textContent = t("check.numerical_short");
   row.querySelector(".numerical").textContent = input.numerical_text ||
     (input.grad === null ? "—" : t("check.on_click"));
   verdict(row.querySelector(".verdict"), input);
@@ -470,7 +471,8 @@ function ruleParts(node, mode, data) {
   const edge = (id) => data.edges.find((e) => e.id === id);
   const r = node.rule;
   if (r) {
-    const lines = mode === "forward" ? [].concat(r.forward || []) : [].concat(r.backward || []);
+    // backward: the forward line first, for the numbers the gradients are made of
+    const lines = [].concat(r.forward || [], mode === "backward" ? r.backward || [] : []);
     const pre = document.createElement("pre");
     pre.className = "rule-lines";
     pre.textContent = lines.join("\n");
