@@ -252,3 +252,52 @@ def test_every_language_has_every_word():
                 # (symbols and code names, such as "sigmoid", may stay)
                 if re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}", words["en"][key]):
                     assert text != words["en"][key], (part, lang, key)
+
+
+def test_the_pages_drawing_is_clickable_and_its_words_are_the_pages():
+    import xml.etree.ElementTree as ET
+
+    from chainrule import draw
+
+    g = book.apple_orange()
+    plain = draw.to_svg(g)
+    page = draw.to_svg(g, interactive=True)
+    assert plain.startswith("<?xml") and not page.startswith("<?xml")
+    assert "data-edge" not in plain and "class=\"hit\"" not in plain  # as before
+    root = ET.fromstring(page)
+    ns = "{http://www.w3.org/2000/svg}"
+    edges = root.findall(f"{ns}g[@class='edge']")
+    nodes = root.findall(f"{ns}g[@class='node']")
+    assert len(edges) == len(g.edges) and len(nodes) == len(g.nodes)
+    for group in edges:
+        e = g.edges[int(group.get("data-edge"))]
+        assert group.get("data-from") == ("" if e.producer is None else str(e.producer.index))
+        assert group.get("data-to") == " ".join(str(n.index) for n, _ in e.consumers)
+        hits = group.findall(f"{ns}polyline[@class='hit']")
+        lines = [p for p in group.findall(f"{ns}polyline") if p.get("class") != "hit"]
+        assert hits and len(hits) == len(lines)
+    # no English on the page's drawing: no legend, no tooltips
+    assert root.find(f".//{ns}g[@class='legend']") is None
+    assert not [t for t in root.iter(f"{ns}title")]
+    # a highlighted node, in the page and standalone
+    assert 'class="node current"' in draw.to_svg(g, interactive=True, highlight=3)
+    alone = draw.to_svg(g, highlight=2)
+    assert 'class="node current"' in alone and "<style>" in alone
+    assert alone.count("class=\"node current\"") == 1
+
+
+def test_serve_graph_shows_a_recorded_graph_on_a_real_server():
+    import httpx
+
+    from chainrule.web import serve_graph
+
+    g = book.sigmoid(0.5)
+    running = serve_graph(g, port=0, background=True, open_browser=False, announce=None)
+    try:
+        with httpx.Client(base_url=running.url, timeout=10) as http:
+            assert http.get("/api/graphs").json()["default"] == "yours"
+            a = http.post("/api/graph", json={"name": "yours"}).json()
+            assert a["output"]["value"] == pytest.approx(book.sigmoid_layer(0.5)[0])
+            assert a["inputs"]["x"]["grad"] == pytest.approx(book.sigmoid_layer(0.5)[1])
+    finally:
+        running.stop()

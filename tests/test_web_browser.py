@@ -139,6 +139,45 @@ def test_chinese_through_the_switch_and_a_narrow_window(lab, tmp_path):
         screenshot(driver, tmp_path / "graph-lab-zh-narrow.png")
 
 
+@pytest.mark.skipif(not HAS_LIBRARY, reason="waits for the graph library part")
+def test_typing_an_expression_draws_it_and_a_mistake_points_at_itself(lab, tmp_path):
+    from selenium.webdriver.common.keys import Keys
+
+    with chrome(tmp_path / "profile", lang="en") as driver:
+        load(driver, lab.url + "#graph=apple")
+        box = driver.find_element("css selector", "#expression")
+        box.send_keys("(x + y) ** 2")
+        wait_for(driver, "return document.querySelector('#input-y')")  # new names start at 1
+        assert text(driver, "#result") == "output = 4"
+        field = driver.find_element("css selector", "#input-y")
+        field.send_keys(Keys.BACKSPACE, "2")
+        wait_for(driver, "return document.querySelector('#result').textContent.includes('9')")
+        assert text(driver, "#graph-title") == "Your expression: (x + y) ** 2"
+        assert text(driver, '.input[data-name="x"] .backprop') == "6"
+        assert text(driver, '.input[data-name="y"] .backprop') == "6"
+        assert text(driver, '.input[data-name="y"] .verdict') == "✓ agree"
+        svg = driver.find_element("css selector", "#drawing svg").get_attribute("outerHTML")
+        # a mistake: the drawing stays, the message points at the offending part
+        box.send_keys(Keys.END, " + os.system")
+        wait_for(driver, "return !document.querySelector('#expression-error').hidden")
+        where = text(driver, "#expression-where").splitlines()
+        assert where[0] == "(x + y) ** 2 + os.system"
+        caret = where[1].index("^")
+        assert where[0][caret:caret + 2] in ("os", ".s")
+        assert "Cannot draw this:" in text(driver, "#expression-message")
+        assert driver.find_element("css selector", "#drawing svg").get_attribute(
+            "outerHTML") == svg
+        assert text(driver, "#result") == "output = 9"
+        # the example chips fill the box
+        click(driver, ".chip:nth-child(2)")
+        wait_for(driver, "return document.querySelector('#graph-title').textContent"
+                 ".includes('sigmoid(w * x + b)')")
+        wait_for(driver, "return document.querySelector('#expression-error').hidden")
+        names = [e.get_attribute("data-name") for e in
+                 driver.find_elements("css selector", "#inputs .input")]
+        assert sorted(names) == ["b", "w", "x"]
+
+
 # words that are names in the code or the book's notation, not English left untranslated
 NAMES = {"chainrule", "English", "exp", "log", "sigmoid", "relu", "tanh", "dout", "one", "hot",
          "Affine", "ReLU", "Softmax", "with", "Loss", "TwoLayerNet", "price", "apple",
