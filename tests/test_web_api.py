@@ -301,3 +301,21 @@ def test_serve_graph_shows_a_recorded_graph_on_a_real_server():
             assert a["inputs"]["x"]["grad"] == pytest.approx(book.sigmoid_layer(0.5)[1])
     finally:
         running.stop()
+
+
+@needs_library
+def test_the_readmes_api_example(client):
+    a = post(client, name="apple-orange", inputs={"apple": 150})
+    assert a["output"]["text"] == "825"
+    assert {k: v["grad_text"] for k, v in a["inputs"].items()} == {
+        "apple": "2.2", "apple_num": "165", "orange": "3.3", "orange_num": "165", "tax": "750"}
+    assert a["nodes"][3]["rule"]["backward"] == ["dx = dout · y = 1 · 1.1 = 1.1",
+                                                 "dy = dout · x = 1 · 750 = 750"]
+    r = client.post("/api/graph", json={"name": "apple", "inputs": {"apple": "100"}})
+    assert r.status_code == 400 and r.json() == {
+        "error": "inputs.apple must be a number, got a string", "field": "inputs.apple"}
+    r = client.post("/api/graph", json={"expression": "(x + y) ** 2 + os.system",
+                                        "inputs": {"x": 1, "y": 2}})
+    assert r.status_code == 400 and r.json() == {
+        "error": "attribute access (.) is not allowed (at column 18: '.system')",
+        "field": "expression", "offset": 17, "length": 7}

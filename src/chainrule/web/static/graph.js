@@ -523,7 +523,7 @@ function renderEdge(data) {
   close.addEventListener("click", () => selectEdge(state.edge));
   head.append(close);
   const list = document.createElement("dl");
-  list.className = "check wide";
+  list.className = "edge-numbers";
   const item = (label, cls, text) => {
     const div = document.createElement("div");
     const dt = document.createElement("dt");
@@ -540,11 +540,10 @@ function renderEdge(data) {
   const v = document.createElement("div");
   verdict(v, c);
   if (c.why) v.textContent = t(`check.why.${c.why.replace(" ", "_")}`);
-  list.append(v);
-  const parts = [head, list];
   if (c.agree !== null && c.max_rel_error !== undefined) {
-    parts.push(hint(t("check.rel_error", { err: fmt(c.max_rel_error) })));
+    v.append(span("hint", " — " + t("check.rel_error", { err: fmt(c.max_rel_error) })));
   }
+  const parts = [head, list, v];
   if (c.heatmaps) parts.push(heatmaps(c));
   box.replaceChildren(...parts);
 }
