@@ -140,7 +140,7 @@ function buildPicker() {
   for (const graph of state.graphs) {
     const button = document.createElement("button");
     button.type = "button";
-    button.className = "pick";
+    button.className = "button pick";
     button.dataset.graph = graph.name;
     button.setAttribute("role", "radio");
     button.dataset.i18n = `graph.name.${graph.name}`;
@@ -479,18 +479,8 @@ function ruleParts(node, mode, data) {
     if (lines.length) parts.push(pre);
     if (r.note && has(`note.${r.note}`)) parts.push(hint(t(`note.${r.note}`)));
   }
-  const table = document.createElement("dl");
-  table.className = "rule-numbers";
-  const row = (label, cls, values) => {
-    const div = document.createElement("div");
-    const dt = document.createElement("dt");
-    dt.textContent = label;
-    const dd = document.createElement("dd");
-    dd.className = `num ${cls}`;
-    dd.textContent = values.join(",  ");
-    div.append(dt, dd);
-    table.append(div);
-  };
+  const table = pairs();
+  const row = (label, cls, values) => pair(table, label, cls, values.join(",  "));
   const ins = node.inputs.map(edge);
   const out = edge(node.output);
   if (mode === "forward") {
@@ -522,18 +512,8 @@ function renderEdge(data) {
   close.textContent = t("edge.close");
   close.addEventListener("click", () => selectEdge(state.edge));
   head.append(close);
-  const list = document.createElement("dl");
-  list.className = "edge-numbers";
-  const item = (label, cls, text) => {
-    const div = document.createElement("div");
-    const dt = document.createElement("dt");
-    dt.textContent = label;
-    const dd = document.createElement("dd");
-    dd.className = `num ${cls}`;
-    dd.textContent = text;
-    div.append(dt, dd);
-    list.append(div);
-  };
+  const list = pairs();
+  const item = (label, cls, text) => pair(list, label, cls, text);
   item(t("edge.value"), "value", c.value_text);
   item(t("check.grad"), "grad", c.grad_text || "—");
   item(t("check.numerical"), "", c.numerical_text || "—");
@@ -573,6 +553,23 @@ function heatmaps(c) {
 }
 
 // -- small things ---------------------------------------------------------------------------------
+function pairs() {
+  const list = document.createElement("dl");
+  list.className = "pairs";
+  return list;
+}
+
+function pair(list, label, cls, text) {
+  const div = document.createElement("div");
+  const dt = document.createElement("dt");
+  dt.textContent = label;
+  const dd = document.createElement("dd");
+  dd.className = `num ${cls}`;
+  dd.textContent = text;
+  div.append(dt, dd);
+  list.append(div);
+}
+
 function hint(text) {
   const p = document.createElement("p");
   p.className = "hint";
