@@ -319,3 +319,30 @@ def test_the_readmes_api_example(client):
     assert r.status_code == 400 and r.json() == {
         "error": "attribute access (.) is not allowed (at column 18: '.system')",
         "field": "expression", "offset": 17, "length": 7}
+
+
+@needs_library
+def test_two_at_once_on_a_served_graph_each_get_their_own_numbers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from chainrule.web import serve_graph
+
+    g = book.apple()
+    running = serve_graph(g, port=0, background=True, open_browser=False, announce=None)
+    try:
+        with httpx.Client(base_url=running.url, timeout=30) as http:
+            def ask(apple: int):
+                r = http.post("/api/graph", json={"name": "yours", "inputs": {"apple": apple}})
+                return apple, r.json()
+
+            with ThreadPoolExecutor(8) as pool:
+                answers = list(pool.map(ask, range(1, 41)))
+    finally:
+        running.stop()
+    for apple, a in answers:
+        assert a["inputs"]["apple"]["value"] == apple
+        assert a["output"]["value"] == pytest.approx(apple * 2 * 1.1)
+        assert a["inputs"]["tax"]["grad"] == pytest.approx(apple * 2)
+        assert a["inputs"]["tax"]["agree"] is True
