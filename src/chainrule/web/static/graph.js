@@ -358,9 +358,13 @@ function updateInput(row, name, input, data) {
   label.title = t("check.backprop", { out: outName(data), x: name });
   row.querySelector(".backprop").textContent = input.grad_text || "—";
   row.querySelector(".num-label").textContent = t("check.numerical_short");
-  row.querySelector(".numerical").textContent = input.numerical_text ||
-    (input.grad === null ? "—" : t("check.on_click"));
-  verdict(row.querySelector(".verdict"), input);
+  row.querySelector(".numerical").textContent = input.numerical_text || "—";
+  const box = row.querySelector(".verdict");
+  verdict(box, input);
+  if (input.grad !== null && input.numerical === null) {
+    box.textContent = t("check.on_click"); // an array: checked when its arrow is clicked
+  }
+  box.classList.toggle("note", input.agree === null);
   row.querySelector(".input-error").hidden = true;
 }
 
@@ -541,6 +545,7 @@ function heatmaps(c) {
     figure.className = `heatmap ${key}`;
     const img = document.createElement("img");
     img.src = map.image;
+    if (map.cols > 400) img.classList.add("dense"); // shrunk to fit: smooth, not pixelated
     img.alt = t(`edge.heatmap.${key}`);
     const caption = document.createElement("figcaption");
     caption.append(span(key === "grad" ? "grad" : "value", t(`edge.heatmap.${key}`)),
