@@ -346,3 +346,80 @@ def test_two_at_once_on_a_served_graph_each_get_their_own_numbers():
         assert a["output"]["value"] == pytest.approx(apple * 2 * 1.1)
         assert a["inputs"]["tax"]["grad"] == pytest.approx(apple * 2)
         assert a["inputs"]["tax"]["agree"] is True
+
+
+def test_pages_hooks_run_when_the_server_starts_and_stops(monkeypatch):
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from chainrule.web import app as web_app
+
+    calls = []
+
+    class Page:  # a second page, as the network lab is one
+        __name__ = "chainrule.web.extra"
+        PAGE = {"id": "extra", "path": "/extra"}
+
+        @staticmethod
+        def routes(state):
+            state.on_startup.append(lambda: calls.append(("start", state.model)))
+            state.on_shutdown.append(lambda: calls.append(("stop", state.options)))
+
+            async def hello(request):
+                return JSONResponse({"model": str(state.model)})
+            return [Route("/extra", hello)]
+
+    real = web_app.page_modules
+    monkeypatch.setattr(web_app, "page_modules", lambda: [*real(), Page])
+    with lab_client(create_app(model="runs/x", flavour=1)) as client:
+        assert calls == [("start", "runs/x")]
+        assert client.get("/extra").json() == {"model": "runs/x"}
+        assert [p["id"] for p in client.get("/api/pages").json()["pages"]] == ["graph", "extra"]
+    assert calls[-1] == ("stop", {"flavour": 1})
+
+
+def test_streamed_events_pass_the_middleware_unbuffered(monkeypatch):
+    import threading
+
+    import httpx
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    from chainrule.web import app as web_app
+    from chainrule.web import serve
+
+    second = threading.Event()
+
+    class Page:
+        __name__ = "chainrule.web.events"
+        PAGE = {"id": "events", "path": "/events"}
+
+        @staticmethod
+        def routes(state):
+            async def events(request):
+                import anyio
+
+                async def stream():
+                    yield "data: first\n\n"
+                    with anyio.fail_after(10):
+                        while not second.is_set():  # the client has read the first event
+                            await anyio.sleep(0.01)
+                    yield "data: second\n\n"
+                return StreamingResponse(stream(), media_type="text/event-stream")
+            return [Route("/api/events", events)]
+
+    real = web_app.page_modules
+    monkeypatch.setattr(web_app, "page_modules", lambda: [*real(), Page])
+    running = serve(web_app.create_app(), port=0, background=True, open_browser=False,
+                    announce=None)
+    try:
+        with httpx.Client(base_url=running.url, timeout=15) as http, \
+                http.stream("GET", "/api/events") as r:
+            assert r.headers["content-type"].startswith("text/event-stream")
+            assert r.headers["x-content-type-options"] == "nosniff"
+            lines = r.iter_lines()
+            assert next(lines) == "data: first"  # before the stream has finished
+            second.set()
+            assert [line for line in lines if line] == ["data: second"]
+    finally:
+        running.stop()

@@ -19,8 +19,8 @@ The seam between pages (the graph lab here, the network lab in ``netlab.py``):
   ``graphlab`` and, when it can be imported, ``chainrule.web.netlab``; ``GET /api/pages``
   lists the pages present so the shared header shows only those.
 - ``app.LabState``: ``graph``, ``model``, ``options`` (the other ``create_app``
-  keywords), ``pages``, ``on_shutdown`` (callables run when the server stops: stop
-  background work there) and ``lock``.
+  keywords), ``pages``, ``on_startup`` and ``on_shutdown`` (callables run when the
+  server starts and stops: start and stop background work there) and ``lock``.
 - Errors: raise ``app.RequestError(message, status=400, **fields)`` in a route, or
   return ``app.json_error(status, message, **fields)``; the body is
   ``{"error": message, ...}``. 404, 405 and 413 answer in the same shape, and an

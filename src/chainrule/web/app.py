@@ -124,7 +124,8 @@ class LabState:
     model: Any = None  # a run folder for the network lab (chainrule serve --model)
     options: dict[str, Any] = field(default_factory=dict)  # other create_app keywords
     pages: list[dict[str, str]] = field(default_factory=list)  # {"id", "path"} per page
-    on_shutdown: list[Callable[[], Any]] = field(default_factory=list)
+    on_startup: list[Callable[[], Any]] = field(default_factory=list)  # when serving starts
+    on_shutdown: list[Callable[[], Any]] = field(default_factory=list)  # when it stops
     lock: threading.Lock = field(default_factory=threading.Lock)  # guards `graph`
 
 
@@ -242,7 +243,8 @@ def create_app(*, graph: Any = None, model: Any = None, max_body: int = MAX_BODY
     state = LabState(graph=graph, model=model, options=options)
     routes: list[BaseRoute] = []
     for module in page_modules():
-        state.pages.append(dict(module.PAGE))
+        name = module.__name__.rsplit(".", 1)[-1]
+        state.pages.append(dict(getattr(module, "PAGE", {"id": name, "path": f"/{name}"})))
         routes += module.routes(state)
 
     async def pages(request: Request) -> Response:
@@ -251,16 +253,17 @@ def create_app(*, graph: Any = None, model: Any = None, max_body: int = MAX_BODY
     routes += [Route("/api/pages", pages, methods=["GET"]),
                Mount("/static", StaticFiles(directory=STATIC), name="static")]
 
-    async def shutdown() -> None:
-        for hook in state.on_shutdown:
-            hook()
-
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def lifespan(app):
-        yield
-        await shutdown()
+        for hook in state.on_startup:
+            hook()
+        try:
+            yield
+        finally:
+            for hook in state.on_shutdown:
+                hook()
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         HTTPException: _http_error, RequestError: _request_error, Exception: _server_error})
