@@ -371,3 +371,25 @@ def test_no_checkpoint_stands_past_an_unrecorded_evaluation():
     history = trainer.run(on_eval=on_eval, handle_sigint=False)
     assert seen and all(seen)
     assert history.iteration == list(range(0, 300, 7))
+
+
+def test_eval_samples_measures_the_first_k_of_each_set():
+    """``eval_samples=k``: the scheduled accuracies are those of the first k samples
+    (the book's evaluate_sample_num_per_epoch); ``evaluate()`` still uses the full sets."""
+    from chainrule.nets import accuracy_of
+
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((300, 4)), rng.integers(0, 3, 300)
+    xt, tt = rng.standard_normal((200, 4)), rng.integers(0, 3, 200)
+    net = TwoLayerNet(4, 5, 3, weight_init_std=1.0, seed=0)
+    trainer = Trainer(net, SGD(0.1), x, t, xt, tt, batch_size=10, iters=1, seed=0,
+                      eval_samples=50)
+    trainer.run(handle_sigint=False)  # one step, evaluated after it: the net as it is now
+    row = trainer.history.last()
+    first = (accuracy_of(net.predict(x[:50]), t[:50]), accuracy_of(net.predict(xt[:50]), tt[:50]))
+    full = (accuracy_of(net.predict(x), t), accuracy_of(net.predict(xt), tt))
+    assert first != full  # the data tells the two apart
+    assert (row["train_acc"], row["test_acc"]) == first
+    assert trainer.evaluate() == full
+    with pytest.raises(ValueError, match="eval_samples"):
+        Trainer(net, SGD(0.1), x, t, batch_size=10, eval_samples=0)

@@ -348,12 +348,17 @@ class Trainer:
     ignored without it; ``None`` leaves BLAS alone. Evaluations predict
     ``eval_batch_size`` rows at a time: 2000 float32 rows of MNIST (6 MB) stay in cache
     between the conversion from uint8 and the product, which 10000 rows do not.
+
+    ``eval_samples=k`` measures the scheduled accuracies on the first ``k`` samples of
+    each set instead of all of them (the book's ``evaluate_sample_num_per_epoch``,
+    e.g. 1000 for its chapter-7 convnet); ``None`` uses the full sets.
     """
 
     def __init__(self, net, optimizer, x_train, t_train, x_test=None, t_test=None, *,
                  batch_size: int = 100, iters: int = 10000, eval_every: int | None = None,
                  seed=None, rng: np.random.Generator | None = None,
-                 eval_batch_size: int = 2000, step_threads: int | None = 1):
+                 eval_batch_size: int = 2000, step_threads: int | None = 1,
+                 eval_samples: int | None = None):
         if len(x_train) != len(t_train) or (x_test is not None and len(x_test) != len(t_test)):
             raise ValueError("Trainer: inputs and labels have different lengths")
         if not 0 < batch_size <= len(x_train):
@@ -364,6 +369,11 @@ class Trainer:
                              f"and {eval_every}")
         if rng is not None and seed is not None:
             raise ValueError("Trainer: give either seed or rng, not both")
+        if eval_samples is not None and not (isinstance(eval_samples, (int, np.integer))
+                                             and eval_samples > 0):
+            raise ValueError(f"Trainer: eval_samples must be a positive integer or None, "
+                             f"got {eval_samples!r}")
+        self.eval_samples = None if eval_samples is None else int(eval_samples)
         self.net, self.optimizer = net, optimizer
         self.x_train, self.t_train, self.x_test, self.t_test = x_train, t_train, x_test, t_test
         self.batch_size, self.iters = batch_size, iters
@@ -404,10 +414,14 @@ class Trainer:
         """``(train_acc, test_acc)`` of the network now, on the full sets (NaN: no test set)."""
         return self._accuracies(self.net)
 
-    def _accuracies(self, net) -> tuple[float, float]:
-        train = _accuracy(net, self.x_train, self.t_train, self.eval_batch_size)
+    def _accuracies(self, net, samples: int | None = None) -> tuple[float, float]:
+        """Train and test accuracy on the first ``samples`` of each set (None: all)."""
+        def first(a):  # slicing converts ScaledImages: only slice when asked to
+            return a if samples is None else a[:samples]
+
+        train = _accuracy(net, first(self.x_train), first(self.t_train), self.eval_batch_size)
         test = (math.nan if self.x_test is None else
-                _accuracy(net, self.x_test, self.t_test, self.eval_batch_size))
+                _accuracy(net, first(self.x_test), first(self.t_test), self.eval_batch_size))
         return train, test
 
     def run(self, *, on_eval: Callable[[Trainer, dict], Any] | None = None,
@@ -485,14 +499,14 @@ class Trainer:
         if not callable(getattr(self.net, "astype", None)):  # no way to copy it: wait
             done: Future = Future()
             with self._threads.released():
-                train_acc, test_acc = self.evaluate()
+                train_acc, test_acc = self._accuracies(self.net, self.eval_samples)
             done.set_result({**row, "train_acc": train_acc, "test_acc": test_acc})
             return done
         snapshot = self.net.astype(self.net.dtype)
 
         def evaluate() -> dict[str, float]:
             with np.errstate(over="ignore", invalid="ignore"):  # as in the loop: per thread
-                train_acc, test_acc = self._accuracies(snapshot)
+                train_acc, test_acc = self._accuracies(snapshot, self.eval_samples)
             return {**row, "train_acc": train_acc, "test_acc": test_acc}
 
         return self._pool.submit(evaluate)
