@@ -9,11 +9,6 @@ import re
 import pytest
 from lab_tools import chrome, need_browser, running_lab, screenshot, wait_for
 
-from chainrule import book
-from chainrule.graph import Graph
-
-HAS_LIBRARY = hasattr(book, "INPUTS") and hasattr(Graph, "rerun")
-
 ANSWERS = "return Number(document.body.dataset.answers || 0)"
 
 
@@ -51,26 +46,26 @@ def test_apple_price_moves_and_backward_step_explains_the_last_node(lab, tmp_pat
         drawn = {e.text for e in driver.find_elements("css selector", "#drawing text.grad")}
         assert {"2.2", "110", "200", "1.1", "1"} <= drawn
 
-        if HAS_LIBRARY:  # move the apple's price: 150, typed; then the slider
-            seen = answers(driver)
-            field = driver.find_element("css selector", "#input-apple")
-            field.clear()
-            field.send_keys("150")
-            wait_for(driver, f"return {ANSWERS.removeprefix('return ')} > {seen} && "
-                     "document.querySelector('#result').textContent.includes('330')")
-            assert text(driver, "#result") == "price = 330"
-            assert text(driver, '.input[data-name="apple_num"] .backprop') == "165"
-            assert text(driver, '.input[data-name="tax"] .backprop') == "300"
-            assert text(driver, '.input[data-name="apple"] .verdict') == "✓ agree"
-            seen = answers(driver)
-            driver.execute_script(
-                "const s = document.querySelector('.input[data-name=\"apple_num\"] "
-                "input[type=range]'); s.value = 4; s.dispatchEvent(new Event('input'));")
-            wait_for(driver, "return document.querySelector('#result').textContent"
-                     ".includes('660')")
-            assert driver.find_element("css selector", "#input-apple_num").get_attribute(
-                "value") == "4"
-            assert text(driver, '.input[data-name="apple"] .backprop') == "4.4"
+        # move the apple's price: 150, typed; then the slider
+        seen = answers(driver)
+        field = driver.find_element("css selector", "#input-apple")
+        field.clear()
+        field.send_keys("150")
+        wait_for(driver, f"return {ANSWERS.removeprefix('return ')} > {seen} && "
+                 "document.querySelector('#result').textContent.includes('330')")
+        assert text(driver, "#result") == "price = 330"
+        assert text(driver, '.input[data-name="apple_num"] .backprop') == "165"
+        assert text(driver, '.input[data-name="tax"] .backprop') == "300"
+        assert text(driver, '.input[data-name="apple"] .verdict') == "✓ agree"
+        seen = answers(driver)
+        driver.execute_script(
+            "const s = document.querySelector('.input[data-name=\"apple_num\"] "
+            "input[type=range]'); s.value = 4; s.dispatchEvent(new Event('input'));")
+        wait_for(driver, "return document.querySelector('#result').textContent"
+                 ".includes('660')")
+        assert driver.find_element("css selector", "#input-apple_num").get_attribute(
+            "value") == "4"
+        assert text(driver, '.input[data-name="apple"] .backprop') == "4.4"
 
         # backward step: the last node first, its rule with the actual numbers
         click(driver, "#step-backward")
@@ -83,11 +78,11 @@ def test_apple_price_moves_and_backward_step_explains_the_last_node(lab, tmp_pat
         assert text(driver, "#step-where").startswith("Backward, node 1 of 2:")
         rule = text(driver, "#rule")
         assert "gradient arriving (dout)" in rule and re.search(r"\b1\b", rule)
-        if HAS_LIBRARY:  # the tax node: apple_price = 150 · 4 = 600, tax 1.1
-            assert "x · y = 600 · 1.1 = 660" in rule
-            assert "dx = dout · y = 1 · 1.1 = 1.1" in rule
-            assert "dy = dout · x = 1 · 600 = 600" in rule
-            assert "A × node multiplies dout by the other input" in rule
+        # the tax node: apple_price = 150 · 4 = 600, tax 1.1
+        assert "x · y = 600 · 1.1 = 660" in rule
+        assert "dx = dout · y = 1 · 1.1 = 1.1" in rule
+        assert "dy = dout · x = 1 · 600 = 600" in rule
+        assert "A × node multiplies dout by the other input" in rule
         click(driver, "#step-backward")
         assert text(driver, "#step-where").startswith("Backward, node 2 of 2:")
         assert driver.find_element("css selector", "#step-backward").get_attribute("disabled")
@@ -139,7 +134,6 @@ def test_chinese_through_the_switch_and_a_narrow_window(lab, tmp_path):
         screenshot(driver, tmp_path / "graph-lab-zh-narrow.png")
 
 
-@pytest.mark.skipif(not HAS_LIBRARY, reason="waits for the graph library part")
 def test_typing_an_expression_draws_it_and_a_mistake_points_at_itself(lab, tmp_path):
     from selenium.webdriver.common.keys import Keys
 

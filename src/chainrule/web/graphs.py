@@ -13,7 +13,6 @@ is presentation: the numbers as JSON (non-finite ones as the strings ``"NaN"``,
 from __future__ import annotations
 
 import base64
-import functools
 import io
 import math
 import numbers
@@ -23,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from chainrule import book, draw
+from chainrule.explain import rule
+from chainrule.expression import ExpressionError, parse
 from chainrule.gradient import _compare
-from chainrule.graph import Edge, Graph, Node
+from chainrule.graph import Edge, Graph
 
 BUILT_IN = ("apple", "apple-orange", "sigmoid", "chain", "two-layer-net")
 SERVED = "yours"  # the name of the graph given to create_app(graph=...)
@@ -65,36 +66,18 @@ def _named_scalars(g: Graph) -> dict[str, Any]:
             if e.is_input and e.name and _is_scalar(e.value)}
 
 
-@functools.lru_cache(maxsize=1)
 def book_inputs() -> dict[str, dict[str, Any]]:
-    """``{graph: {input: default}}`` of the built-in graphs that this chainrule has."""
-    table = getattr(book, "INPUTS", None)
-    if table is not None:
-        return {n: dict(table[n]) for n in BUILT_IN if n in table and n in book.EXAMPLES}
-    # before book.INPUTS existed: the named number inputs of each default graph
-    return {n: _named_scalars(book.EXAMPLES[n](backward=False))
-            for n in BUILT_IN if n in book.EXAMPLES}
+    """``{graph: {input: default}}`` of the built-in graphs (``book.INPUTS``)."""
+    return {n: dict(book.INPUTS[n]) for n in BUILT_IN}
 
 
 def _example(name: str, inputs: dict[str, Any]) -> Graph:
-    if not hasattr(book, "INPUTS") and inputs == book_inputs()[name]:
-        inputs = {}  # the defaults: the only values an older book.py computes
-    if not inputs:
-        return book.EXAMPLES[name](backward=True)
-    if not hasattr(book, "INPUTS"):
-        raise GraphRequestError(f"this chainrule cannot change the inputs of {name!r}",
-                                "inputs")
     return book.EXAMPLES[name](**inputs, backward=True)
 
 
 def _from_expression(text: str, inputs: dict[str, Any]) -> Graph:
     """The expression's graph at ``inputs``; a name not given starts at 1.0, and a
     given name the expression does not use is ignored (the page sends all it knows)."""
-    try:
-        from chainrule.expression import ExpressionError, parse
-    except ImportError:
-        raise GraphRequestError("this chainrule has no expression parser",
-                                "expression") from None
     try:
         names = parse(text).names
         return Graph.from_expression(text, **{n: inputs.get(n, DEFAULT_INPUT) for n in names})
@@ -104,35 +87,12 @@ def _from_expression(text: str, inputs: dict[str, Any]) -> Graph:
 
 
 def _rerun(g: Graph, inputs: dict[str, Any]) -> Graph:
-    if not inputs:
-        return g
-    rerun = getattr(g, "rerun", None)
-    if rerun is None:
-        raise GraphRequestError("this chainrule cannot change a graph's inputs", "inputs")
-    return rerun(**inputs)
-
-
-def _numerical(g: Graph, edge: Edge) -> Any:
-    """The central-difference derivative of the output w.r.t. ``edge`` (None: none)."""
-    method = getattr(g, "numerical_grad", None)
-    return None if method is None else method(edge)
-
-
-def _rule(node: Node) -> dict | None:
-    try:
-        from chainrule.explain import rule
-    except ImportError:
-        return None
-    return rule(node)
+    return g.rerun(**inputs) if inputs else g
 
 
 def _order(g: Graph) -> dict[str, list[int]]:
     """The node ids in the order forward and backward visit them."""
-    forward = getattr(g, "forward_order", None)
-    backward = getattr(g, "backward_order", None)
-    nodes = [n.index for n in g.nodes]  # recording order, which Graph.backward reverses
-    return {"forward": list(forward()) if forward else nodes,
-            "backward": list(backward()) if backward else nodes[::-1]}
+    return {"forward": g.forward_order(), "backward": g.backward_order()}
 
 
 def _agreement(grad: Any, numerical: Any) -> dict[str, Any]:
@@ -220,10 +180,9 @@ def catalogue(served: Graph | None = None) -> list[dict[str, Any]]:
     """The graphs the lab offers, each ``{"name", "inputs": {name: default}, ...}``."""
     out = []
     if served is not None:
-        out.append({"name": SERVED, "inputs": _named_scalars(served),
-                    "editable": hasattr(served, "rerun")})
+        out.append({"name": SERVED, "inputs": _named_scalars(served), "editable": True})
     for name, inputs in book_inputs().items():
-        out.append({"name": name, "inputs": inputs, "editable": hasattr(book, "INPUTS")})
+        out.append({"name": name, "inputs": inputs, "editable": True})
     return out
 
 
@@ -321,24 +280,20 @@ def _input_json(g: Graph, e: Edge, slider: dict | None) -> dict[str, Any]:
 
 
 def _check_numbers(g: Graph, e: Edge) -> dict[str, Any]:
-    numerical = _numerical(g, e)
+    """The edge's numerical derivative (``Graph.numerical_grad``) and the verdict."""
+    numerical = g.numerical_grad(e)
     out = {"numerical": value_json(numerical), "numerical_text": draw.format_value(numerical)}
-    if numerical is None or e.grad is None:
-        return {**out, "agree": None}
     return {**out, **_agreement(e.grad, numerical)}
 
 
 def describe(g: Graph, spec: Spec) -> dict[str, Any]:
     """The JSON answer of ``POST /api/graph`` (see the README's API section)."""
-    editable = spec.expression is not None or (
-        spec.name in book_inputs() and hasattr(book, "INPUTS")
-    ) or (spec.name == SERVED and hasattr(g, "rerun"))
     scalars = book_inputs().get(spec.name, {}) if spec.name != SERVED else _named_scalars(g)
     signed_name = None if spec.expression is not None or spec.name == SERVED else spec.name
     inputs = {}
     for e in g.edges:
         if e.is_input and e.name:
-            can_edit = editable and (e.name in scalars or spec.expression is not None) \
+            can_edit = (e.name in scalars or spec.expression is not None) \
                 and _is_scalar(e.value)
             slider = _slider(signed_name, e.value) if can_edit else None
             inputs[e.name] = _input_json(g, e, slider)
@@ -351,7 +306,7 @@ def describe(g: Graph, spec: Spec) -> dict[str, Any]:
         "inputs": inputs,
         "nodes": [{"id": n.index, "label": n.label, "symbol": n.symbol,
                    "layer": type(n.layer).__name__, "inputs": [e.index for e in n.inputs],
-                   "output": n.output.index, "rule": _rule(n)} for n in g.nodes],
+                   "output": n.output.index, "rule": rule(n)} for n in g.nodes],
         "edges": [{"id": e.index, "name": e.name, "kind": _kind_of(e),
                    "from": None if e.producer is None else e.producer.index,
                    "to": [n.index for n, _ in e.consumers],
