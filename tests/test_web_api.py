@@ -423,3 +423,17 @@ def test_every_rule_note_is_translated():
         assert not missing, (lang, missing)
     english = json.loads((folder / "graph.en.json").read_text("utf-8"))
     assert {k: english[f"note.{k}"] for k in NOTES} == NOTES  # the library's own words
+
+
+@pytest.mark.parametrize("body, output", [
+    ({"name": "apple", "inputs": {"apple": 1e308, "apple_num": 10}}, "inf"),
+    ({"name": "sigmoid", "inputs": {"x": -1000}}, "0"),      # exp(1000) overflows: nan grad
+    ({"expression": "log(x)", "inputs": {"x": 0}}, "-inf"),
+    ({"name": "apple", "inputs": {"apple": -1e300}}, "-2.2e+300"),
+])
+def test_overflowing_numbers_are_shown_not_refused(client, body, output):
+    a = post(client, **body)
+    assert a["output"]["text"] == output
+    for i in a["inputs"].values():  # a slider even for a huge value, finite and ordered
+        if i["slider"]:
+            assert i["slider"]["min"] <= i["value"] <= i["slider"]["max"]

@@ -260,9 +260,14 @@ def _slider(name: str | None, value: Any) -> dict[str, float] | None:
         return None
     signed = name is None or name in SIGNED or v < 0
     reach = max(3 * abs(v), 5.0 if signed else 0.0) or 5.0
-    top = 10 ** math.floor(math.log10(reach))
-    top = next(m * top for m in (1, 2, 5, 10) if m * top >= reach)
-    step = 1 if isinstance(v, int) and top >= 10 else 10 ** math.floor(math.log10(top / 100))
+    if not math.isfinite(reach):  # 3 * v overflowed: the value itself is the end
+        reach = abs(v)
+    top = 10.0 ** math.floor(math.log10(reach))
+    top = next((m * top for m in (1, 2, 5, 10) if math.isfinite(m * top) and m * top >= reach),
+               reach)
+    top = int(top) if top < 2**53 and top == int(top) else top
+    step = 1 if isinstance(v, int) and top >= 10 else 10.0 ** math.floor(math.log10(top / 100))
+    step = int(step) if 1 <= step < 2**53 else step
     return {"min": -top if signed else 0, "max": top, "step": step}
 
 
