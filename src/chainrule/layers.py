@@ -12,7 +12,7 @@ import numpy as np
 
 from chainrule.base import Layer
 from chainrule.functions import check_labels, cross_entropy_from_log, log_softmax, sigmoid
-from chainrule.rng import make_rng
+from chainrule.rng import Random, make_rng
 
 
 def _check_shape(layer: Layer, what: str, expected: tuple, given: tuple) -> None:
@@ -194,7 +194,7 @@ class Dropout(Layer):
     """
 
     def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = False,
-                 rng: np.random.Generator | None = None, seed=None):
+                 rng: Random | None = None, seed=None):
         if not 0 <= dropout_ratio < 1:
             raise ValueError(f"Dropout: dropout_ratio must be in [0, 1), got {dropout_ratio}")
         if rng is not None and seed is not None:
