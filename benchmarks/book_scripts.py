@@ -88,8 +88,12 @@ def run_script(script: str, seed: int, trials: int) -> None:
     print(f"{DIGEST}wall {wall:.3f}")
 
 
-def child(book: Path, script: str, chainrule: bool, seed: int, trials: int) -> tuple[str, float]:
+def child(book: Path, script: str, chainrule: bool, seed: int, trials: int,
+          threads: int | None) -> tuple[str, float]:
     env = dict(os.environ, MPLBACKEND="Agg")
+    if threads is not None:
+        env.update({k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                               "MKL_NUM_THREADS")})
     env.pop("PYTHONPATH", None)
     if chainrule:
         from chainrule.book_shim import path
@@ -142,21 +146,25 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per side, alternating")
     parser.add_argument("--trials", type=int, default=10,
                         help="hyperparameter_optimization.py's trials (the book: 100)")
+    parser.add_argument("--blas-threads", type=int, default=None, metavar="N",
+                        help="BLAS threads for both sides (steadier times on a busy machine)")
     args = parser.parse_args()
     dataset = args.book / "dataset"
     source = Path(os.environ.get("CHAINRULE_DATA", "")) / "mnist"
     for name in MNIST:
         if not (dataset / name).exists() and (source / name).is_file():
             shutil.copyfile(source / name, dataset / name)
+    threads = "default" if args.blas_threads is None else args.blas_threads
     print(f"seed {args.seed}, {args.repeats} run(s) per side, medians of wall time "
-          "(whole process)")
+          f"(whole process), BLAS threads {threads}")
     print(f"{'script':<45} {'book s':>8} {'chainrule s':>12}  outputs")
     for script in args.scripts or SCRIPTS:
         walls: dict[bool, list[float]] = {False: [], True: []}
         outs: dict[bool, str] = {}
         for _ in range(args.repeats):
             for side in (False, True):
-                outs[side], wall = child(args.book, script, side, args.seed, args.trials)
+                outs[side], wall = child(args.book, script, side, args.seed, args.trials,
+                                         args.blas_threads)
                 walls[side].append(wall)
         print(f"{script:<45} {statistics.median(walls[False]):8.2f} "
               f"{statistics.median(walls[True]):12.2f}  {compare(outs[False], outs[True])}",
