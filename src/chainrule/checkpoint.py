@@ -299,11 +299,11 @@ def _check_meta(meta: Any, path: Path, inputs: int, outputs: int) -> dict:
                               f"{outputs} outputs (1 to {MAX_NAME_CHARS} characters each)")
     shape = meta.get("image_shape")
     if shape is not None and not (
-            isinstance(shape, list) and 2 <= len(shape) <= 3
+            isinstance(shape, list) and len(shape) == 2
             and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
             and math.prod(shape) == inputs):
-        raise CheckpointError(f"{path}: meta image_shape must be [height, width] (or with "
-                              f"channels) holding the network's {inputs} inputs")
+        raise CheckpointError(f"{path}: meta image_shape must be [height, width] "
+                              f"holding the network's {inputs} inputs")
     if not isinstance(meta.get("dataset", ""), str):
         raise CheckpointError(f"{path}: meta dataset must be a name")
     return meta
