@@ -58,7 +58,7 @@ ENTRIES = ("format", "net", "meta", "trainer")
 GROUPS = ("params", "buffers", "optimizer", "history")
 """The array groups (``<group>/<name>``); ``optimizer`` and ``history`` are a checkpoint's only."""
 _MODEL_ONLY = {"format", "net", "meta", "params", "buffers"}
-_MEMBER = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
+_MEMBER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*")
 
 NET_CLASSES: dict[str, type] = {}
 """Network classes by name, beyond those in :mod:`chainrule.nets` (see :func:`register_net`)."""
@@ -126,14 +126,20 @@ def _known(key: str) -> bool:
 def _read_npz(path: Path, limits: Limits, *, model_only: bool) -> dict[str, np.ndarray]:
     """The entries of a model (``model_only``: a checkpoint's optimizer and history are
     checked but not read) or of a whole checkpoint."""
+    keys: list[str] = []
+
+    def accept(key: str) -> bool:
+        keys.append(key)
+        return _known(key)
+
     try:
-        arrays = read_npz(path, accept=_known, limits=limits,
+        arrays = read_npz(path, accept=accept, limits=limits,
                           read=(lambda k: _top(k) in _MODEL_ONLY) if model_only else
                           (lambda k: True), kind="chainrule model or checkpoint")
     except NpzError as exc:
         raise CheckpointError(str(exc)) from None
     if _format(arrays) == MODEL_FORMAT:
-        extra = sorted({_top(k) for k in arrays} - _MODEL_ONLY)
+        extra = sorted({_top(k) for k in keys} - _MODEL_ONLY)
         if extra:
             raise CheckpointError(f"{path}: a model file has no {', '.join(extra)} entries")
     return arrays
@@ -197,7 +203,10 @@ def _net_from(arrays: dict[str, np.ndarray], path: Path) -> tuple[Any, dict, int
     config = _json(arrays, "net", path)
     if not isinstance(config, dict) or "class" not in config:
         raise CheckpointError(f"{path}: the 'net' entry has no \"class\"")
-    cls = net_class(config["class"])
+    try:
+        cls = net_class(config["class"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     params = _group(arrays, "params")
     if not params:
         raise CheckpointError(f"{path}: no parameters (params/...) in the file")

@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import signal
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,6 +148,8 @@ def read_json(path: str | os.PathLike, *, max_bytes: int = JSON_MAX_BYTES,
     and nests at most ``max_depth`` deep; ``expect`` (e.g. ``dict``) checks its type.
     Raises ``ValueError`` naming the file for any of these; ``OSError`` (missing,
     unreadable) passes through."""
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open()
+        raise ValueError(f"{path}: not a regular file")
     with open(path, "rb") as f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:

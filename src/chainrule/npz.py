@@ -76,11 +76,10 @@ def read_npz(path: str | os.PathLike, *, accept: Callable[[str], bool],
     format, and ``FileNotFoundError`` for a missing file."""
     path = Path(path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open()
+            raise NpzError(f"{path}: not a regular file")
         with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise NpzError(f"{path}: not a regular file")
-            _check_directory(f, st.st_size, path, limits)
+            _check_directory(f, os.fstat(f.fileno()).st_size, path, limits)
             with zipfile.ZipFile(f) as zf:
                 entries = [_header(zf, info, path, limits) for info in _infos(zf, path,
                                                                               limits)]
@@ -97,8 +96,6 @@ def read_npz(path: str | os.PathLike, *, accept: Callable[[str], bool],
         raise
     except NpzError:
         raise
-    except IsADirectoryError:
-        raise NpzError(f"{path}: a folder, not a file") from None
     except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, OverflowError,
             NotImplementedError, RuntimeError, struct.error, zipfile.BadZipFile,
             zipfile.LargeZipFile) as exc:  # what a crafted zip can make zipfile raise
