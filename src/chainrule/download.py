@@ -90,7 +90,7 @@ def fetch_file(
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     deadline = default_deadline(size) if deadline is None else float(deadline)
-    if not deadline > 0:
+    if not 0 < deadline < float("inf"):
         raise ValueError(f"deadline must be a positive number of seconds, got {deadline}")
     _remove_stale_parts(dest)
     failures: list[tuple[str, str]] = []
