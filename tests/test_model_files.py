@@ -231,6 +231,13 @@ def test_what_a_model_file_may_hold(tmp_path, good, key, value, match):
     refused(variant(tmp_path, good, **{key.replace("/", "__"): value}), match)
 
 
+def test_non_finite_values_are_counted_in_chunks():
+    a = np.zeros(10_007, np.float32)
+    a[[0, 5000, 10_006]] = [np.nan, np.inf, -np.inf]
+    assert checkpoint._non_finite(a, chunk=1000) == 3 == checkpoint._non_finite(a)
+    assert checkpoint._non_finite(np.zeros((0, 3))) == 0
+
+
 def test_huge_input_size_is_refused_before_the_probe(tmp_path, good):
     net = {"class": "TwoLayerNet", "input_size": 1 << 30, "hidden_size": 5, "output_size": 3}
     refused(variant(tmp_path, good, net=np.array(json.dumps(net))), "do not fit|more than the "

@@ -242,8 +242,8 @@ def _check_floats(path: Path, group: str, arrays: Mapping[str, np.ndarray], *,
 def _non_finite(a: np.ndarray, chunk: int = 1 << 20) -> int:
     """How many values of ``a`` are NaN or infinite (counted in chunks: little memory)."""
     flat = a.reshape(-1)
-    return sum(int(flat.size - np.count_nonzero(np.isfinite(flat[i:i + chunk])))
-               for i in range(0, flat.size, chunk))
+    return sum(int(part.size - np.count_nonzero(np.isfinite(part)))
+               for part in (flat[i:i + chunk] for i in range(0, flat.size, chunk)))
 
 
 def input_shape(config: Mapping, params: Mapping[str, np.ndarray]) -> tuple[int, ...] | None:
