@@ -375,3 +375,15 @@ def test_no_part_file_survives_a_signal(server, tmp_path, sig):
         child.kill()
     assert leftovers(tmp_path) == []
     assert child.returncode == -sig  # Python too dies of an unhandled Ctrl-C
+
+
+def test_odd_addresses_are_failures_not_crashes(server, tmp_path):
+    dest = tmp_path / "train-images-idx3-ubyte.gz"
+    source = tmp_path / "local.gz"
+    source.write_bytes(BLOB)
+    urls = ["nonsense", "gopher://127.0.0.1:9/x", "http://", source.as_uri()]
+    fetch_file(urls, dest, size=len(BLOB), sha256=sha(BLOB), progress=False)
+    assert dest.read_bytes() == BLOB
+    with pytest.raises(DownloadError) as info:
+        fetch_file(urls[:3], tmp_path / "x", size=1, sha256="0", progress=False)
+    assert [url for url, _ in info.value.failures] == urls[:3]

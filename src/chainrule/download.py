@@ -218,13 +218,13 @@ def _stream(url, out, name, size, sha256, timeout, deadline, progress) -> str | 
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     h = hashlib.sha256()
     got = 0
     bar = _progress_bar(name, size, progress)
     late = f"too slow: {{}} of {size} bytes after the deadline of {deadline:g} s"
     watchdog = _Watchdog(deadline)
     try:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         with watchdog, _opener(watchdog).open(request, timeout=timeout) as response:
             announced = response.headers.get("Content-Length")
             if announced is not None and announced.isdigit() and int(announced) != size:

@@ -6,7 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
-from chainrule.cli import CLIError
+from chainrule.cli import CLIError, printable
 from chainrule.cli._model import model_input, open_model
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(_Shaped(net, shape), x, t, class_names=class_names(dataset))
     except ValueError as exc:
         raise CLIError(f"{path}: {exc}") from None
-    print(f"{describe_net(model.config)} from {path}, on the {dataset} {args.split} set "
-          f"({len(x)} images)\n")
+    print(printable(f"{describe_net(model.config)} from {path}, on the {dataset} "
+                    f"{args.split} set ({len(x)} images)") + "\n")
     print(result)
     if not args.no_plot:
         png = png or path.parent / ("confusion.png" if args.split == "test" else
