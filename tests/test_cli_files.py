@@ -245,6 +245,7 @@ def test_experiment_test_size_beyond_the_test_set(real_data_root, tmp_path, caps
     (["experiment", "overfit", "--epochs", "0"], "--epochs must be between 1"),
     (["demo", "sigmoid", "--x", "nan"], "--x must be a number from -700 to 700"),
     (["demo", "sigmoid", "--x=-800"], "overflows below -709"),
+    (["graph", "apple", "--precision", "2147483648"], "--precision must be from 1 to 17"),
 ])
 def test_out_of_range_values_are_one_line(tmp_path, capsys, argv, message):
     code, out, err = run(capsys, *argv, *(["--out", tmp_path] if argv[0] == "experiment"

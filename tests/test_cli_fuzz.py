@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import stat
 import zlib
 
 import numpy as np
@@ -59,8 +61,11 @@ TEXT = ["", "-", "x", "\x1b[2J", "é" * 50, "a" * 300, "mnist", "fashion-mnist",
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory) -> dict[str, list[str]]:
-    """Files and folders, mostly bad: ``bad_models``, ``bad_pictures``, and ``paths`` (all)."""
-    root = tmp_path_factory.mktemp("fuzz")
+    """Files and folders, mostly bad: ``bad_models``, ``bad_pictures``, and ``paths`` (all).
+    A command may write over any of them (``graph --out bad.png``): :func:`_restore` puts
+    them back after every example."""
+    root = tmp_path_factory.mktemp("fuzz") / "pool"
+    root.mkdir()
     net = TwoLayerNet(16, 3, 4, dtype=np.float32, seed=0)
     meta = {"dataset": "mnist", "class_names": list("abcd"), "image_shape": [4, 4]}
     good = save_model(root / "good.npz", net, meta=meta)
@@ -116,9 +121,36 @@ def pool(tmp_path_factory) -> dict[str, list[str]]:
              root / "run-list", root / "run-deep", root / "run-number-dir", root / "fifo",
              root / "file", root / "file" / "under" / "x.png", root / "out.svg", root / "out.png",
              root / "new-folder", root / "out.txt", data]
-    return {"bad_models": list(map(str, bad_models)), "bad_pictures": list(map(str, bad_pictures)),
+    pristine = root.parent / "pristine"
+    shutil.copytree(root, pristine, copy_function=_copy)
+    return {"root": [str(root), str(pristine), _fingerprint(root)],
+            "bad_models": list(map(str, bad_models)), "bad_pictures": list(map(str, bad_pictures)),
             "paths": list(map(str, paths)), "good": [str(good)], "picture": [str(root / "digit.png")],
             "data": [str(data)]}
+
+
+def _copy(src: str, dst: str) -> None:
+    if stat.S_ISFIFO(os.lstat(src).st_mode):
+        os.mkfifo(dst)  # copying would read from it, and block
+    else:
+        shutil.copy2(src, dst)
+
+
+def _fingerprint(root) -> list:
+    out = []
+    for folder, dirs, names in os.walk(root):
+        for name in sorted(dirs + names):
+            st = os.lstat(os.path.join(folder, name))
+            out.append((folder, name, st.st_mode, st.st_size, st.st_mtime_ns))
+    return sorted(out)
+
+
+def _restore(pool) -> None:
+    root, pristine, fingerprint = pool["root"]
+    if _fingerprint(root) != fingerprint:
+        shutil.rmtree(root)
+        shutil.copytree(pristine, root, copy_function=_copy)
+        pool["root"][2] = _fingerprint(root)
 
 
 def _value(action: argparse.Action, pool, draw) -> str:
@@ -188,7 +220,10 @@ def test_every_command_is_covered():
 @given(data=st.data())
 def test_generated_bad_input_never_gives_a_traceback(path, pool, sandbox, capsys, data):
     argv = _argv(path, COMMANDS[path], pool, data.draw)
-    code, out, err = _run(argv, capsys)
+    try:
+        code, out, err = _run(argv, capsys)
+    finally:
+        _restore(pool)
     assert "Traceback" not in err and "Traceback" not in out, (argv, err)
     assert code != 70, (argv, err)  # the last resort is for bugs, not for bad input
     assert code in (0, 1, 2), (argv, code, err)
