@@ -131,6 +131,9 @@ def test_an_entry_whose_data_does_not_match_its_header(tmp_path, good):
     entries = good_entries(good)
     entries["params/W1.npy"] = npy((16, 5), "<f4", bytes(16 * 5 * 4 - 8))
     refused(zipped(tmp_path / "short.npz", entries), "but its header declares")
+    entries["params/W1.npy"] = npy((-1, 0), "<f4")
+    refused(zipped(tmp_path / "negative.npz", entries), r"declares shape \(-1, 0\): a "
+            "negative size")
 
 
 def test_a_damaged_entry_fails_its_crc(tmp_path, good):

@@ -151,6 +151,8 @@ def _header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, limits: Limi
     if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None or not (
             dtype.kind in _NUMBER_KINDS or text):
         raise NpzError(f"{where} has dtype {dtype}; only plain numbers (and text) are read")
+    if any(d < 0 for d in shape):
+        raise NpzError(f"{where} declares shape {tuple(shape)}: a negative size")
     if text and shape != ():
         raise NpzError(f"{where}: text entries must be single strings, got shape {shape}")
     entry = _Entry(key, info, tuple(shape), bool(fortran), dtype, offset)
