@@ -300,6 +300,7 @@ def _startup_hook(tmp_path: Path, target: str) -> dict:
     in the middle of start-up, every time."""
     (tmp_path / "sitecustomize.py").write_text(
         "import os, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal\n"
         "class _Hook:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         f"        if name == {target!r}:\n"

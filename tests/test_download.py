@@ -358,7 +358,11 @@ def test_no_part_file_survives_a_signal(server, tmp_path, sig):
     a closed terminal leaves no .part file behind."""
     dest = tmp_path / "train-images-idx3-ubyte.gz"
     code = textwrap.dedent(f"""
+        import signal
         from chainrule.download import fetch_file
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignored
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         fetch_file([{f"{server}/drip/mnist/{dest.name}"!r}], {str(dest)!r}, size={len(BLOB)},
                    sha256={sha(BLOB)!r}, progress=False)
     """)

@@ -77,8 +77,11 @@ def test_atomic_open_leaves_nothing_on_a_signal(tmp_path, sig):
     """A process killed by SIGTERM (or SIGHUP, or Ctrl-C) while writing leaves neither the
     temporary file nor a half-written target; it still dies of the signal."""
     code = textwrap.dedent(f"""
-        import time
+        import signal, time
         from chainrule.files import atomic_open
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignored
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         with atomic_open({str(tmp_path / "out.bin")!r}) as f:
             f.write(b"x" * 1000)
             f.flush()
