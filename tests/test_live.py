@@ -80,6 +80,7 @@ def test_first_network_on_mnist(tmp_path, real_data_root):
     info = lab.info()
     assert info["status"] == "ready" and info["model"]["description"] == "TwoLayerNet 784-50-10"
     assert info["model"]["iterations"] == 200 and info["model"]["test_acc"] > 0.8
+    assert info["model"]["source"] == "first"
     again = NetLab(None, runs_dir=tmp_path / "runs", first_root=tmp_path / "first",
                    download=False)
     again.start()  # kept in first_root: ready at once, nothing trained

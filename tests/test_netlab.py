@@ -153,6 +153,7 @@ def test_model_info_and_switching(client, model_dir):
     info = client.get("/api/model").json()
     assert info["status"] == "ready" and info["model"]["description"] == "TwoLayerNet 784-30-10"
     assert info["model"]["dataset"] == "mnist" and info["model"]["image_shape"] == [28, 28]
+    assert info["model"]["source"] == "given" and info["model"]["iterations"] == 400
     assert client.post("/api/model", json={"run": "first"}).status_code == 200
     missing = client.post("/api/model", json={"run": "20990101-000000"})
     assert missing.status_code == 404 and "no run" in missing.json()["error"]

@@ -84,6 +84,7 @@ def test_a_live_run_streams_what_metrics_csv_holds(lab, capsys):
     assert f"accuracy {summary['test_acc']:.4f}" in capsys.readouterr().out
     use = client.post("/api/model", json={"run": run_id})
     assert use.status_code == 200 and use.json()["model"]["id"] == run_id
+    assert use.json()["model"]["source"] == "run"
     assert client.post("/api/predict", json={"pixels": [0.5] * 64}).status_code == 200
     # a finished stream is replayed whole to a late reader
     assert events(client, run_id) == got

@@ -39,6 +39,7 @@ class Model:
     test_acc: float | None = None
     iterations: int | None = None
     path: str | None = None
+    source: str = "given"  # given (--model), first (trained on start) or run (from the page)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -48,10 +49,11 @@ class Model:
     def info(self) -> dict:
         return {"id": self.id, "description": self.description, "dataset": self.dataset,
                 "image_shape": list(self.image_shape), "class_names": self.class_names,
-                "test_acc": self.test_acc, "iterations": self.iterations, "path": self.path}
+                "test_acc": self.test_acc, "iterations": self.iterations, "path": self.path,
+                "source": self.source}
 
 
-def load_model(target: str | os.PathLike, model_id: str = "first") -> Model:
+def load_model(target: str | os.PathLike, model_id: str = "first", source: str = "given") -> Model:
     """The network in a run folder or model file; :class:`LabError` if it is unusable."""
     from chainrule.checkpoint import CheckpointError, read_model
     from chainrule.datasets import class_names
@@ -83,7 +85,7 @@ def load_model(target: str | os.PathLike, model_id: str = "first") -> Model:
     test_acc = summary.get("test_acc")
     return Model(net, model_id, dataset, (int(shape[0]), int(shape[1])), names,
                  describe_net(model.config), test_acc if isinstance(test_acc, float) else None,
-                 summary.get("iteration"), str(path))
+                 summary.get("iteration"), str(path), source)
 
 
 def _read_json(path: Path) -> dict:
@@ -152,7 +154,7 @@ class NetLab:
         summary = _read_json(folder / "summary.json")
         if summary.get("status") == "completed" and (folder / "model.npz").is_file():
             with contextlib.suppress(LabError):
-                self._use_first(load_model(folder))
+                self._use_first(load_model(folder, source="first"))
                 return
         if folder.exists():
             shutil.rmtree(folder, ignore_errors=True)  # our own unfinished cache entry
@@ -169,7 +171,7 @@ class NetLab:
     def _first_done(self, live: LiveRun) -> None:
         if live.status == "completed":
             try:
-                self._use_first(load_model(live.path))
+                self._use_first(load_model(live.path, source="first"))
             except LabError as exc:
                 self._unavailable(str(exc))
         elif live.config.dataset == "mnist" and live.status == "failed":
@@ -222,7 +224,7 @@ class NetLab:
             raise BadRequest(f"run {run_id} has no trained network yet (it is {live.status})",
                              409)
         try:
-            self.model = load_model(live.path, run_id)
+            self.model = load_model(live.path, run_id, "run")
         except LabError as exc:
             raise BadRequest(str(exc), 409) from None
         return self.model

@@ -142,8 +142,8 @@
       const vars = { net: m.description, dataset: m.dataset, acc: fmtPct(m.test_acc),
                      n: m.iterations ?? "?" };
       let s = t(m.test_acc == null ? "model.readyNoAcc" : "model.ready", vars);
-      s += " — " + (m.id === "first" ? t(m.path && m.path.includes("/lab/") ? "model.first" : "model.given")
-        : t("model.run", { id: m.id }));
+      s += " — " + t(m.source === "run" ? "model.run" : m.source === "first" ? "model.first" : "model.given",
+                     { id: m.id });
       text.textContent = s;
     } else if (lab.status === "training") {
       const c = state.first && state.first.created;
