@@ -181,3 +181,27 @@ def test_translations_have_every_key():
         assert set(words) == set(english), lang
         for key, text in english.items():
             assert set(re.findall(r"\{\w+\}", words[key])) == set(re.findall(r"\{\w+\}", text))
+
+
+def test_the_lab_app_state_plugs_in(model_dir, tmp_path):
+    """What the shared lab app hands every page: model, options, start and stop hooks."""
+    from types import SimpleNamespace
+
+    from chainrule.web.netlab import PAGE, routes
+
+    state = SimpleNamespace(model=model_dir, options={"runs_dir": tmp_path, "plots": False,
+                                                      "graph_option": 1},
+                            on_startup=[], on_shutdown=[])
+    paths = {r.path for r in routes(state)}
+    assert PAGE == {"id": "net", "path": "/net"} and "/net" in paths and "/api/predict" in paths
+    lab = state.netlab
+    assert lab.model.description == "TwoLayerNet 784-30-10" and lab.runs.root == tmp_path
+    assert state.on_startup == [lab.start] and state.on_shutdown == [lab.close]
+    routes(state)  # a second call reuses the same lab
+    assert state.netlab is lab and len(state.on_startup) == 1
+    from chainrule.web.netlab_state import LabError
+
+    bad = SimpleNamespace(model=tmp_path / "nothing", options={}, on_startup=[],
+                          on_shutdown=[])
+    with pytest.raises(LabError, match="no such run folder"):
+        routes(bad)

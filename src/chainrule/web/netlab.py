@@ -22,6 +22,7 @@ All numbers come from the library (:mod:`chainrule.probe`, :mod:`chainrule.live`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -132,8 +133,30 @@ def _end_params(net) -> tuple[tuple, tuple]:
 # ---------------------------------------------------------------- routes
 
 
-def routes(lab: NetLab) -> list[Route]:
-    """The network lab's routes, bound to ``lab``."""
+PAGE = {"id": "net", "path": "/net"}
+LAB_OPTIONS = ("runs_dir", "data_dir", "download", "first_root", "plots", "first_iters", "seed")
+"""The options of :class:`NetLab` that the lab app's state may carry."""
+
+
+def lab_for(state) -> NetLab:
+    """The :class:`NetLab` of the lab app's shared state (``model``, ``options``,
+    ``on_startup``, ``on_shutdown``), made once: its first network starts with the
+    server and its runs stop with it. Raises :class:`LabError` for a bad ``model``."""
+    lab = getattr(state, "netlab", None)
+    if lab is None:
+        options = {k: v for k, v in (getattr(state, "options", None) or {}).items()
+                   if k in LAB_OPTIONS}
+        lab = NetLab(getattr(state, "model", None), **options)
+        state.netlab = lab
+        state.on_startup.append(lab.start)
+        state.on_shutdown.append(lab.close)
+    return lab
+
+
+def routes(state) -> list[Route]:
+    """The network lab's routes, bound to ``state``: a :class:`NetLab`, or the lab app's
+    shared state (see :func:`lab_for`)."""
+    lab = state if isinstance(state, NetLab) else lab_for(state)
 
     def guarded(handler):
         async def endpoint(request: Request) -> Response:
@@ -207,7 +230,9 @@ def routes(lab: NetLab) -> list[Route]:
             live = await run_in_threadpool(lambda: lab.runs.start(
                 config, data_dir=lab.data_dir, download=lab.download, plots=lab.plots))
         except TrainingBusy as exc:
-            raise BadRequest(str(exc), 409) from None
+            first = lab.first_run is not None and lab.runs.active() is lab.first_run
+            raise BadRequest("the lab is still training its first network; try again in a "
+                             "few seconds" if first else str(exc), 409) from None
         except (OSError, ValueError) as exc:
             raise BadRequest(str(exc).splitlines()[0], 400) from None
         return JSONResponse({"run": live.id, "path": str(live.path),
@@ -287,7 +312,14 @@ def create_app(model=None, **options):
         return error(exc.status_code, exc.detail)
 
     lab = NetLab(model, **options)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        lab.start()  # the first network begins training as the server starts
+        yield
+        await run_in_threadpool(lab.close)  # a run in progress stops and is saved
+
     app = Starlette(routes=[*routes(lab), Mount("/static", StaticFiles(directory=STATIC))],
-                    exception_handlers={HTTPException: http_error})
+                    exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.netlab = lab
     return app

@@ -139,6 +139,8 @@ class NetLab:
         self._first_network(self._first_dataset())
 
     def _first_dataset(self) -> str:
+        """mnist when its files are on disk or it may be downloaded (and no digits network
+        is kept from an earlier start without MNIST); else digits."""
         from chainrule.datasets import _offline, dataset_status
 
         if (self.first_root / "mnist" / "model.npz").is_file():
@@ -147,34 +149,48 @@ class NetLab:
             found = dataset_status("mnist", self.data_dir).found
         except (OSError, ValueError):
             found = False
-        return "mnist" if found or _offline(self.download) is None else "digits"
+        if found:
+            return "mnist"
+        kept = (self.first_root / "digits" / "model.npz").is_file()
+        return "mnist" if _offline(self.download) is None and not kept else "digits"
 
     def _first_network(self, dataset: str) -> None:
+        """Use the first network kept in ``first_root/<dataset>``, else train it there.
+
+        It trains in a folder of this process's own and is renamed into place when
+        complete, so two labs starting at once never share a half-written folder."""
         folder = self.first_root / dataset
-        summary = _read_json(folder / "summary.json")
-        if summary.get("status") == "completed" and (folder / "model.npz").is_file():
+        if (folder / "model.npz").is_file():
             with contextlib.suppress(LabError):
                 self._use_first(load_model(folder, source="first"))
                 return
-        if folder.exists():
-            shutil.rmtree(folder, ignore_errors=True)  # our own unfinished cache entry
+        work = self.first_root / f"{dataset}-training-{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)  # left by an earlier process with our id
         config = TrainConfig(dataset=dataset, iters=self.first_iters[dataset])
         self.message = (f"training a first network on {dataset}" if dataset == "mnist" else
                         "no MNIST here: training a first network on the bundled 8x8 digits")
         try:
-            self.first_run = self.runs.start(config, folder, data_dir=self.data_dir,
+            self.first_run = self.runs.start(config, work, data_dir=self.data_dir,
                                              download=self.download, plots=self.plots,
                                              on_end=self._first_done)
         except (TrainingBusy, OSError, ValueError) as exc:
             self._unavailable(str(exc))
 
     def _first_done(self, live: LiveRun) -> None:
+        dataset = live.config.dataset
         if live.status == "completed":
+            folder = self.first_root / dataset
             try:
-                self._use_first(load_model(live.path, source="first"))
+                live.path.rename(folder)
+            except OSError:  # another lab got there first: use its network
+                shutil.rmtree(live.path, ignore_errors=True)
+            try:
+                self._use_first(load_model(folder, source="first"))
             except LabError as exc:
                 self._unavailable(str(exc))
-        elif live.config.dataset == "mnist" and live.status == "failed":
+            return
+        shutil.rmtree(live.path, ignore_errors=True)
+        if dataset == "mnist" and live.status == "failed":
             self._first_network("digits")
         else:
             self._unavailable(live.message)

@@ -338,6 +338,9 @@
     const cls = names();
     bars.classList.toggle("wide-names", cls.some((n) => n.length > 2));
     if (!p) {
+      cls.forEach((name) => bars.append(el("div", { class: "bar empty", role: "listitem" },
+        el("span", { class: "name", text: name }), el("span", { class: "track" }),
+        el("span", { class: "pct", text: "–" }))));
       $("#verdict-digit").textContent = "–";
       $("#verdict-text").textContent = state.predictionError || t("predict.empty");
       $("#hidden").replaceChildren();
