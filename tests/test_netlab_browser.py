@@ -72,9 +72,10 @@ def test_draw_a_stroke_then_train_and_watch_the_chart(lab_url, tmp_path):
         for dx, dy in ((5, 30), (5, 30), (0, 30), (-5, 30), (0, 40)):
             stroke.move_by_offset(dx, dy)
         stroke.release().perform()
-        bars = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#bars .bar"),
-                    what="the probability bars")
-        assert len(bars) == 10
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#bars .bar.empty")) == 10
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#bars .bar.top"),
+             what="the probability bars")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#bars .bar:not(.empty)")) == 10
         assert wait(driver, heat_ink, what="the heatmap") > 10000
         digit = driver.find_element(By.ID, "verdict-digit").text
         assert digit in "0123456789" and len(digit) == 1
