@@ -67,12 +67,12 @@ def test_draw_a_stroke_then_train_and_watch_the_chart(lab_url, tmp_path):
         wait(driver, lambda d: "784-30-10" in d.find_element(By.ID, "model-text").text,
              what="the model bar")
         assert heat_ink(driver) == 0
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#bars .bar.empty")) == 10
         pad = driver.find_element(By.ID, "pad")
         stroke = ActionChains(driver).move_to_element_with_offset(pad, -10, -90).click_and_hold()
         for dx, dy in ((5, 30), (5, 30), (0, 30), (-5, 30), (0, 40)):
             stroke.move_by_offset(dx, dy)
         stroke.release().perform()
-        assert len(driver.find_elements(By.CSS_SELECTOR, "#bars .bar.empty")) == 10
         wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#bars .bar.top"),
              what="the probability bars")
         assert len(driver.find_elements(By.CSS_SELECTOR, "#bars .bar:not(.empty)")) == 10
