@@ -205,3 +205,19 @@ def test_the_lab_app_state_plugs_in(model_dir, tmp_path):
                           on_shutdown=[])
     with pytest.raises(LabError, match="no such run folder"):
         routes(bad)
+
+
+def test_requests_at_once_each_get_their_own_numbers(client, mnist_arrays):
+    """The layers cache their inputs; concurrent requests must not mix them up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, (x_test, _) = mnist_arrays
+    bodies = [{"pixels": x_test[i].tolist(), "label": i % 10} for i in range(24)]
+    alone = [client.post("/api/predict", json=b).json() for b in bodies]
+    learn = {"pixels": bodies[0]["pixels"], "label": 4}
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda b: client.post("/api/predict", json=b).json(),
+                                 bodies))
+        steps = list(pool.map(lambda _: client.post("/api/learn", json=learn).json(), range(6)))
+    assert together == alone
+    assert all(s == steps[0] for s in steps)
