@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from chainrule.live import LiveRuns, TrainingBusy, not_learning
+from chainrule.live import LiveRuns, TrainingBusy, learning_check, not_learning
 from chainrule.train import History, TrainConfig
 
 SMALL = TrainConfig(dataset="digits", hidden=10, iters=100, eval_every=50)
@@ -51,7 +51,11 @@ def test_not_learning_names_the_likely_cause():
         return h
 
     config = TrainConfig(lr=10).resolved()
-    assert "too high" in not_learning(history([2.3, 40.0, 2.36], [0.1, 0.1, 0.098]), config)
+    high = history([2.3, 40.0, 2.36], [0.1, 0.1, 0.098])
+    assert "too high" in not_learning(high, config)
+    assert learning_check(high, config) == {
+        "cause": "high", "iterations": 201, "accuracy": 0.098, "first_loss": 2.3,
+        "worst_loss": 40.0, "last_loss": 2.36, "lr": 10.0}
     low = not_learning(history([2.303, 2.302, 2.302], [0.08, 0.09, 0.1]),
                        TrainConfig(lr=1e-6).resolved())
     assert "barely moved" in low and "larger learning rate" in low

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 
 import pytest
 
@@ -132,6 +133,8 @@ def test_learning_rate_10(lab):
     end = got[-1]
     assert end["status"] == "completed"
     assert "not learning" in end["warning"] and "learning rate 10 is too high" in end["warning"]
+    facts = end["warning_facts"]
+    assert facts["cause"] == "high" and facts["lr"] == 10 and facts["accuracy"] <= 0.15
     # lr 10 with weight decay 0.5: W *= (1 - 10 * 0.5) each step, the loss overflows, and the
     # library's TrainingDiverged message reaches the page
     answer = client.post("/api/train", json={**SMALL, "lr": 10, "weight_decay": 0.5}).json()
@@ -141,7 +144,9 @@ def test_learning_rate_10(lab):
     assert end["message"].startswith("training diverged at iteration ")
     assert end["message"].endswith("; try a lower learning rate (now 10)")
     assert end["summary"]["status"] == "diverged"
-    assert all(e.get("loss") is None or e["loss"] < 1e30 for e in got)
+    at = int(end["message"].split()[4].rstrip(":"))  # "training diverged at iteration N:"
+    assert [e for e in got if e["type"] == "progress"][-1]["iteration"] == at  # steps before it
+    assert all(e.get("loss") is None or math.isfinite(e["loss"]) for e in got)  # strict JSON
 
 
 def test_unknown_runs_and_bad_forms(lab):

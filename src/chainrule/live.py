@@ -14,7 +14,7 @@ What happens becomes a list of JSON-able events, each with a sequence number ``s
   stopped (a stop was asked for; the run can be resumed), diverged (the library's
   :class:`~chainrule.train.TrainingDiverged` message) or failed (the data could not be
   loaded, ...: the one-line reason); ``warning`` says when a run that ended normally
-  did not learn (see :func:`not_learning`).
+  did not learn (see :func:`not_learning`), ``warning_facts`` the same as numbers.
 
 :class:`LiveRuns` keeps one run at a time: starting a second while one runs raises
 :class:`TrainingBusy`. Nothing here prints, and nothing here knows about the web.
@@ -152,10 +152,12 @@ class LiveRun:
             summary = run.train(on_eval=self._on_eval, on_progress=self._on_progress,
                                 progress_every=every, plots=self._plots, handle_sigint=False)
         except TrainingDiverged as exc:
+            self._on_progress(trainer)  # the steps since the last progress event
             self._flush_rows()
             self._finish("diverged", str(exc), error=exc)
             return
         except Exception as exc:  # noqa: BLE001 - a full disk, ...: reported, not raised
+            self._on_progress(trainer)
             self._flush_rows()
             self._finish("failed", _one_line(exc), error=exc)
             return
@@ -194,39 +196,52 @@ class LiveRun:
         if self._on_end is not None:
             with contextlib.suppress(Exception):
                 self._on_end(self)
-        warning = "" if self.run is None or status not in ("completed", "stopped") else \
-            not_learning(self.run.history, self.config)
+        facts = None if self.run is None or status not in ("completed", "stopped") else \
+            learning_check(self.run.history, self.config)
+        warning = "" if facts is None else not_learning(self.run.history, self.config)
         self._emit({"type": "end", "status": status, "message": message, "warning": warning,
+                    "warning_facts": facts,
                     "model": self.has_model,
                     "summary": None if summary is None else summary.to_dict()})
 
 
-def not_learning(history, config: TrainConfig, num_classes: int = 10) -> str:
-    """A sentence when a run's evaluations say it learned nothing, else ``""``.
+def learning_check(history, config: TrainConfig, num_classes: int = 10) -> dict | None:
+    """The facts when a run's evaluations say it learned nothing, else None.
 
     Not learning: at least two evaluations and the last accuracy (test, else train) at
     most 1.5 times chance (``1 / num_classes``). If some mini-batch loss was more than
-    twice the first, the learning rate is called too high: that is what a too-high rate
-    does to these networks without any NaN (ReLU units die, the exact log-softmax keeps
-    the loss finite near ``log(num_classes)``), so
-    :class:`~chainrule.train.TrainingDiverged` never fires. Otherwise the rate is
-    called too low or the run too short.
+    twice the first, ``cause`` is ``"high"``: that is what a too-high rate does to these
+    networks without any NaN (ReLU units die, the exact log-softmax keeps the loss finite
+    near ``log(num_classes)``), so :class:`~chainrule.train.TrainingDiverged` never
+    fires. Otherwise ``cause`` is ``"low"``: the rate is too low or the run too short.
+    The other keys: ``iterations``, ``accuracy``, ``first_loss``, ``worst_loss``,
+    ``last_loss`` (of the last evaluation row) and ``lr``.
     """
     rows = history.rows()
     if len(rows) < 2 or not history.step_loss:
-        return ""
+        return None
     last = rows[-1]
     acc = last["test_acc"] if math.isfinite(last["test_acc"]) else last["train_acc"]
     if not (math.isfinite(acc) and acc <= 1.5 / num_classes):
-        return ""
+        return None
     first, worst = history.step_loss[0], max(history.step_loss)
-    said = (f"the network is not learning: after {last['iteration'] + 1} iterations the "
-            f"accuracy is {acc:.3f}, no better than guessing")
-    if worst > 2 * first:
-        return (f"{said}; the loss jumped from {first:.3g} to {worst:.3g}: the learning rate "
-                f"{config.lr:g} is too high (chapter 5 trains with 0.1)")
-    return (f"{said}; the loss barely moved ({first:.3g} to {last['loss']:.3g}): try a larger "
-            f"learning rate (now {config.lr:g}) or more iterations")
+    return {"cause": "high" if worst > 2 * first else "low", "iterations": last["iteration"] + 1,
+            "accuracy": acc, "first_loss": first, "worst_loss": worst,
+            "last_loss": _finite(last["loss"]), "lr": config.lr}
+
+
+def not_learning(history, config: TrainConfig, num_classes: int = 10) -> str:
+    """:func:`learning_check` in a sentence (``""`` when the run learned)."""
+    f = learning_check(history, config, num_classes)
+    if f is None:
+        return ""
+    said = (f"the network is not learning: after {f['iterations']} iterations the "
+            f"accuracy is {f['accuracy']:.3f}, no better than guessing")
+    if f["cause"] == "high":
+        return (f"{said}; the loss jumped from {f['first_loss']:.3g} to {f['worst_loss']:.3g}: "
+                f"the learning rate {f['lr']:g} is too high (chapter 5 trains with 0.1)")
+    return (f"{said}; the loss barely moved ({f['first_loss']:.3g} to {f['last_loss']:.3g}): "
+            f"try a larger learning rate (now {f['lr']:g}) or more iterations")
 
 
 def _one_line(exc: BaseException) -> str:

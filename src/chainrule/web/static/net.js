@@ -641,7 +641,8 @@
     if (!c) {
       status.textContent = run.end ? "" : t("train.starting", { id: run.id });
     } else {
-      const i = last ? last.iteration : c.start_iteration;
+      const sm = run.end && run.end.summary;
+      const i = sm ? sm.iteration : last ? last.iteration : c.start_iteration;
       let s = `${c.net} · ` + t("train.status", { i, n: c.iters, e: (i / c.iters_per_epoch).toFixed(2),
                                                  loss: last ? fmtNum(last.loss) : "–" });
       if (ev) s += t("train.statusAcc", { train: fmtPct(ev.train_acc), test: fmtPct(ev.test_acc) });
@@ -659,7 +660,16 @@
       else if (end.status === "stopped") { kind = "warn"; text = t("train.stopped", { i: sm.iteration, n: sm.iters, path: c ? c.path : "" }); }
       else if (end.status === "diverged") { kind = "bad"; text = t("train.diverged", { message: end.message }); }
       else { kind = "bad"; text = t("train.failed", { message: end.message }); }
-      if (end.warning) { kind = "warn"; text += " " + t("train.warning", { message: end.warning }); }
+      const f = end.warning_facts;
+      if (f) {
+        kind = "warn";
+        text += " " + t(f.cause === "high" ? "train.warnHigh" : "train.warnLow", {
+          n: f.iterations, acc: fmtPct(f.accuracy), first: fmtNum(f.first_loss),
+          worst: fmtNum(f.worst_loss), last: fmtNum(f.last_loss), lr: fmtNum(f.lr) });
+      } else if (end.warning) {
+        kind = "warn";
+        text += " " + t("train.warning", { message: end.warning });
+      }
       if (run.used) text += " " + t("train.used");
       msg.className = "callout " + kind;
       msg.textContent = text;
@@ -692,7 +702,11 @@
     for (const s of series) {
       if (!s.points.length) continue;
       const pts = s.points.map(([a, b]) => `${x(a).toFixed(1)},${y(Math.min(Math.max(b, 0), yMax)).toFixed(1)}`);
-      if (pts.length === 1) pts.push(pts[0]);
+      if (pts.length === 1) {  // one number so far: a dot, not an invisible line
+        const [cx, cy] = pts[0].split(",");
+        svg.append(svgEl("circle", { cx, cy, r: 3, fill: s.color, class: s.cls }));
+        pts.push(pts[0]);
+      }
       svg.append(svgEl("polyline", { points: pts.join(" "), fill: "none", stroke: s.color, "stroke-width": 2,
                                      "stroke-dasharray": s.dash || "", "stroke-linejoin": "round", class: s.cls }));
     }
