@@ -221,3 +221,21 @@ def test_requests_at_once_each_get_their_own_numbers(client, mnist_arrays):
         steps = list(pool.map(lambda _: client.post("/api/learn", json=learn).json(), range(6)))
     assert together == alone
     assert all(s == steps[0] for s in steps)
+
+
+def test_unusable_models_are_refused_in_one_line(tmp_path):
+    from chainrule import TwoLayerNet
+    from chainrule.checkpoint import save_model
+    from chainrule.web.netlab_state import LabError, load_model
+
+    save_model(tmp_path / "odd.npz", TwoLayerNet(10, 5, 3, seed=0))
+    with pytest.raises(LabError, match="10 inputs are not a square image"):
+        load_model(tmp_path / "odd.npz")
+    net = TwoLayerNet(784, 5, 10, seed=0)
+    net.params["W2"][0, 0] = np.nan
+    save_model(tmp_path / "nan.npz", net)
+    with pytest.raises(LabError, match="NaN or infinite"):
+        load_model(tmp_path / "nan.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(LabError, match="not a readable .npz"):
+        load_model(tmp_path / "junk.npz")
