@@ -29,7 +29,20 @@ from chainrule.layers import (
     Tanh,
 )
 from chainrule.nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
-from chainrule.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
+from chainrule.nodes import (
+    AddLayer,
+    DivLayer,
+    ExpLayer,
+    LogLayer,
+    MulLayer,
+    NegLayer,
+    PowLayer,
+    ReciprocalLayer,
+    ReluNode,
+    SigmoidNode,
+    SubLayer,
+    TanhNode,
+)
 from chainrule.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 __version__ = "0.1.0"
@@ -42,4 +55,6 @@ __all__ = [
     "identity_function", "step_function", "relu", "sigmoid_grad", "mean_squared_error",
     "Tanh", "Dropout", "BatchNormalization", "MultiLayerNet", "MultiLayerNetExtend",
     "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+    "SubLayer", "DivLayer", "PowLayer", "NegLayer", "LogLayer", "SigmoidNode", "ReluNode",
+    "TanhNode",
 ]

@@ -173,10 +173,12 @@ def load_model(path: str | os.PathLike):
 # ---------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(path: str | os.PathLike, trainer, *, meta: Mapping | None = None) -> Path:
-    """Save everything needed to resume ``trainer`` exactly (see ``Trainer.state_dict``)."""
+def save_checkpoint(path: str | os.PathLike, trainer, *, meta: Mapping | None = None,
+                    all_steps: bool = True) -> Path:
+    """Save everything needed to resume ``trainer`` exactly (see ``Trainer.state_dict``;
+    ``all_steps=False`` keeps only the step losses since the last evaluation)."""
     path = Path(path)
-    state = trainer.state_dict()
+    state = trainer.state_dict(all_steps=all_steps)
     arrays = {
         "format": np.array(CHECKPOINT_FORMAT),
         "net": json_array(trainer.net.config()),

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from chainrule.base import Layer
-from chainrule.functions import _as_indices, cross_entropy_from_log, log_softmax, sigmoid
+from chainrule.functions import check_labels, cross_entropy_from_log, log_softmax, sigmoid
 
 
 def _check_shape(layer: Layer, what: str, expected: tuple, given: tuple) -> None:
@@ -116,7 +116,10 @@ class SoftmaxWithLoss(Layer):
     inside the log, which biases the gradient check by about 1e-6) and never infinite.
 
     ``t`` holds one-hot (or any probability) rows of ``x``'s shape, or class indices
-    of shape ``x.shape[:-1]``. A 1-D ``x`` is a single sample (N = 1).
+    of shape ``x.shape[:-1]``; anything else (a negative or NaN label, a row not summing
+    to 1, a label count that is not N, an empty batch) is a ``ValueError``, unless
+    ``labels_checked`` is set by a caller that checked all its labels beforehand (the
+    training loop checks the whole training set once). A 1-D ``x`` is a single sample.
     """
 
     label = "Softmax-with-Loss"
@@ -125,13 +128,15 @@ class SoftmaxWithLoss(Layer):
         self.loss = None
         self.y = None
         self.t = None
+        self.labels_checked = False  # True: the caller has checked every t it passes
 
     def forward(self, x, t):
+        x = np.asarray(x)
+        # one-hot rows must be distributions, indices in range; never an empty batch
+        t = np.asarray(t) if self.labels_checked else check_labels(x, t,
+                                                                   "SoftmaxWithLoss.forward")
         log_y = log_softmax(x)
         self.y = np.exp(log_y)
-        t = np.asarray(t)
-        if t.shape != self.y.shape:
-            t = _as_indices(self.y, t)  # validates shape, dtype and range, once
         self.t = t
         self.loss = cross_entropy_from_log(log_y, t, checked=True)
         return self.loss
@@ -255,6 +260,8 @@ class BatchNormalization(Layer):
         d = self.gamma.shape[0]
         if x.ndim < 2 or int(np.prod(x.shape[1:])) != d:
             _check_shape(self, "forward", ("N", d), x.shape)
+        if train_flg and x.shape[0] == 0:  # batch statistics of nothing
+            raise ValueError(f"BatchNormalization.forward: empty batch: x has shape {x.shape}")
         self.input_shape = x.shape
         x = x.reshape(x.shape[0], d)
         if self.running_mean is None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from chainrule.functions import check_labels
 from chainrule.gradient import numerical_gradient
 from chainrule.layers import (
     Affine,
@@ -37,11 +38,17 @@ def predict_in_chunks(predict, x: np.ndarray, batch_size: int | None) -> np.ndar
 
 
 def accuracy_of(scores: np.ndarray, t) -> float:
-    """Share of rows whose highest score is the label (one-hot or index labels)."""
-    t = np.asarray(t)
-    if t.ndim == scores.ndim:
+    """Share of rows whose highest score is the label (one-hot or index labels, one per
+    row: :func:`~chainrule.functions.check_labels`). A row with a NaN score predicts
+    nothing and counts as wrong (``argmax`` would call it class 0)."""
+    scores = np.asarray(scores)
+    t = check_labels(scores, t, "accuracy")
+    if t.shape == scores.shape:
         t = t.argmax(axis=-1)
-    return float(np.mean(scores.argmax(axis=-1) == t))
+    correct = scores.argmax(axis=-1) == t
+    if scores.dtype.kind in "fc":
+        correct &= ~np.isnan(scores).any(axis=-1)
+    return float(np.mean(correct))
 
 
 class TwoLayerNet:
