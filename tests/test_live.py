@@ -32,6 +32,34 @@ def test_events_listeners_and_one_run_at_a_time(tmp_path):
         runs.start(TrainConfig(dataset="cifar"))
 
 
+def test_a_full_disk_fails_in_one_line_and_frees_the_folder(tmp_path, monkeypatch, capsys):
+    """A file that cannot be written (SaveError) ends the run as failed, in one line; the
+    folder's lock is released by the end event, so --resume can finish the job."""
+    import errno
+
+    from chainrule import checkpoint
+    from chainrule.cli import main
+    from chainrule.runs import RunLock
+
+    real = checkpoint.save_model
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_model", full_disk)
+    live = LiveRuns(tmp_path).start(SMALL, tmp_path / "r", plots=False)
+    assert live.join(30) and live.status == "failed"
+    end = live.events[-1]
+    assert end["type"] == "end" and end["model"] is False and "\n" not in end["message"]
+    assert end["message"].startswith(f"cannot write {tmp_path / 'r' / 'model.npz'}: No space")
+    assert "the last good checkpoint (iteration 100) is kept" in end["message"]
+    RunLock.check(tmp_path / "r")  # free
+    monkeypatch.setattr(checkpoint, "save_model", real)
+    assert main(["train", "--resume", str(tmp_path / "r"), "-q", "--no-plot"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "r" / "model.npz").is_file()
+
+
 def test_a_run_that_cannot_load_its_data_fails_in_one_line(tmp_path, monkeypatch):
     monkeypatch.delenv("CHAINRULE_DATA", raising=False)
     live = LiveRuns(tmp_path).start(TrainConfig(iters=10), tmp_path / "r", download=False)
@@ -124,5 +152,8 @@ def test_no_network_at_all_says_what_to_do(tmp_path, no_mnist, monkeypatch):
     assert lab.first_run.join(30)
     assert lab.status == "unavailable"
     assert "--model RUN_DIR" in lab.message and "chainrule[digits]" in lab.message
-    with pytest.raises(ValueError, match="no network to show"):
+    from chainrule.web.app import RequestError
+
+    with pytest.raises(RequestError, match="no network to show") as refused:
         lab.current()
+    assert refused.value.status == 409

@@ -12,9 +12,12 @@ What happens becomes a list of JSON-able events, each with a sequence number ``s
   evaluation, the rows of ``metrics.csv``;
 - ``{"type": "end", "status", "message", "summary"}``, last: ``status`` is completed,
   stopped (a stop was asked for; the run can be resumed), diverged (the library's
-  :class:`~chainrule.train.TrainingDiverged` message) or failed (the data could not be
-  loaded, ...: the one-line reason); ``warning`` says when a run that ended normally
-  did not learn (see :func:`not_learning`), ``warning_facts`` the same as numbers.
+  :class:`~chainrule.train.TrainingDiverged` message: a NaN, or a loss 1000 times the
+  first) or failed (the data could not be loaded, a file could not be written
+  (:class:`~chainrule.runs.SaveError`), ...: the one-line reason); ``warning`` says
+  when a run that ended normally did not learn (see :func:`not_learning`),
+  ``warning_facts`` the same as numbers. By the end event the run folder's lock is
+  released: ``chainrule train --resume`` can take it at once.
 
 :class:`LiveRuns` keeps one run at a time: starting a second while one runs raises
 :class:`TrainingBusy`. Nothing here prints, and nothing here knows about the web.
@@ -137,6 +140,12 @@ class LiveRun:
             self._finish("failed", _one_line(exc), error=exc)
             return
         self._data = None  # the run holds it now
+        with run:  # the folder's lock is released before the end event, however it ends
+            status, message, error = self._train(run)
+        self._finish(status, message, error=error)
+
+    def _train(self, run) -> tuple[str, str, BaseException | None]:
+        """Train ``run`` to its end; its final status, message and error."""
         trainer = run.trainer
         every = self._progress_every or max(25, trainer.iters // 200)
         self._emit({"type": "created", "path": str(run.path), "dataset": self.config.dataset,
@@ -154,19 +163,16 @@ class LiveRun:
         except TrainingDiverged as exc:
             self._on_progress(trainer)  # the steps since the last progress event
             self._flush_rows()
-            self._finish("diverged", str(exc), error=exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - a full disk, ...: reported, not raised
+            return "diverged", str(exc), exc
+        except Exception as exc:  # noqa: BLE001 - a full disk (SaveError), ...: told, not raised
             self._on_progress(trainer)
             self._flush_rows()
-            self._finish("failed", _one_line(exc), error=exc)
-            return
+            return "failed", _one_line(exc), exc
         self._flush_rows()
-        status = "completed" if summary.status == "completed" else "stopped"
-        message = "" if status == "completed" else (
-            f"stopped after {summary.iteration} of {summary.iters} iterations; resume with "
-            f"chainrule train --resume {run.path}")
-        self._finish(status, message)
+        if summary.status == "completed":
+            return "completed", "", None
+        return "stopped", (f"stopped after {summary.iteration} of {summary.iters} iterations; "
+                           f"resume with chainrule train --resume {run.path}"), None
 
     def _on_progress(self, trainer) -> None:
         if self._stop.is_set():
@@ -211,9 +217,11 @@ def learning_check(history, config: TrainConfig, num_classes: int = 10) -> dict 
     Not learning: at least two evaluations and the last accuracy (test, else train) at
     most 1.5 times chance (``1 / num_classes``). If some mini-batch loss was more than
     twice the first, ``cause`` is ``"high"``: that is what a too-high rate does to these
-    networks without any NaN (ReLU units die, the exact log-softmax keeps the loss finite
-    near ``log(num_classes)``), so :class:`~chainrule.train.TrainingDiverged` never
-    fires. Otherwise ``cause`` is ``"low"``: the rate is too low or the run too short.
+    networks when the loss neither turns NaN nor grows past the divergence rule's 1000
+    times the first (SGD at lr 10 on MNIST: ReLU units die, and the loss, after a peak
+    below that rule, settles near ``log(num_classes)``), so
+    :class:`~chainrule.train.TrainingDiverged` does not fire. Otherwise ``cause`` is
+    ``"low"``: the rate is too low or the run too short.
     The other keys: ``iterations``, ``accuracy``, ``first_loss``, ``worst_loss``,
     ``last_loss`` (of the last evaluation row) and ``lr``.
     """
