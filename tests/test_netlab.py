@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
-from netlab_support import lab_app, serve, train_mnist_model  # noqa: E402
+from lab_tools import net_lab_app, running_lab, train_mnist_model  # noqa: E402
 
 from chainrule.checkpoint import load_model  # noqa: E402
 from chainrule.functions import softmax  # noqa: E402
@@ -24,8 +24,9 @@ def model_dir(tmp_path_factory, mnist_arrays):
 
 @pytest.fixture(scope="module")
 def client(model_dir, tmp_path_factory, real_data_root):
-    app = lab_app(model_dir, tmp_path_factory.mktemp("lab"), data_dir=real_data_root / "mnist")
-    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as c:
+    app = net_lab_app(model_dir, tmp_path_factory.mktemp("lab"),
+                      data_dir=real_data_root / "mnist")
+    with running_lab(app) as lab, httpx.Client(base_url=lab.url, timeout=30) as c:
         yield c
 
 
@@ -157,10 +158,21 @@ def test_model_info_and_switching(client, model_dir):
     assert client.post("/api/model", json={"run": "first"}).status_code == 200
     missing = client.post("/api/model", json={"run": "20990101-000000"})
     assert missing.status_code == 404 and "no run" in missing.json()["error"]
+
+
+def test_the_page_is_one_of_the_labs_pages(client):
+    """/net is a page of the shared app: listed, with the shared header, words and style."""
+    assert client.get("/api/pages").json()["pages"] == [
+        {"id": "graph", "path": "/"}, {"id": "net", "path": "/net"}]
     page = client.get("/net")
-    assert page.status_code == 200 and "net.js" in page.text
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<header class="chrome"></header>' in page.text
+    assert '/static/common.css' in page.text
+    assert '<script type="module" src="/static/net.js">' in page.text
+    script = client.get("/static/net.js").text
+    assert 'from "./chrome.js"' in script and 'from "./i18n.js"' in script
     for name in ("net.js", "net.css", "i18n/net.en.json", "i18n/net.ja.json",
-                 "i18n/net.zh.json"):
+                 "i18n/net.zh.json", "i18n/common.ja.json"):
         assert client.get(f"/static/{name}").status_code == 200
 
 
@@ -172,39 +184,43 @@ def test_translations_have_every_key():
     import chainrule.web.netlab as netlab
 
     folder = Path(netlab.__file__).parent / "static"
-    english = json.loads((folder / "i18n" / "net.en.json").read_text(encoding="utf-8"))
+
+    def words(part: str, lang: str) -> dict:
+        return json.loads((folder / "i18n" / f"{part}.{lang}.json").read_text(encoding="utf-8"))
+
+    english = words("net", "en")
     used = set(re.findall(r'data-i18n="([\w.]+)"', (folder / "net.html").read_text()))
     used |= set(re.findall(r'\bt\("([\w.]+)"', (folder / "net.js").read_text()))
-    assert used <= set(english), used - set(english)
+    assert used <= set(english) | set(words("common", "en")), used - set(english)
+    assert not set(english) & set(words("common", "en"))  # the header's words live in common
     for lang in ("ja", "zh"):
-        words = json.loads((folder / "i18n" / f"net.{lang}.json").read_text(encoding="utf-8"))
-        assert set(words) == set(english), lang
+        translated = words("net", lang)
+        assert set(translated) == set(english), lang
         for key, text in english.items():
-            assert set(re.findall(r"\{\w+\}", words[key])) == set(re.findall(r"\{\w+\}", text))
+            assert set(re.findall(r"\{\w+\}", translated[key])) == set(
+                re.findall(r"\{\w+\}", text)), (lang, key)
 
 
 def test_the_lab_app_state_plugs_in(model_dir, tmp_path):
-    """What the shared lab app hands every page: model, options, start and stop hooks."""
-    from types import SimpleNamespace
-
+    """What the shared lab app hands the page: model, options, start and stop hooks."""
+    from chainrule.web.app import LabState
     from chainrule.web.netlab import PAGE, routes
+    from chainrule.web.netlab_state import LabError
 
-    state = SimpleNamespace(model=model_dir, options={"runs_dir": tmp_path, "plots": False,
-                                                      "graph_option": 1},
-                            on_startup=[], on_shutdown=[])
+    state = LabState(model=model_dir, options={"runs_dir": tmp_path, "plots": False,
+                                               "graph_option": 1})
     paths = {r.path for r in routes(state)}
     assert PAGE == {"id": "net", "path": "/net"} and "/net" in paths and "/api/predict" in paths
     lab = state.netlab
     assert lab.model.description == "TwoLayerNet 784-30-10" and lab.runs.root == tmp_path
-    assert state.on_startup == [lab.start] and state.on_shutdown == [lab.close]
+    assert state.on_startup == [] and state.on_shutdown == [lab.close]
     routes(state)  # a second call reuses the same lab
-    assert state.netlab is lab and len(state.on_startup) == 1
-    from chainrule.web.netlab_state import LabError
-
-    bad = SimpleNamespace(model=tmp_path / "nothing", options={}, on_startup=[],
-                          on_shutdown=[])
+    assert state.netlab is lab and len(state.on_shutdown) == 1
+    eager = LabState(options={"train_first": True, "first_root": tmp_path / "first"})
+    routes(eager)  # chainrule serve: the first network starts with the server
+    assert eager.on_startup == [eager.netlab.start]
     with pytest.raises(LabError, match="no such run folder"):
-        routes(bad)
+        routes(LabState(model=tmp_path / "nothing"))
 
 
 def test_requests_at_once_each_get_their_own_numbers(client, mnist_arrays):
@@ -237,5 +253,5 @@ def test_unusable_models_are_refused_in_one_line(tmp_path):
     with pytest.raises(LabError, match="NaN or infinite"):
         load_model(tmp_path / "nan.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(LabError, match="not a readable .npz"):
+    with pytest.raises(LabError, match="not an .npz file"):
         load_model(tmp_path / "junk.npz")

@@ -9,12 +9,12 @@ import time
 import pytest
 
 pytest.importorskip("starlette")
-from netlab_support import (  # noqa: E402
+from lab_tools import (  # noqa: E402
     chrome,
-    chromium_paths,
-    lab_app,
-    save_screenshot,
-    serve,
+    need_browser,
+    net_lab_app,
+    running_lab,
+    screenshot,
     train_mnist_model,
 )
 
@@ -49,12 +49,12 @@ def points(driver, selector: str) -> int:
 
 @pytest.fixture(scope="module")
 def lab_url(tmp_path_factory, mnist_arrays, real_data_root):
-    chromium_paths()  # skip (or fail under CI) before any work
+    need_browser()  # skip (or fail under CI) before any work
     tmp = tmp_path_factory.mktemp("browser")
     model = train_mnist_model(tmp / "model", mnist_arrays)
-    app = lab_app(model, tmp, data_dir=real_data_root / "mnist")
-    with serve(app) as url:
-        yield url
+    app = net_lab_app(model, tmp, data_dir=real_data_root / "mnist")
+    with running_lab(app) as running:
+        yield running.url
 
 
 def test_draw_a_stroke_then_train_and_watch_the_chart(lab_url, tmp_path):
@@ -62,8 +62,8 @@ def test_draw_a_stroke_then_train_and_watch_the_chart(lab_url, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    with chrome() as driver:
-        driver.get(lab_url + "/net")
+    with chrome(tmp_path / "profile") as driver:
+        driver.get(lab_url + "net")
         wait(driver, lambda d: "784-30-10" in d.find_element(By.ID, "model-text").text,
              what="the model bar")
         assert heat_ink(driver) == 0
@@ -86,7 +86,7 @@ def test_draw_a_stroke_then_train_and_watch_the_chart(lab_url, tmp_path):
         driver.find_element(By.CSS_SELECTOR, '#grad-pick button[data-class="5"]').click()
         wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#bars .bar.target[data-class="5"]'),
              what="class 5 picked")
-        save_screenshot(driver, tmp_path, "netlab-draw.png")
+        screenshot(driver, tmp_path / "netlab-draw.png", full_page=False)
 
         # a short training run on the bundled digits, from the form
         form = driver.find_element(By.ID, "train-form")
@@ -114,4 +114,30 @@ def test_draw_a_stroke_then_train_and_watch_the_chart(lab_url, tmp_path):
         driver.find_element(By.ID, "run-use").click()
         wait(driver, lambda d: "64-20-10" in d.find_element(By.ID, "model-text").text,
              what="the trained network in use")
-        save_screenshot(driver, tmp_path, "netlab-train.png")
+        screenshot(driver, tmp_path / "netlab-train.png")
+
+
+def test_the_shared_header_links_the_labs_and_switches_the_language(lab_url, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    with chrome(tmp_path / "profile", width=420) as driver:
+        driver.get(lab_url + "net")
+        links = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "header.chrome nav a"),
+                     what="the header")
+        assert [(a.get_attribute("data-page"), a.get_attribute("href")) for a in links] == [
+            ("graph", lab_url), ("net", lab_url + "net")]
+        assert links[1].get_attribute("aria-current") == "page"
+        assert driver.find_element(By.ID, "train-go").text == "Start training"
+        driver.find_element(By.CSS_SELECTOR, 'header.chrome button[data-lang="ja"]').click()
+        wait(driver, lambda d: d.find_element(By.ID, "train-go").text == "学習を開始",
+             what="the page's words in Japanese")
+        assert links[1].text == "ネットワーク・ラボ" and driver.title == "chainrule · ネットワーク・ラボ"
+        wait(driver, lambda d: "テスト認識精度" in d.find_element(By.ID, "model-text").text,
+             what="the model bar in Japanese")
+        # nothing sticks out of a phone-sized window
+        assert driver.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth")
+        links[0].click()  # to the graph lab, still in Japanese
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#picker button"),
+             what="the graph lab")
+        assert driver.execute_script("return document.documentElement.lang") == "ja"

@@ -1,6 +1,7 @@
-"""1000 malformed requests to each network-lab endpoint: every one gets a 4xx with a JSON
-error, and the server keeps serving. Most go straight to the ASGI app; a share goes
-through a real uvicorn on 127.0.0.1, with some broken HTTP besides."""
+"""1000 malformed requests to each network-lab endpoint of the lab's app: every one gets a
+4xx with a JSON error, and the server keeps serving. Most go straight to the ASGI app; a
+share goes through a real uvicorn on 127.0.0.1, with some broken HTTP besides. (The graph
+lab's endpoints of the same app: tests/test_web_hostile.py.)"""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 
 pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
-from netlab_support import lab_app, serve  # noqa: E402
+from lab_tools import net_lab_app, running_lab  # noqa: E402
 
 N = 1000
 
@@ -33,7 +34,7 @@ def app(tmp_path_factory):
     net = TwoLayerNet(64, 10, 10, weight_init_std=0.5, dtype=np.float32, seed=0)
     save_model(tmp / "model.npz", net, meta={"dataset": "digits", "image_shape": [8, 8],
                                              "class_names": [str(c) for c in range(10)]})
-    return lab_app(tmp / "model.npz", tmp)
+    return net_lab_app(tmp / "model.npz", tmp)
 
 
 def png(width: int, height: int, *, truncate: bool = False, huge_header: bool = False) -> bytes:
@@ -248,22 +249,28 @@ def test_a_thousand_malformed_requests_to_each_endpoint(app):
             assert alive.status_code == 200 and len(alive.json()["probabilities"]) == 10
 
     asyncio.run(main())
-    assert app.state.netlab.runs.all() == []  # not one of them started a run
+    assert app.state.lab.netlab.runs.all() == []  # not one of them started a run
 
 
 def test_malformed_requests_to_a_real_server(app):
     batch = requests(seed=1)[: 7 * 120]
-    with serve(app) as base, httpx.Client(base_url=base, timeout=30) as client:
-        for method, path, body in batch:
-            check(client.request(method, path, content=body), method, path, body)
+    json_type = {"content-type": "application/json"}
+    with running_lab(app) as lab, httpx.Client(base_url=lab.url, timeout=30) as client:
+        base = lab.url.rstrip("/")
+        for i, (method, path, body) in enumerate(batch):
+            headers = json_type if i % 10 else {}  # and some without: 415
+            check(client.request(method, path, content=body, headers=headers), method, path,
+                  body)
         too_big = b'{"pixels": [' + b"0.5, " * 300_000 + b"0.5]}"  # 1.5 MB, over the limit
-        check(client.post("/api/predict", content=too_big), "POST", "/api/predict", too_big[:40])
+        check(client.post("/api/predict", content=too_big, headers=json_type), "POST",
+              "/api/predict", too_big[:40])
 
         def chunks():  # no content-length: the limit holds while reading
             for _ in range(40):
                 yield b" " * 50_000
 
-        check(client.post("/api/predict", content=chunks()), "POST", "chunked", b"")
+        check(client.post("/api/predict", content=chunks(), headers=json_type), "POST",
+              "chunked", b"")
         host, port = base.removeprefix("http://").split(":")
         for raw in (b"GARBAGE\r\n\r\n", b"POST /api/predict HTTP/1.1\r\nHost: x\r\n"
                     b"Content-Length: -5\r\n\r\n{}", b"\x16\x03\x01\x00\xa5\x01\x00"):

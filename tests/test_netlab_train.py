@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import json
 import math
+from pathlib import Path
 
 import pytest
 
 pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
-from netlab_support import lab_app, serve  # noqa: E402
+from lab_tools import net_lab_app, running_lab  # noqa: E402
 
 from chainrule.cli import main  # noqa: E402
 
@@ -30,10 +31,10 @@ def _strict(text: str):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    app = lab_app(None, tmp_path_factory.mktemp("lab"))
-    lab = app.state.netlab
+    app = net_lab_app(None, tmp_path_factory.mktemp("lab"))
+    lab = app.state.lab.netlab
     lab.status = "ready"  # no first network for these tests: the runs are the subject
-    with serve(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+    with running_lab(app) as running, httpx.Client(base_url=running.url, timeout=60) as client:
         yield client, lab
 
 
@@ -71,8 +72,7 @@ def test_a_live_run_streams_what_metrics_csv_holds(lab, capsys):
     assert [e["iteration"] for e in progress] == list(range(25, 301, 25))
     evals = [e for e in got if e["type"] == "eval"]
     path = answer.json()["path"]
-    from pathlib import Path
-
+    assert_free(Path(path))
     rows = metrics_rows(Path(path))
     assert [e["iteration"] for e in evals] == [0, 50, 100, 150, 200, 250]
     for e, row in zip(evals, rows, strict=True):
@@ -107,9 +107,8 @@ def test_stop_refuse_a_second_run_and_resume(lab, capsys):
     assert end["status"] == "stopped" and end["model"] is True
     stopped_at = end["summary"]["iteration"]
     assert 0 < stopped_at < 50000 and "chainrule train --resume" in end["message"]
-    from pathlib import Path
-
     path = Path(run["path"])
+    assert_free(path)  # the lock is free by the end event: --resume may start at once
     rows = metrics_rows(path)
     last_eval = [e for e in got if e["type"] == "eval"][-1]
     assert {k: last_eval[k] for k in rows[-1]} == rows[-1]
@@ -127,26 +126,38 @@ def test_stop_refuse_a_second_run_and_resume(lab, capsys):
 
 def test_learning_rate_10(lab):
     client, _ = lab
-    # lr 10 alone: no NaN (the ReLU units die, the exact log-softmax stays finite), so
-    # the run completes; the end event says that it learned nothing and why
+    # SGD at lr 10: no NaN, and no loss 1000 times the first (the ReLU units die, the exact
+    # log-softmax keeps the loss near log 10), so the run completes; the end event says
+    # that it learned nothing and why
     got = events(client, client.post("/api/train", json={**SMALL, "lr": 10}).json()["run"])
     end = got[-1]
     assert end["status"] == "completed"
     assert "not learning" in end["warning"] and "learning rate 10 is too high" in end["warning"]
     facts = end["warning_facts"]
     assert facts["cause"] == "high" and facts["lr"] == 10 and facts["accuracy"] <= 0.15
-    # lr 10 with weight decay 0.5: W *= (1 - 10 * 0.5) each step, the loss overflows, and the
-    # library's TrainingDiverged message reaches the page
-    answer = client.post("/api/train", json={**SMALL, "lr": 10, "weight_decay": 0.5}).json()
-    got = events(client, answer["run"])
-    end = got[-1]
-    assert end["status"] == "diverged" and end["model"] is False
-    assert end["message"].startswith("training diverged at iteration ")
-    assert end["message"].endswith("; try a lower learning rate (now 10)")
-    assert end["summary"]["status"] == "diverged"
-    at = int(end["message"].split()[4].rstrip(":"))  # "training diverged at iteration N:"
-    assert [e for e in got if e["type"] == "progress"][-1]["iteration"] == at  # steps before it
-    assert all(e.get("loss") is None or math.isfinite(e["loss"]) for e in got)  # strict JSON
+    assert facts["worst_loss"] < 1000 * facts["first_loss"]
+    # Adam at lr 10, and SGD at lr 10 with weight decay 0.5 (W *= 1 - 10 * 0.5 each step):
+    # the loss explodes, and the library's TrainingDiverged message reaches the page
+    for form in ({"optimizer": "adam"}, {"weight_decay": 0.5}):
+        answer = client.post("/api/train", json={**SMALL, "lr": 10, **form}).json()
+        got = events(client, answer["run"])
+        end = got[-1]
+        assert end["status"] == "diverged" and end["model"] is False, form
+        assert end["message"].startswith("training diverged at iteration ")
+        assert "more than 1000 times the first step's" in end["message"]
+        assert end["message"].endswith("; try a lower learning rate (now 10)")
+        assert end["summary"]["status"] == "diverged" and not end["warning"]
+        at = int(end["message"].split()[4].rstrip(":"))  # "training diverged at iteration N:"
+        assert [e for e in got if e["type"] == "progress"][-1]["iteration"] == at  # steps before
+        assert all(e.get("loss") is None or math.isfinite(e["loss"]) for e in got)  # strict JSON
+        assert_free(Path(answer["path"]))
+
+
+def assert_free(path: Path) -> None:
+    """No Run holds the folder's lock any more (in this process or another)."""
+    from chainrule.runs import RunLock
+
+    RunLock.check(path)
 
 
 def test_unknown_runs_and_bad_forms(lab):

@@ -22,39 +22,30 @@ All numbers come from the library (:mod:`chainrule.probe`, :mod:`chainrule.live`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
 
 from chainrule.live import LiveRun, TrainingBusy
+from chainrule.web.app import LabState, RequestError, page
 from chainrule.web.netlab_input import (
     MAX_BODY,
     MAX_FORM,
     MAX_LR,
-    BadRequest,
     check_keys,
     float_field,
     input_pixels,
     label_field,
-    read_json,
+    read_object,
     shown,
     train_config,
 )
 from chainrule.web.netlab_state import LabError, Model, NetLab  # noqa: F401 - re-exported
-
-STATIC = Path(__file__).parent / "static"
-
-
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
 
 # ---------------------------------------------------------------- answers
 
@@ -135,54 +126,46 @@ def _end_params(net) -> tuple[tuple, tuple]:
 
 PAGE = {"id": "net", "path": "/net"}
 LAB_OPTIONS = ("runs_dir", "data_dir", "download", "first_root", "plots", "first_iters", "seed")
-"""The options of :class:`NetLab` that the lab app's state may carry."""
+"""The options of :class:`NetLab` that ``create_app`` may carry for this page."""
 
 
-def lab_for(state) -> NetLab:
-    """The :class:`NetLab` of the lab app's shared state (``model``, ``options``,
-    ``on_startup``, ``on_shutdown``), made once: its first network starts with the
-    server and its runs stop with it. Raises :class:`LabError` for a bad ``model``."""
+def lab_for(state: LabState) -> NetLab:
+    """The :class:`NetLab` of the lab app's shared state, made once (``state.netlab``).
+
+    ``state.model`` is the ``--model`` run (loaded now: a bad one raises
+    :class:`LabError`). The first network starts training when the server starts if
+    the option ``train_first`` is true (``chainrule serve`` sets it), else when the
+    network lab is first asked for it; a run in progress stops (and is saved) when
+    the server stops."""
     lab = getattr(state, "netlab", None)
     if lab is None:
-        options = {k: v for k, v in (getattr(state, "options", None) or {}).items()
-                   if k in LAB_OPTIONS}
-        lab = NetLab(getattr(state, "model", None), **options)
+        options = {k: v for k, v in state.options.items() if k in LAB_OPTIONS}
+        lab = NetLab(state.model, **options)
         state.netlab = lab
-        state.on_startup.append(lab.start)
+        if state.options.get("train_first"):
+            state.on_startup.append(lab.start)
         state.on_shutdown.append(lab.close)
     return lab
 
 
-def routes(state) -> list[Route]:
-    """The network lab's routes, bound to ``state``: a :class:`NetLab`, or the lab app's
-    shared state (see :func:`lab_for`)."""
-    lab = state if isinstance(state, NetLab) else lab_for(state)
-
-    def guarded(handler):
-        async def endpoint(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except BadRequest as exc:
-                return error(exc.status, str(exc))
-        return endpoint
-
-    async def page(request: Request) -> Response:
-        return FileResponse(STATIC / "net.html", headers={"Cache-Control": "no-cache"})
+def routes(state: LabState) -> list[BaseRoute]:
+    """The network lab's routes, bound to the lab app's shared ``state``."""
+    lab = lab_for(state)
 
     async def model_get(request: Request) -> Response:
-        return JSONResponse(lab.info())
+        return JSONResponse(await run_in_threadpool(lab.info))
 
     async def model_post(request: Request) -> Response:
-        data = await read_json(request, MAX_FORM)
+        data = await read_object(request, MAX_FORM)
         check_keys(data, ("run",))
         run_id = data.get("run")
         if not isinstance(run_id, str) or not run_id:
-            raise BadRequest("run must be a run id (a string) or \"first\"")
+            raise RequestError("run must be a run id (a string) or \"first\"")
         await run_in_threadpool(lab.use, run_id[:200])
         return JSONResponse(lab.info())
 
     async def predict(request: Request) -> Response:
-        data = await read_json(request, MAX_BODY)
+        data = await read_object(request, MAX_BODY)
         check_keys(data, ("pixels", "image", "label"))
         model = lab.current()
         label = label_field(data, model, required=False)
@@ -190,7 +173,7 @@ def routes(state) -> list[Route]:
         return JSONResponse(await run_in_threadpool(predict_answer, model, x, label, blank))
 
     async def learn(request: Request) -> Response:
-        data = await read_json(request, MAX_BODY)
+        data = await read_object(request, MAX_BODY)
         check_keys(data, ("pixels", "image", "label", "lr"))
         model = lab.current()
         label = label_field(data, model, required=True)
@@ -202,39 +185,39 @@ def routes(state) -> list[Route]:
         params = request.query_params
         unknown = [k for k in params if k != "index"]
         if unknown:
-            raise BadRequest(f"unknown option {shown(unknown[0])}; allowed: index")
+            raise RequestError(f"unknown option {shown(unknown[0])}; allowed: index")
         model = lab.current()
         try:
             x, t = await run_in_threadpool(lab.test_set, model.dataset)
         except (OSError, ImportError, ValueError) as exc:
-            raise BadRequest(f"no {model.dataset} test images: {str(exc).splitlines()[0]}",
-                             409) from None
+            raise RequestError(f"no {model.dataset} test images: {str(exc).splitlines()[0]}",
+                               409) from None
         text = params.get("index")
         if text is None:
             index = int(lab.rng.integers(len(x)))
         elif text.isdigit() and len(text) < 8 and int(text) < len(x):
             index = int(text)
         else:
-            raise BadRequest(f"index must be a whole number from 0 to {len(x) - 1}")
+            raise RequestError(f"index must be a whole number from 0 to {len(x) - 1}")
         pixels = np.asarray(x[index], dtype=np.float64)
         if pixels.size != model.input_size:
-            raise BadRequest(f"the {model.dataset} images do not fit the model", 409)
+            raise RequestError(f"the {model.dataset} images do not fit the model", 409)
         return JSONResponse({"pixels": floats(pixels), "label": int(t[index]),
                              "index": index, "shape": list(model.image_shape),
                              "dataset": model.dataset})
 
     async def train(request: Request) -> Response:
-        data = await read_json(request, MAX_FORM)
+        data = await read_object(request, MAX_FORM)
         config = train_config(data)
         try:
             live = await run_in_threadpool(lambda: lab.runs.start(
                 config, data_dir=lab.data_dir, download=lab.download, plots=lab.plots))
         except TrainingBusy as exc:
             first = lab.first_run is not None and lab.runs.active() is lab.first_run
-            raise BadRequest("the lab is still training its first network; try again in a "
-                             "few seconds" if first else str(exc), 409) from None
+            raise RequestError("the lab is still training its first network; try again in a "
+                               "few seconds" if first else str(exc), 409) from None
         except (OSError, ValueError) as exc:
-            raise BadRequest(str(exc).splitlines()[0], 400) from None
+            raise RequestError(str(exc).splitlines()[0], 400) from None
         return JSONResponse({"run": live.id, "path": str(live.path),
                              "config": live.config.to_dict()})
 
@@ -242,7 +225,7 @@ def routes(state) -> list[Route]:
         run_id = request.path_params["run_id"]
         live = lab.runs.get(run_id)
         if live is None:
-            raise BadRequest(f"no run {shown(run_id)} in this lab", 404)
+            raise RequestError(f"no run {shown(run_id)} in this lab", 404)
         return live
 
     async def stop(request: Request) -> Response:
@@ -280,46 +263,20 @@ def routes(state) -> list[Route]:
                 unsubscribe()
 
         return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache",
-                                          "X-Accel-Buffering": "no"})
+                                 headers={"X-Accel-Buffering": "no"})
 
     return [
-        Route("/net", page, methods=["GET"]),
-        Route("/api/model", guarded(model_get), methods=["GET"]),
-        Route("/api/model", guarded(model_post), methods=["POST"]),
-        Route("/api/predict", guarded(predict), methods=["POST"]),
-        Route("/api/learn", guarded(learn), methods=["POST"]),
-        Route("/api/sample", guarded(sample), methods=["GET"]),
-        Route("/api/train", guarded(train), methods=["POST"]),
-        Route("/api/train/{run_id}/events", guarded(events), methods=["GET"]),
-        Route("/api/train/{run_id}/stop", guarded(stop), methods=["POST"]),
+        Route("/net", page("net"), methods=["GET"]),
+        Route("/api/model", model_get, methods=["GET"]),
+        Route("/api/model", model_post, methods=["POST"]),
+        Route("/api/predict", predict, methods=["POST"]),
+        Route("/api/learn", learn, methods=["POST"]),
+        Route("/api/sample", sample, methods=["GET"]),
+        Route("/api/train", train, methods=["POST"]),
+        Route("/api/train/{run_id}/events", events, methods=["GET"]),
+        Route("/api/train/{run_id}/stop", stop, methods=["POST"]),
     ]
 
 
 def _sse(event: dict) -> str:
     return f"id: {event['seq']}\ndata: {json.dumps(event, allow_nan=False)}\n\n"
-
-
-def create_app(model=None, **options):
-    """A Starlette app with just the network lab (for tests and until the shared app
-    mounts it): ``/net``, the API and ``/static``."""
-    from starlette.applications import Starlette
-    from starlette.exceptions import HTTPException
-    from starlette.routing import Mount
-    from starlette.staticfiles import StaticFiles
-
-    async def http_error(request: Request, exc: HTTPException) -> Response:
-        return error(exc.status_code, exc.detail)
-
-    lab = NetLab(model, **options)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        lab.start()  # the first network begins training as the server starts
-        yield
-        await run_in_threadpool(lab.close)  # a run in progress stops and is saved
-
-    app = Starlette(routes=[*routes(lab), Mount("/static", StaticFiles(directory=STATIC))],
-                    exception_handlers={HTTPException: http_error}, lifespan=lifespan)
-    app.state.netlab = lab
-    return app

@@ -16,7 +16,7 @@ import numpy as np
 
 from chainrule.live import LiveRun, LiveRuns, TrainingBusy
 from chainrule.train import TrainConfig
-from chainrule.web.netlab_input import BadRequest
+from chainrule.web.app import RequestError
 
 FIRST_ITERS = {"mnist": 5000, "digits": 3000}
 """The first network: the book's TwoLayerNet, SGD lr 0.1, batch 100, this many steps."""
@@ -230,19 +230,19 @@ class NetLab:
     def use(self, run_id: str) -> Model:
         if run_id == "first":
             if self.first is None:
-                raise BadRequest("the first network is not ready yet", 409)
+                raise RequestError("the first network is not ready yet", 409)
             self.model = self.first
             return self.model
         live = self.runs.get(run_id)
         if live is None:
-            raise BadRequest(f"no run {run_id!r} in this lab", 404)
+            raise RequestError(f"no run {run_id!r} in this lab", 404)
         if not live.done or not live.has_model:
-            raise BadRequest(f"run {run_id} has no trained network yet (it is {live.status})",
+            raise RequestError(f"run {run_id} has no trained network yet (it is {live.status})",
                              409)
         try:
             self.model = load_model(live.path, run_id, "run")
         except LabError as exc:
-            raise BadRequest(str(exc), 409) from None
+            raise RequestError(str(exc), 409) from None
         return self.model
 
     def current(self) -> Model:
@@ -250,8 +250,8 @@ class NetLab:
         model = self.model
         if model is None:
             if self.status == "unavailable":
-                raise BadRequest(self.message, 409)
-            raise BadRequest("the first network is still training; it is ready in a few "
+                raise RequestError(self.message, 409)
+            raise RequestError("the first network is still training; it is ready in a few "
                              "seconds", 409)
         return model
 
