@@ -88,6 +88,17 @@ def test_not_learning_names_the_likely_cause():
                        TrainConfig(lr=1e-6).resolved())
     assert "barely moved" in low and "larger learning rate" in low
     assert not_learning(history([2.3, 0.5, 0.3], [0.1, 0.8, 0.9]), config) == ""
+    # the network as saved, measured after the last row, has the last word
+    from chainrule.runs import Summary
+
+    def measured(acc: float) -> Summary:
+        return Summary("completed", 300, 300, acc, acc, 300, 1.0, 300, 300.0)
+
+    final = learning_check(high, config, summary=measured(0.113))
+    assert final["iterations"] == 300 and final["accuracy"] == 0.113
+    assert "after 300 iterations the accuracy is 0.113" in not_learning(
+        high, config, summary=measured(0.113))
+    assert learning_check(high, config, summary=measured(0.9)) is None
     assert not_learning(history([2.3], [0.1]), config) == ""  # one evaluation says nothing
     assert not_learning(history([2.3, 2.3], [math.nan, math.nan]), config) == ""
 

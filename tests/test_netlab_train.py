@@ -178,3 +178,27 @@ def test_unknown_runs_and_bad_forms(lab):
         answer = client.post("/api/train", json=form)
         assert answer.status_code == 400, name
         assert answer.json()["error"], name
+
+
+def test_while_the_first_network_trains(tmp_path, monkeypatch):
+    """The lab answers while its first network trains; a page run and a stop of that
+    network are refused in one line; when the server stops, so does that run, and its
+    half-trained folder is removed."""
+    from lab_tools import lab_client
+
+    monkeypatch.delenv("CHAINRULE_DATA", raising=False)  # no MNIST here: the digits
+    app = net_lab_app(None, tmp_path, first_iters={"digits": 50000})
+    lab = app.state.lab.netlab
+    with lab_client(app) as client:
+        info = client.get("/api/model").json()
+        assert info["status"] == "training" and info["model"] is None
+        assert info["first_run"] == info["training"] == lab.first_run.id
+        busy = client.post("/api/train", json=SMALL)
+        assert busy.status_code == 409
+        assert busy.json()["error"].startswith("the lab is still training its first network")
+        stop = client.post(f"/api/train/{info['first_run']}/stop")
+        assert stop.status_code == 409 and "cannot be stopped" in stop.json()["error"]
+        predict = client.post("/api/predict", json={"pixels": [0.0] * 64})
+        assert predict.status_code == 409 and "still training" in predict.json()["error"]
+    assert lab.first_run.done and lab.first_run.status == "stopped"
+    assert list((tmp_path / "first").glob("*")) == []

@@ -203,44 +203,55 @@ class LiveRun:
             with contextlib.suppress(Exception):
                 self._on_end(self)
         facts = None if self.run is None or status not in ("completed", "stopped") else \
-            learning_check(self.run.history, self.config)
-        warning = "" if facts is None else not_learning(self.run.history, self.config)
-        self._emit({"type": "end", "status": status, "message": message, "warning": warning,
+            learning_check(self.run.history, self.config, summary=summary)
+        self._emit({"type": "end", "status": status, "message": message,
+                    "warning": _said(facts),
                     "warning_facts": facts,
                     "model": self.has_model,
                     "summary": None if summary is None else summary.to_dict()})
 
 
-def learning_check(history, config: TrainConfig, num_classes: int = 10) -> dict | None:
+def learning_check(history, config: TrainConfig, num_classes: int = 10, *,
+                   summary=None) -> dict | None:
     """The facts when a run's evaluations say it learned nothing, else None.
 
     Not learning: at least two evaluations and the last accuracy (test, else train) at
-    most 1.5 times chance (``1 / num_classes``). If some mini-batch loss was more than
-    twice the first, ``cause`` is ``"high"``: that is what a too-high rate does to these
-    networks when the loss neither turns NaN nor grows past the divergence rule's 1000
-    times the first (SGD at lr 10 on MNIST: ReLU units die, and the loss, after a peak
-    below that rule, settles near ``log(num_classes)``), so
-    :class:`~chainrule.train.TrainingDiverged` does not fire. Otherwise ``cause`` is
-    ``"low"``: the rate is too low or the run too short.
-    The other keys: ``iterations``, ``accuracy``, ``first_loss``, ``worst_loss``,
-    ``last_loss`` (of the last evaluation row) and ``lr``.
+    most 1.5 times chance (``1 / num_classes``); the last is the run's ``summary``
+    (:class:`~chainrule.runs.Summary`) when it measured the network after the last
+    row. If some mini-batch loss was more than twice the first, ``cause`` is
+    ``"high"``: that is what a too-high rate does to these networks when the loss
+    neither turns NaN nor grows past the divergence rule's 1000 times the first (SGD
+    at lr 10 on MNIST: ReLU units die, and the loss, after a peak below that rule,
+    settles near ``log(num_classes)``), so :class:`~chainrule.train.TrainingDiverged`
+    does not fire. Otherwise ``cause`` is ``"low"``: the rate is too low or the run too
+    short. The other keys: ``iterations`` (when the accuracy was measured),
+    ``accuracy``, ``first_loss``, ``worst_loss``, ``last_loss`` (of the last evaluation
+    row) and ``lr``.
     """
     rows = history.rows()
     if len(rows) < 2 or not history.step_loss:
         return None
     last = rows[-1]
+    iterations = int(last["iteration"]) + 1
     acc = last["test_acc"] if math.isfinite(last["test_acc"]) else last["train_acc"]
+    if summary is not None and summary.evaluated_at > iterations:
+        iterations = summary.evaluated_at
+        acc = summary.test_acc if math.isfinite(summary.test_acc) else summary.train_acc
     if not (math.isfinite(acc) and acc <= 1.5 / num_classes):
         return None
     first, worst = history.step_loss[0], max(history.step_loss)
-    return {"cause": "high" if worst > 2 * first else "low", "iterations": last["iteration"] + 1,
+    return {"cause": "high" if worst > 2 * first else "low", "iterations": iterations,
             "accuracy": acc, "first_loss": first, "worst_loss": worst,
             "last_loss": _finite(last["loss"]), "lr": config.lr}
 
 
-def not_learning(history, config: TrainConfig, num_classes: int = 10) -> str:
+def not_learning(history, config: TrainConfig, num_classes: int = 10, *,
+                 summary=None) -> str:
     """:func:`learning_check` in a sentence (``""`` when the run learned)."""
-    f = learning_check(history, config, num_classes)
+    return _said(learning_check(history, config, num_classes, summary=summary))
+
+
+def _said(f: dict | None) -> str:
     if f is None:
         return ""
     said = (f"the network is not learning: after {f['iterations']} iterations the "
@@ -248,7 +259,8 @@ def not_learning(history, config: TrainConfig, num_classes: int = 10) -> str:
     if f["cause"] == "high":
         return (f"{said}; the loss jumped from {f['first_loss']:.3g} to {f['worst_loss']:.3g}: "
                 f"the learning rate {f['lr']:g} is too high (chapter 5 trains with 0.1)")
-    return (f"{said}; the loss barely moved ({f['first_loss']:.3g} to {f['last_loss']:.3g}): "
+    last = "?" if f["last_loss"] is None else f"{f['last_loss']:.3g}"
+    return (f"{said}; the loss barely moved ({f['first_loss']:.3g} to {last}): "
             f"try a larger learning rate (now {f['lr']:g}) or more iterations")
 
 

@@ -11,7 +11,8 @@ Routes (all answers JSON; bad input gets a 4xx with ``{"error": ...}``):
 - ``POST /api/learn``              the same input with a true ``"label"`` and optional
   ``"lr"``: one SGD step on a copy of the network
 - ``GET  /api/sample[?index=N]``   a (random) test image of the model's dataset, its label
-- ``POST /api/train``              a training form: ``{"run": ID}``
+- ``POST /api/train``              a training form: ``{"run": ID}`` (409 while a run trains,
+  with ``"running": ID`` and ``"first"``: whether it is the lab's first network)
 - ``GET  /api/train/ID/events``    server-sent events, one JSON object per event
 - ``POST /api/train/ID/stop``      stop after the current step
 
@@ -212,10 +213,13 @@ def routes(state: LabState) -> list[BaseRoute]:
         try:
             live = await run_in_threadpool(lambda: lab.runs.start(
                 config, data_dir=lab.data_dir, download=lab.download, plots=lab.plots))
-        except TrainingBusy as exc:
-            first = lab.first_run is not None and lab.runs.active() is lab.first_run
+        except TrainingBusy as exc:  # one run at a time: say which (the page shows it)
+            active = lab.runs.active()
+            first = lab.first_run is not None and active is lab.first_run
             raise RequestError("the lab is still training its first network; try again in a "
-                               "few seconds" if first else str(exc), 409) from None
+                               "few seconds" if first else str(exc), 409,
+                               running=None if active is None else active.id,
+                               first=first) from None
         except (OSError, ValueError) as exc:
             raise RequestError(str(exc).splitlines()[0], 400) from None
         return JSONResponse({"run": live.id, "path": str(live.path),
@@ -230,6 +234,9 @@ def routes(state: LabState) -> list[BaseRoute]:
 
     async def stop(request: Request) -> Response:
         live = live_run(request)
+        if live is lab.first_run and not live.done:  # the page's network: it ends soon
+            raise RequestError("the first network is still training and cannot be stopped "
+                               "from the page; it is ready in a few seconds", 409)
         live.stop()
         return JSONResponse({"run": live.id, "status": live.status})
 

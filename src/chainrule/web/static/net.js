@@ -50,7 +50,11 @@ async function api(method, url, body) {
   const response = await fetch(url, opts);
   let data = null;
   try { data = await response.json(); } catch (e) { data = { error: response.statusText }; }
-  if (!response.ok) throw new Error((data && data.error) || response.statusText);
+  if (!response.ok) {
+    const err = new Error((data && data.error) || response.statusText);
+    err.data = data || {};
+    throw err;
+  }
   return data;
 }
 
@@ -547,8 +551,10 @@ form.addEventListener("submit", async (e) => {
     const answer = await api("POST", "/api/train", body);
     attachRun(answer.run);
   } catch (x) {
-    err.textContent = x.message;
+    const busy = x.data && x.data.running;
+    err.textContent = !busy ? x.message : x.data.first ? t("train.firstBusy") : t("train.busy");
     err.hidden = false;
+    if (busy && !x.data.first) attachRun(busy); // another tab's run: follow it here
   }
 });
 
@@ -588,6 +594,7 @@ function onRunEvent(e) {
   else if (e.type === "eval") run.evals.push(e);
   else if (e.type === "end") {
     run.end = e;
+    $("#train-error").hidden = true; // a "busy" note is over
     $("#train-go").disabled = false;
     $("#train-stop").disabled = true;
     refreshLab();
@@ -615,7 +622,8 @@ function renderRun() {
     const i = sm ? sm.iteration : last ? last.iteration : c.start_iteration;
     let s = `${c.net} · ` + t("train.status", { i, n: c.iters, e: (i / c.iters_per_epoch).toFixed(2),
                                                loss: last ? fmtNum(last.loss) : "–" });
-    if (ev) s += t("train.statusAcc", { train: fmtPct(ev.train_acc), test: fmtPct(ev.test_acc) });
+    const acc = sm && sm.evaluated_at ? sm : ev; // at the end: the network as saved
+    if (acc) s += t("train.statusAcc", { train: fmtPct(acc.train_acc), test: fmtPct(acc.test_acc) });
     status.textContent = s;
     bar.style.width = (100 * i / Math.max(c.iters, 1)) + "%";
   }
