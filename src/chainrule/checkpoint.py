@@ -82,9 +82,14 @@ def json_array(obj: Any) -> np.ndarray:
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
+        with open(path, "rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"
+        if not zipped:  # np.load would call it pickled data and suggest allow_pickle=True
+            raise CheckpointError(f"{path}: not an .npz file (an .npz is a zip archive "
+                                  "of .npy arrays; this file is not one)")
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
-    except FileNotFoundError:
+    except (FileNotFoundError, CheckpointError):
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{path}: not a readable .npz file ({exc})") from exc
