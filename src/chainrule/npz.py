@@ -28,6 +28,7 @@ __all__ = ["Limits", "NpzError", "LIMITS", "read_npz"]
 
 _CHUNK = 1 << 22
 _EOCD = b"PK\x05\x06"
+_ZIP_STARTS = (b"PK\x03\x04", _EOCD)  # an entry's header; the end record of an empty zip
 _NUMBER_KINDS = "biuf"  # bool, signed and unsigned integers, floats: nothing else
 
 
@@ -79,6 +80,9 @@ def read_npz(path: str | os.PathLike, *, accept: Callable[[str], bool],
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open()
             raise NpzError(f"{path}: not a regular file")
         with open(path, "rb") as f:
+            if f.read(4) not in _ZIP_STARTS:  # np.load would say "pickled data"
+                raise NpzError(f"{path}: not an .npz file (an .npz is a zip archive of .npy "
+                               "arrays; this file is not one)")
             _check_directory(f, os.fstat(f.fileno()).st_size, path, limits)
             with zipfile.ZipFile(f) as zf:
                 entries = [_header(zf, info, path, limits) for info in _infos(zf, path,
