@@ -144,6 +144,19 @@ def test_pillow_own_bomb_limit_is_an_error_too(tmp_path, monkeypatch):
         read_image(bomb)
 
 
+def test_a_picture_can_come_as_a_file_object(tmp_path):
+    import io
+
+    from chainrule.preprocess import ImageError, read_image
+
+    data = picture(tmp_path / "d.png").read_bytes()
+    assert read_image(io.BytesIO(data)).shape == (12, 12)
+    with pytest.raises(ImageError, match="the picture: not a readable picture"):
+        read_image(io.BytesIO(data[:30]))
+    with pytest.raises(ImageError, match="the picture: 7000x7000 pixels"):
+        read_image(io.BytesIO(png_bomb(tmp_path / "b.png", 7000, 7000).read_bytes()))
+
+
 def test_a_large_picture_is_shrunk_before_it_becomes_numbers(tmp_path):
     from chainrule.preprocess import WORK_SIDE, load_image, read_image
 

@@ -18,6 +18,7 @@ import os
 import stat
 import struct
 import warnings
+from typing import BinaryIO
 
 import numpy as np
 
@@ -33,42 +34,48 @@ class ImageError(ValueError):
     """A picture that cannot be read or holds no digit."""
 
 
-def read_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """A PNG/JPEG/... as a float64 grayscale array in 0..255 (alpha composited), at most
-    :data:`WORK_SIDE` pixels a side. Raises :class:`ImageError` naming the file for
-    anything that is not a readable picture of at most ``max_pixels``."""
+def read_image(path: str | os.PathLike | BinaryIO, *,
+               max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A PNG/JPEG/... (a file, or a binary file object) as a float64 grayscale array in
+    0..255 (alpha composited), at most :data:`WORK_SIDE` pixels a side. Raises
+    :class:`ImageError` naming the file for anything that is not a readable picture of
+    at most ``max_pixels``."""
     try:
         from PIL import Image
     except ImportError as exc:  # pragma: no cover - Pillow comes with matplotlib
         raise ImportError("reading pictures needs Pillow: pip install pillow") from exc
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(mode):
-        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-        raise ImageError(f"{path}: not a picture file ({what})")
+    if hasattr(path, "read"):
+        where = getattr(path, "name", None) or "the picture"
+    else:
+        where = path
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        if not stat.S_ISREG(mode):
+            what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise ImageError(f"{path}: not a picture file ({what})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _decode(Image, path, max_pixels)
+            return _decode(Image, path, where, max_pixels)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"{path}: refused: {exc}") from None
+        raise ImageError(f"{where}: refused: {exc}") from None
     except MemoryError:
-        raise ImageError(f"{path}: too large to decode in the memory available") from None
+        raise ImageError(f"{where}: too large to decode in the memory available") from None
     except (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, SyntaxError,
             ZeroDivisionError, OverflowError, struct.error) as exc:
         # what Pillow's decoders raise on damaged or crafted files
-        raise ImageError(f"{path}: not a readable picture ({exc})") from None
+        raise ImageError(f"{where}: not a readable picture ({exc})") from None
 
 
-def _decode(pil, path, max_pixels: int) -> np.ndarray:
+def _decode(pil, path, where, max_pixels: int) -> np.ndarray:
     with pil.open(path) as img:  # reads the header only
         width, height = img.size
         if width * height > max_pixels:
-            raise ImageError(f"{path}: {width}x{height} pixels, more than the "
+            raise ImageError(f"{where}: {width}x{height} pixels, more than the "
                              f"{max_pixels} read here")
         if max(width, height) > WORK_SIDE:
             img.draft(img.mode, (WORK_SIDE, WORK_SIDE))  # JPEG: decode at a smaller scale
