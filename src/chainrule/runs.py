@@ -671,7 +671,7 @@ def find_model(target: str | os.PathLike) -> tuple[Path, dict | None]:
             if (target / name).is_file():
                 config = target / CONFIG
                 try:
-                    saved = json.loads(config.read_text(encoding="utf-8"))
+                    saved = files.read_json(config, expect=dict)
                 except (OSError, ValueError):
                     saved = None
                 return target / name, saved
