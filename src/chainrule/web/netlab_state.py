@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import shutil
@@ -14,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.files import read_json
 from chainrule.live import LiveRun, LiveRuns, TrainingBusy
 from chainrule.train import TrainConfig
 from chainrule.web.app import RequestError
@@ -90,10 +90,9 @@ def load_model(target: str | os.PathLike, model_id: str = "first", source: str =
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return read_json(path, expect=dict)
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 # ---------------------------------------------------------------- the lab's state
