@@ -1,4 +1,5 @@
-"""Helpers for the lab's tests: a test client, a real server on 127.0.0.1, headless Chromium.
+"""Helpers for the lab's tests: a test client, a real server on 127.0.0.1, headless Chromium,
+and for the network lab an app with its own folders and a small network trained on MNIST.
 
 Chromium and chromedriver are Debian's (``/usr/bin/chromium``, ``/usr/bin/chromedriver``);
 nothing downloads a browser: the driver's path is given, so Selenium Manager never
@@ -48,12 +49,36 @@ def need_browser() -> None:
         pytest.skip(msg)
 
 
+def net_lab_app(model: Path | None, tmp: Path, **options):
+    """The lab's app for the network lab's tests: offline, its runs and first network in
+    ``tmp``, no plots; ``app.state.lab.netlab`` is the :class:`NetLab`."""
+    from chainrule.web import create_app
+
+    options.setdefault("download", False)
+    options.setdefault("plots", False)
+    return create_app(model=None if model is None else str(model), runs_dir=tmp / "runs",
+                      first_root=tmp / "first", **options)
+
+
+def train_mnist_model(out: Path, mnist_arrays, *, hidden: int = 30, iters: int = 400) -> Path:
+    """A TwoLayerNet trained briefly on real MNIST, saved as a normal run folder."""
+    from chainrule.runs import Run
+    from chainrule.train import Data, TrainConfig
+
+    (x, t), (xt, tt) = mnist_arrays
+    with Run.create(TrainConfig(hidden=hidden, iters=iters, eval_every=iters), out,
+                    data=Data(x, t, xt, tt)) as run:
+        run.train(plots=False, handle_sigint=False)
+    return out
+
+
 @contextmanager
-def running_lab(**options):
-    """The lab served by uvicorn from a thread, on a free port of 127.0.0.1."""
+def running_lab(app=None, **options):
+    """``app`` (default: the lab made from ``options``) served by uvicorn from a thread,
+    on a free port of 127.0.0.1; ``.url`` ends with ``/``."""
     from chainrule.web import serve
 
-    running = serve(host="127.0.0.1", port=0, open_browser=False, background=True,
+    running = serve(app, host="127.0.0.1", port=0, open_browser=False, background=True,
                     announce=None, **options)
     try:
         yield running

@@ -68,6 +68,40 @@ def test_serve_prints_the_address_answers_and_stops_on_ctrl_c():
     assert err.strip() in ("", "stopped")
 
 
+def test_both_labs_answer_at_once_while_the_first_network_trains(tmp_path):
+    """Without --model the network lab trains a first network behind the server, which
+    answers meanwhile; Ctrl-C stops that run and leaves no half-trained folder."""
+    from chainrule.datasets import cache_dir
+
+    proc, url = start("--no-browser", "--port", "0")
+    try:
+        assert [p["id"] for p in get_json(url + "api/pages")["pages"]] == ["graph", "net"]
+        model = get_json(url + "api/model")
+        assert model["status"] in ("training", "ready"), model  # ready: kept from before
+        with urllib.request.urlopen(url + "net", timeout=5) as r:
+            assert b"net.js" in r.read()
+        assert get_json(url + "api/graphs")["default"] == "apple"
+    finally:
+        code, err = stop(proc)
+    assert code in (0, 130) and "Traceback" not in err, err
+    assert err.strip() in ("", "stopped")
+    assert list((cache_dir() / "lab").glob("*-training-*")) == []
+
+
+def test_a_model_that_is_not_one_is_one_line(tmp_path, capsys):
+    junk = tmp_path / "model.npz"
+    junk.write_bytes(b"not a zip")
+    (tmp_path / "run").mkdir()
+    for target in (tmp_path / "nothing", junk, tmp_path / "run"):
+        assert main(["serve", "--no-browser", "--port", "0", "--model", str(target)]) == 2
+        out, err = capsys.readouterr()
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(
+            f"chainrule serve: error: --model: {target}"), lines
+        assert "pickle" not in lines[0]
+        assert out == ""  # no address: the server never started
+
+
 def test_without_a_port_it_takes_the_first_free_one_from_8000():
     proc, url = start("--no-browser")
     try:

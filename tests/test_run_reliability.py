@@ -302,3 +302,14 @@ def test_a_run_finished_meanwhile_is_refused_and_left_alone(tmp_path, monkeypatc
     with pytest.raises(RunError, match="already holds a run"):
         Run.create(CONFIG, tmp_path / "r", data=blobs())
     assert {p.name: p.read_bytes() for p in first.path.iterdir()} == before
+
+
+@pytest.mark.parametrize("text", ["[" * 5000 + "]" * 5000, "[1, 2]", '"a string"'])
+def test_resume_refuses_a_hostile_config_json_in_one_line(tmp_path, text):
+    """A config.json nested thousands deep, or not an object, is a RunError, not a
+    RecursionError or AttributeError from the library."""
+    from chainrule.runs import Run, RunError
+
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(RunError, match="config.json"):
+        Run.resume(tmp_path)

@@ -353,8 +353,8 @@ def test_pages_hooks_run_when_the_server_starts_and_stops(monkeypatch):
                 return JSONResponse({"model": str(state.model)})
             return [Route("/extra", hello)]
 
-    real = web_app.page_modules
-    monkeypatch.setattr(web_app, "page_modules", lambda: [*real(), Page])
+    real = web_app.page_modules  # the graph lab and this page (runs/x is not for the net lab)
+    monkeypatch.setattr(web_app, "page_modules", lambda: [real()[0], Page])
     with lab_client(create_app(model="runs/x", flavour=1)) as client:
         assert calls == [("start", "runs/x")]
         assert client.get("/extra").json() == {"model": "runs/x"}

@@ -148,9 +148,11 @@ def hostile_requests(seed: int = 0, count: int = 1100) -> list[Req]:
                  "/API/GRAPH", "/static/", "/static/../pyproject.toml", "/static/%2e%2e/app.py",
                  "/static/..%2f..%2fapp.py", "/static/i18n/../../app.py", "/static/nope.js",
                  "/static/i18n/graph.xx.json", "/" + "a" * 3000, "/%00", "/static/%00",
-                 "/.git/config", "/etc/passwd", "/api/graph%00", "/index.html", "/net"]:
+                 "/.git/config", "/etc/passwd", "/api/graph%00", "/index.html", "/net/",
+                 "/static/i18n/net.xx.json"]:
         out.append(Req("GET", path, None, None))
         out.append(Req("POST", path, GOOD.body))
+    out.append(Req("POST", "/net", GOOD.body))  # the network lab's page (its API: test_netlab_hostile)
     # a bad Content-Length
     for length in ["-1", "abc", "99999999999999999999999", str(2 << 20)]:
         out.append(Req("POST", "/api/graph", b"{}", headers={"content-length": length}))

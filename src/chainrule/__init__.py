@@ -4,6 +4,7 @@ The book's names come first; everything here imports only NumPy, so
 ``import chainrule`` stays fast (matplotlib and tqdm load only when used).
 """
 
+from chainrule import _startup  # noqa: F401 - first: Ctrl-C while the command starts
 from chainrule.base import Layer
 from chainrule.datasets import load_mnist
 from chainrule.functions import (

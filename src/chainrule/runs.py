@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import math
 import os
 import signal
@@ -327,7 +326,7 @@ class Run:
                 download) -> Run:
         config_file, ckpt_file = path / CONFIG, path / CHECKPOINT
         try:
-            saved = json.loads(config_file.read_text(encoding="utf-8"))
+            saved = files.read_json(config_file, expect=dict)
             config = TrainConfig.from_dict(saved).resolved()
         except (ValueError, TypeError, AttributeError) as exc:
             raise RunError(f"{config_file}: unreadable run config ({exc})") from exc
@@ -671,7 +670,7 @@ def find_model(target: str | os.PathLike) -> tuple[Path, dict | None]:
             if (target / name).is_file():
                 config = target / CONFIG
                 try:
-                    saved = json.loads(config.read_text(encoding="utf-8"))
+                    saved = files.read_json(config, expect=dict)
                 except (OSError, ValueError):
                     saved = None
                 return target / name, saved

@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in SUFFIXES:
         raise CLIError(f"cannot tell the format of {str(out)!r}: end it in "
                        + ", ".join(SUFFIXES))
-    if args.precision < 1:
-        raise CLIError(f"--precision must be at least 1, got {args.precision}")
+    if not 1 <= args.precision <= 17:  # a float64 has 17 significant digits at most
+        raise CLIError(f"--precision must be from 1 to 17, got {args.precision}")
     if not out.parent.is_dir():
         raise CLIError(f"the folder {str(out.parent)!r} does not exist")
     if args.expr is not None:

@@ -139,15 +139,14 @@ def _config(args: argparse.Namespace):
 
 def _check_resume(args: argparse.Namespace) -> Path:
     """The run folder; a flag that contradicts the run's config is an error."""
-    import json
-
+    from chainrule.files import read_json
     from chainrule.train import INIT_NAMES, TrainConfig
 
     path = Path(args.resume)
     if args.out is not None and Path(args.out).resolve() != path.resolve():
         raise CLIError("--out cannot be used with --resume: a run continues in its own folder")
     try:
-        saved = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        saved = read_json(path / "config.json", expect=dict)
         recorded_config = TrainConfig.from_dict(saved)
     except (OSError, ValueError, TypeError) as exc:
         raise CLIError(f"{path} is not a readable run folder ({exc})") from None

@@ -5,7 +5,11 @@ Importing this package is cheap; Starlette and uvicorn load when an app is made.
 - :func:`create_app` ``(*, graph=None, model=None, max_body=MAX_BODY,
   allowed_hosts=None, **options) -> Starlette``: the app. ``graph`` is a recorded
   :class:`~chainrule.Graph` shown as "your graph"; ``model`` (a run folder) and any
-  other option are kept on the state for the pages that use them.
+  other option are kept on the state for the pages that use them. The network lab
+  loads ``model`` at once (a bad one raises ``netlab_state.LabError``), starts its
+  first network with the server when ``train_first`` (``chainrule serve`` sets it;
+  otherwise when its page first asks), and takes ``runs_dir``, ``data_dir``,
+  ``download``, ``first_root``, ``plots``, ``first_iters`` and ``seed``.
 - :func:`serve` ``(app=None, *, host="127.0.0.1", port=None, open_browser=True,
   background=False, **create_app_options)``: run it with uvicorn on the first free
   port from 8000 (or ``port``); blocks until Ctrl-C, or with ``background=True``

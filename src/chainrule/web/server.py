@@ -134,10 +134,10 @@ def serve(app: Any = None, *, host: str = "127.0.0.1", port: int | None = None,
     :class:`Running`; otherwise it returns when the server stops (Ctrl-C raises
     ``KeyboardInterrupt`` after a clean shutdown).
     """
-    sock = free_socket(host, port)
-    if app is None:
+    if app is None:  # first: an app that cannot be made (a bad --model) takes no port
         options.setdefault("allowed_hosts", LOOPBACK_NAMES if is_loopback(host) else None)
         app = create_app(**options)
+    sock = free_socket(host, port)
     url = url_of(sock)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2,
                             lifespan="on", access_log=False)
