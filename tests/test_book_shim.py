@@ -71,10 +71,14 @@ def test_pythonpath_first_runs_the_books_script_on_chainrule(tmp_path):
 def test_chainrule_book_run_from_anywhere(tmp_path, capfd, monkeypatch):
     chapter = book_repository(tmp_path)
     monkeypatch.chdir(tmp_path)
-    assert main(["book", "run", str(chapter / "script.py"), "a", "--b"]) == 0
+    assert main(["book", "run", str(chapter / "script.py"), "a", "--", "--b"]) == 0
     check_output(capfd.readouterr().out)
     assert main(["book", "run", str(chapter / "fails.py")]) == 3
     assert main(["book", "run", "nothere.py"]) == 2
     assert capfd.readouterr().err == "chainrule book: error: nothere.py: no such script\n"
+    assert main(["book", "run", str(chapter)]) == 2  # a folder
+    (chapter / "notes.txt").write_text("print('hello')\n")
+    assert main(["book", "run", str(chapter / "notes.txt")]) == 2
+    assert capfd.readouterr().err.endswith("notes.txt: not a Python script (.py)\n")
     assert main(["book", "path"]) == 0
     assert capfd.readouterr().out == f"{path()}\n"

@@ -32,8 +32,8 @@ def register(subparsers) -> None:
                              description="Run SCRIPT with Python in its own folder, the "
                              "shim first on PYTHONPATH; its exit status is this command's.")
     run.add_argument("script", type=Path, metavar="SCRIPT", help="e.g. ch06/overfit_dropout.py")
-    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
-                     help="arguments for the script")
+    run.add_argument("args", nargs="*", metavar="ARGS",
+                     help="arguments for the script (after --, those that start with -)")
     parser.set_defaults(func=main)
 
 
@@ -47,7 +47,10 @@ def main(args: argparse.Namespace) -> int:
     script = args.script.resolve()
     if not script.is_file():
         raise CLIError(f"{args.script}: no such script")
+    if script.suffix != ".py":
+        raise CLIError(f"{args.script}: not a Python script (.py)")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (shim, env.get("PYTHONPATH", "")) if p)
-    return subprocess.run([sys.executable, str(script), *args.args], cwd=script.parent,
+    code = subprocess.run([sys.executable, str(script), *args.args], cwd=script.parent,
                           env=env, check=False).returncode
+    return code if code >= 0 else 128 - code  # killed by signal N: 128 + N, as a shell says
