@@ -12,12 +12,20 @@ from chainrule.functions import (
     identity_function,
     mean_squared_error,
     relu,
+    relu_grad,
     sigmoid,
     sigmoid_grad,
     softmax,
+    softmax_loss,
     step_function,
+    sum_squared_error,
 )
-from chainrule.gradient import GradientCheckReport, gradient_check, numerical_gradient
+from chainrule.gradient import (
+    GradientCheckReport,
+    gradient_check,
+    numerical_gradient,
+    numerical_gradient_2d,
+)
 from chainrule.graph import Graph
 from chainrule.idx import IDXError, read_idx
 from chainrule.layers import (
@@ -56,6 +64,7 @@ __all__ = [
     "identity_function", "step_function", "relu", "sigmoid_grad", "mean_squared_error",
     "Tanh", "Dropout", "BatchNormalization", "MultiLayerNet", "MultiLayerNetExtend",
     "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+    "relu_grad", "sum_squared_error", "softmax_loss", "numerical_gradient_2d",
     "SubLayer", "DivLayer", "PowLayer", "NegLayer", "LogLayer", "SigmoidNode", "ReluNode",
     "TanhNode",
 ]

@@ -37,7 +37,8 @@ def relu(x) -> np.ndarray:
 
 
 def relu_grad(x) -> np.ndarray:
-    return (np.asarray(x) > 0).astype(_float(x).dtype)
+    """1 where ``x >= 0``, else 0: the book's choice of 1 for the derivative at 0."""
+    return (np.asarray(x) >= 0).astype(_float(x).dtype)
 
 
 def softmax(x) -> np.ndarray:
@@ -135,3 +136,14 @@ def cross_entropy_from_log(log_y, t, *, checked: bool = False) -> float:
 def mean_squared_error(y, t) -> float:
     """``0.5 * sum((y - t) ** 2)``, as in the book."""
     return float(0.5 * np.sum((_float(y) - np.asarray(t)) ** 2))
+
+
+def sum_squared_error(y, t) -> float:
+    """``0.5 * sum((y - t) ** 2)``: the name of :func:`mean_squared_error` in the book's
+    ``common/functions.py``."""
+    return mean_squared_error(y, t)
+
+
+def softmax_loss(X, t) -> float:
+    """``cross_entropy_error(softmax(X), t)``, as the book's (its ``1e-7`` included)."""
+    return cross_entropy_error(softmax(X), t)

@@ -28,6 +28,19 @@ def numerical_gradient(f: Callable, x: np.ndarray, h: float = 1e-4) -> np.ndarra
     return grad
 
 
+def numerical_gradient_2d(f: Callable, X: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """The book's per-row gradient: for a 1-D ``X`` the gradient of ``f`` at ``X``; for
+    a 2-D ``X`` row ``i`` holds the gradient of ``f`` at ``X[i]`` (``f`` gets one row)."""
+    if np.ndim(X) == 1:
+        return numerical_gradient(f, X, h)
+    if np.ndim(X) != 2:
+        raise ValueError(f"numerical_gradient_2d: X must be 1-D or 2-D, got shape {np.shape(X)}")
+    grad = np.zeros_like(X)
+    for i, row in enumerate(X):
+        grad[i] = numerical_gradient(f, row, h)
+    return grad
+
+
 @dataclass
 class ParamCheck:
     """How far backprop and the numerical gradient of one parameter are apart."""
