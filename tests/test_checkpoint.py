@@ -108,6 +108,15 @@ def test_pickled_object_arrays_are_never_loaded(tmp_path, net):
         write_npz(tmp_path / "x.npz", {"o": np.array([None], dtype=object)})
 
 
+def test_a_file_that_is_no_npz_is_named_so_without_pickle_advice(tmp_path):
+    for name, data in (("text.npz", b"not a model\n"), ("empty.npz", b""),
+                       ("bytes.npz", b"\x80\x04K\x01.")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CheckpointError, match="not an .npz file") as refused:
+            load_model(tmp_path / name)
+        assert "pickle" not in str(refused.value)
+
+
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, net, monkeypatch):
     path = save_model(tmp_path / "model.npz", net)
     before = path.read_bytes()

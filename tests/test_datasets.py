@@ -6,7 +6,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import json
 import os
+import shutil
 import struct
 from pathlib import Path
 
@@ -435,3 +437,162 @@ def test_cli_fetch_refusals(capsys):
     assert main(["data", "fetch", "cifar"]) == 2
     assert main(["data", "fetch", "mnist"]) == 2  # offline
     assert "CHAINRULE_OFFLINE" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the cache cannot be poisoned
+
+
+def _arrays(tmp_path) -> Path:
+    return tmp_path / "xdg" / "chainrule" / "arrays"
+
+
+def _keep_stat(path: Path, data: bytes) -> None:
+    """Rewrite ``path`` with ``data`` of the same size, its mtime put back."""
+    st = path.stat()
+    assert len(data) == st.st_size
+    path.write_bytes(data)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_source_changed_with_size_and_mtime_kept_is_not_verified(tmp_path, mnist, capsys,
+                                                                 monkeypatch):
+    """The change time (which no program can set back) is part of what a remembered hash
+    is tied to, so such a file is hashed again and refused."""
+    folder = mnist.write(tmp_path / "d", gz=False)
+    load_mnist(data_dir=folder)
+    target = folder / NAMES[1]
+    data = bytearray(target.read_bytes())
+    data[-1] = (data[-1] + 1) % 10
+    _keep_stat(target, bytes(data))
+    status = dataset_status("mnist", folder)
+    assert status.files[1].state == "corrupt" and not status.verified
+    with pytest.raises(ChecksumError, match=NAMES[1]):
+        load_mnist(data_dir=folder)
+    monkeypatch.setenv("CHAINRULE_DATA", str(folder))
+    assert main(["data"]) == 1
+    assert "CORRUPT" in capsys.readouterr().out
+
+
+def test_stale_hash_never_stores_a_bad_parse(tmp_path, mnist):
+    """Even when the remembered hash is stale (here: forged to match), the parse is checked
+    against the official checksum of the uncompressed file before it is cached."""
+    folder = mnist.write(tmp_path / "d", gz=False)
+    load_mnist(data_dir=folder)
+    shutil.rmtree(_arrays(tmp_path))
+    target = folder / NAMES[1]
+    data = bytearray(target.read_bytes())
+    data[-1] = (data[-1] + 1) % 10
+    _keep_stat(target, bytes(data))
+    memo_path = tmp_path / "xdg" / "chainrule" / "hashes.json"
+    memo = json.loads(memo_path.read_text())
+    entry = memo[str(target.resolve())]
+    entry.update(datasets._identity(target.stat()))  # the memo now vouches for the new bytes
+    memo_path.write_text(json.dumps(memo))
+    with pytest.raises(ChecksumError, match="changed after it was verified"):
+        load_mnist(data_dir=folder)
+    genuine = datasets.DATASETS["mnist"].files[1]
+    assert not (_arrays(tmp_path) / f"{genuine.raw_sha256}.npy").exists()
+    assert str(target.resolve()) not in json.loads(memo_path.read_text())  # forgotten
+    assert dataset_status("mnist", folder).files[1].state == "corrupt"
+
+
+def _cached(tmp_path, i: int) -> Path:
+    return _arrays(tmp_path) / f"{datasets.DATASETS['mnist'].files[i].sha256}.npy"
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "wrong labels", "labels out of range",
+                                    "another shape", "not npy"])
+def test_a_damaged_cache_is_detected_and_rebuilt(tmp_path, mnist, damage):
+    folder = mnist.write(tmp_path / "d")
+    load_mnist(data_dir=folder)
+    images, labels = _cached(tmp_path, 0), _cached(tmp_path, 1)
+    if damage == "flip a byte":
+        data = bytearray(images.read_bytes())
+        data[-5] ^= 0x40
+        images.write_bytes(bytes(data))
+    elif damage == "wrong labels":
+        np.save(labels, (mnist.arrays[1] + 1) % 10)
+    elif damage == "labels out of range":
+        np.save(labels, np.full(len(mnist.arrays[1]), 200, np.uint8))
+    elif damage == "another shape":
+        np.save(images, mnist.arrays[0][:, :14])
+    else:
+        images.write_bytes(b"junk")
+    (x, t), _ = load_mnist(data_dir=folder, normalize=False, one_hot_label=True)
+    np.testing.assert_array_equal(x.reshape(-1, 28, 28), mnist.arrays[0])
+    np.testing.assert_array_equal(t.argmax(1), mnist.arrays[1])
+    np.testing.assert_array_equal(np.load(images), mnist.arrays[0])  # rebuilt
+    np.testing.assert_array_equal(np.load(labels), mnist.arrays[1])
+
+
+def test_a_good_cache_is_used_without_parsing(tmp_path, mnist, monkeypatch):
+    folder = mnist.write(tmp_path / "d")
+    load_mnist(data_dir=folder)
+    monkeypatch.setattr(datasets, "read_idx", lambda *a, **k: pytest.fail("parsed again"))
+    (x, _), _ = load_mnist(data_dir=folder, normalize=False)
+    np.testing.assert_array_equal(x.reshape(-1, 28, 28), mnist.arrays[0])
+
+
+def test_unverified_files_are_checked_against_their_recorded_checksum(tmp_path):
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    arrays = (np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4), np.array([1, 2], np.uint8),
+              np.ones((1, 4, 4), np.uint8), np.array([3], np.uint8))
+    for n, a in zip(NAMES, arrays, strict=True):
+        (folder / n).write_bytes(idx_bytes(a))
+    load_mnist(data_dir=folder, verify=False)
+    key = sha(idx_bytes(arrays[1]))
+    sidecar = _arrays(tmp_path) / f"{key}.json"
+    assert json.loads(sidecar.read_text()) == {"idx_sha256": key}
+    np.save(_arrays(tmp_path) / f"{key}.npy", np.array([7, 7], np.uint8))
+    (_, t), _ = load_mnist(data_dir=folder, verify=False)
+    np.testing.assert_array_equal(t, [1, 2])
+    sidecar.unlink()  # no record: parsed again, not trusted
+    np.save(_arrays(tmp_path) / f"{key}.npy", np.array([7, 7], np.uint8))
+    (_, t), _ = load_mnist(data_dir=folder, verify=False)
+    np.testing.assert_array_equal(t, [1, 2])
+
+
+def test_a_deeply_nested_hash_memo_is_ignored(tmp_path, mnist):
+    folder = mnist.write(tmp_path / "d")
+    memo = tmp_path / "xdg" / "chainrule" / "hashes.json"
+    memo.parent.mkdir(parents=True)
+    memo.write_text("[" * 200_000 + "]" * 200_000)
+    (x, _), _ = load_mnist(data_dir=folder, normalize=False)
+    assert x.shape == (12, 784) and str(folder / NAMES[0]) in memo.read_text()
+
+
+@pytest.mark.parametrize("bad", [123, 4.5, ["a"], b"bytes"])
+def test_data_dir_must_be_a_path(bad):
+    with pytest.raises(TypeError, match="data_dir must be a folder path"):
+        load_mnist(data_dir=bad)
+
+
+@pytest.mark.parametrize("bad", [3, None, ["mnist"]])
+def test_dataset_must_be_a_name(bad):
+    with pytest.raises(ValueError, match="unknown dataset"):
+        load_mnist(dataset=bad)
+
+
+def test_unreadable_file_is_reported_not_raised(tmp_path, mnist, monkeypatch, capsys):
+    """Tests run as root, where chmod 000 reads anyway: the read is made to fail instead."""
+    folder = mnist.write(tmp_path / "d")
+    target = folder / "t10k-images-idx3-ubyte.gz"
+    real = datasets.sha256_file
+
+    def denied(path):
+        if Path(path) == target:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(datasets, "sha256_file", denied)
+    status = dataset_status("mnist", folder)
+    assert status.files[2].state == "unreadable" and "Permission denied" in str(
+        status.files[2].error)
+    with pytest.raises(OSError, match="cannot be read .Permission denied.; fix its perm"):
+        load_mnist(data_dir=folder)
+    monkeypatch.setenv("CHAINRULE_DATA", str(folder))
+    assert main(["data"]) == 1
+    captured = capsys.readouterr()
+    assert "UNREADABLE" in captured.out and str(target) in captured.out
+    assert "Traceback" not in captured.err

@@ -8,7 +8,12 @@ import dataclasses
 import gzip
 import hashlib
 import http.server
+import os
+import signal
 import struct
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -73,15 +78,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
             length = len(body)
         if mode == "oversized":  # no Content-Length, too many bytes
             body = body + bytes(1000)
+        if mode == "dripheaders":  # a status line, then a header a byte at a time, forever
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            return self._drip(b"z" * 10_000)
         self.send_response(200)
         if mode != "oversized":
             self.send_header("Content-Length", str(length))
         self.end_headers()
         if mode == "slow":
             time.sleep(3)
+        if mode == "drip":  # every byte promptly, one every 50 ms: never silent, never done
+            return self._drip(body)
         try:
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
+
+    def _drip(self, data: bytes) -> None:
+        try:
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:  # the client gave up: what it should do
             pass
         self.close_connection = True
 
@@ -276,3 +296,98 @@ def test_cli_fetch_failure(server, monkeypatch, capsys):
     assert main(["data", "fetch", "mnist", "-q"]) == 2
     err = capsys.readouterr().err
     assert "HTTP 404" in err and "could not fetch mnist" in err
+
+
+# ---------------------------------------------------------------- deadlines and signals
+
+
+@pytest.mark.parametrize("mode", ["drip", "dripheaders"])
+def test_a_dripping_mirror_is_given_up_at_the_deadline(server, tmp_path, mode):
+    """One byte every 50 ms never trips the per-read timeout; the deadline for the whole
+    file does, for the body and for the headers alike, and the next mirror is used."""
+    dest = tmp_path / "train-images-idx3-ubyte.gz"
+    urls = [f"{server}/{mode}/mnist/{dest.name}", f"{server}/good/mnist/{dest.name}"]
+    start = time.perf_counter()
+    fetch_file(urls, dest, size=len(BLOB), sha256=sha(BLOB), timeout=5, deadline=0.6,
+               progress=False)
+    assert time.perf_counter() - start < 4 and dest.read_bytes() == BLOB
+    assert leftovers(tmp_path) == [dest.name]
+    with pytest.raises(DownloadError, match=r"too slow: \d+ of \d+ bytes after the deadline"
+                                            r" of 0.6 s"):
+        fetch_file(urls[:1], tmp_path / "other", size=len(BLOB), sha256=sha(BLOB), timeout=5,
+                   deadline=0.6, progress=False)
+    assert leftovers(tmp_path) == [dest.name]
+
+
+def test_deadline_from_the_environment(server, tmp_path, monkeypatch):
+    assert download.default_deadline(32 * 1024 * 100) == 160.0  # 60 s + 1 s per 32 KiB
+    monkeypatch.setenv("CHAINRULE_DOWNLOAD_DEADLINE", "0.5")
+    assert download.default_deadline(10**9) == 0.5
+    start = time.perf_counter()
+    with pytest.raises(DownloadError, match="deadline of 0.5 s"):
+        fetch_file([f"{server}/drip/mnist/train-images-idx3-ubyte.gz"], tmp_path / "x",
+                   size=len(BLOB),
+                   sha256=sha(BLOB), progress=False)
+    assert time.perf_counter() - start < 4
+    for bad in ("soon", "0", "-1", "inf", "nan"):
+        monkeypatch.setenv("CHAINRULE_DOWNLOAD_DEADLINE", bad)
+        with pytest.raises(ValueError, match="CHAINRULE_DOWNLOAD_DEADLINE must be a positive"):
+            fetch_file([f"{server}/good/mnist/x"], tmp_path / "x", size=1, sha256="0")
+    monkeypatch.setenv("CHAINRULE_DOWNLOAD_DEADLINE", "soon")
+    monkeypatch.setenv("CHAINRULE_MIRRORS", f"{server}/good/{{dataset}}/")
+    assert main(["data", "fetch", "mnist", "-q"]) == 2  # one line, not a traceback
+
+
+def test_stale_part_files_are_removed(server, tmp_path):
+    dest = tmp_path / "train-images-idx3-ubyte.gz"
+    stale, fresh = tmp_path / f".{dest.name}.dead.part", tmp_path / f".{dest.name}.live.part"
+    other = tmp_path / ".other.gz.dead.part"
+    for p in (stale, fresh, other):
+        p.write_bytes(b"half")
+    old = time.time() - 2 * download.STALE_PART
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    fetch_file([f"{server}/good/mnist/{dest.name}"], dest, size=len(BLOB), sha256=sha(BLOB),
+               progress=False)
+    assert leftovers(tmp_path) == sorted([fresh.name, other.name, dest.name])
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_no_part_file_survives_a_signal(server, tmp_path, sig):
+    """A download killed by SIGTERM (what `timeout`, `kill` and schedulers send), Ctrl-C or
+    a closed terminal leaves no .part file behind."""
+    dest = tmp_path / "train-images-idx3-ubyte.gz"
+    code = textwrap.dedent(f"""
+        import signal
+        from chainrule.download import fetch_file
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignored
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        fetch_file([{f"{server}/drip/mnist/{dest.name}"!r}], {str(dest)!r}, size={len(BLOB)},
+                   sha256={sha(BLOB)!r}, progress=False)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 20
+        while not any(p.suffix == ".part" for p in tmp_path.iterdir()):
+            assert time.monotonic() < end and child.poll() is None
+            time.sleep(0.02)
+        time.sleep(0.2)  # some bytes written
+        child.send_signal(sig)
+        child.wait(timeout=20)
+    finally:
+        child.kill()
+    assert leftovers(tmp_path) == []
+    assert child.returncode == -sig  # Python too dies of an unhandled Ctrl-C
+
+
+def test_odd_addresses_are_failures_not_crashes(server, tmp_path):
+    dest = tmp_path / "train-images-idx3-ubyte.gz"
+    source = tmp_path / "local.gz"
+    source.write_bytes(BLOB)
+    urls = ["nonsense", "gopher://127.0.0.1:9/x", "http://", source.as_uri()]
+    fetch_file(urls, dest, size=len(BLOB), sha256=sha(BLOB), progress=False)
+    assert dest.read_bytes() == BLOB
+    with pytest.raises(DownloadError) as info:
+        fetch_file(urls[:3], tmp_path / "x", size=1, sha256="0", progress=False)
+    assert [url for url, _ in info.value.failures] == urls[:3]

@@ -243,26 +243,31 @@ def test_equal_small_numbers_are_told_apart_by_inputs():
         d = MulLayer().forward(b, 5)
         AddLayer().forward(c, d)
     g.backward()
-    assert a == 2 and b == 2 and str(a) == "2" and type(c) is int
+    assert a == 2 and b == 2 and str(a) == "2" and isinstance(c, int) and repr(c) == "6"
     assert g["a"] is not g["b"]
     assert (g.grad("a"), g.grad("b")) == (3, 5)
 
 
-def test_naming_shared_objects_is_refused():
-    with pytest.raises(ValueError, match="same object"):
-        Graph(apple_num=2, orange_num=2)
+def test_naming_python_numbers_is_refused():
+    # Python shares numbers: the 2 named here is the 2 of every other literal 2.
+    with pytest.raises(TypeError, match=r"g.inputs\(apple_num=2\)"):
+        Graph(apple_num=2)
+    with pytest.raises(TypeError, match="shares numbers"):
+        Graph(tax=1.1)
 
 
-def test_naming_your_own_variables():
-    apple, apple_num, tax = 100, 2, 1.1
+def test_naming_your_own_arrays():
+    apple, apple_num, tax = np.array([100.0, 120.0]), np.array([2.0, 3.0]), np.array(1.1)
     mul_apple_layer, mul_tax_layer = MulLayer(), MulLayer()
     with Graph(apple=apple, apple_num=apple_num, tax=tax) as g:
         price = mul_tax_layer.forward(mul_apple_layer.forward(apple, apple_num), tax)
-    grads = g.backward(1)
-    assert price == pytest.approx(220)
-    assert grads["apple"] == pytest.approx(2.2)
-    assert grads["apple_num"] == pytest.approx(110)
-    assert grads["tax"] == pytest.approx(200)
+    grads = g.backward(np.ones(2))
+    np.testing.assert_allclose(price, [220, 396])
+    np.testing.assert_allclose(grads["apple"], [2.2, 3.3])
+    np.testing.assert_allclose(grads["apple_num"], [110, 132])
+    assert np.shape(grads["tax"]) == () and grads["tax"] == pytest.approx(100 * 2 + 120 * 3)
+    with pytest.raises(ValueError, match="same object"):
+        Graph(a=apple, b=apple)
 
 
 def test_keyword_arguments_follow_forwards_order():
@@ -335,7 +340,11 @@ def test_a_layer_used_twice_is_refused():
     with Graph() as g:
         x = g.input("x", 2.0)
         mul.forward(mul.forward(x, 3.0), 4.0)
-    with pytest.raises(ValueError, match="same MulLayer object"):
+    with pytest.raises(ValueError, match="node 0 .* MulLayer object .* also node 1"):
+        g.backward()
+    g.rerun(x=5.0)  # forward is right; backward still is not
+    assert g.value(g.output) == 60.0 and not g.has_grads
+    with pytest.raises(ValueError, match="also node 1"):
         g.backward()
 
 
@@ -349,3 +358,173 @@ def test_backward_checks_its_start():
         g.backward(np.ones(4))
     with pytest.raises(ValueError, match="input"):
         g.backward(output="x")
+
+
+# -- identity: values the graph hands out, constants, and layers used again ------------
+class Identity(AddLayer):
+    """A layer that returns its input object itself (as Dropout does in eval mode)."""
+
+    symbol = "id"
+
+    def forward(self, x):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+@pytest.mark.parametrize("value", [3, 3.0, np.float64(3.0), np.array(3.0), np.ones(2) * 3])
+def test_an_output_that_is_its_input_is_a_new_value(value):
+    with Graph() as g:
+        x = g.input("x", value)
+        y = Identity().forward(x)
+        z = MulLayer().forward(x, y)
+    assert y is not x and np.all(y == x)
+    assert [e.index for e in g.nodes[1].inputs] == [g["x"].index, g[y].index]
+    g.backward(np.ones_like(z) if np.ndim(z) else 1)
+    np.testing.assert_allclose(g.grad("x"), 2 * np.asarray(value))
+
+
+def test_dropout_in_eval_mode_returns_a_value_of_its_own():
+    from chainrule.layers import Dropout
+
+    x0 = np.array([1.0, -2.0])
+    returns_its_input = Dropout(0.5, seed=0).forward(x0, False) is x0  # inverted dropout
+    with Graph() as g:
+        x = g.input("x", x0)
+        y = Dropout(0.5, seed=0).forward(x, False)
+        MulLayer().forward(x, y)
+    assert y is not x and (y.base is x or not returns_its_input)
+    assert [e.index for e in g.nodes[1].inputs] == [g["x"].index, g[y].index]
+    g.backward(np.ones(2))
+    np.testing.assert_allclose(g.grad("x"), 2 * y)  # x * (s x) gives 2 s x = 2 y
+
+
+def test_an_output_equal_to_a_literal_stays_apart_from_it():
+    # 2.5 * 2 is 5.0; the float literal 5.0 below is a constant, not that output
+    with Graph() as g:
+        x = g.input("x", 2.5)
+        MulLayer().forward(x, 2)
+        y = AddLayer().forward(5.0, 5.0)
+    assert isinstance(y, float)
+    g.backward()
+    assert g.grad("x") is None
+    assert [e.is_constant for e in g.nodes[1].inputs] == [True, True]
+
+
+def test_numpy_scalars_from_layers_are_distinct():
+    with Graph() as g:
+        x = g.input("x", 0.0)
+        a = ExpLayer().forward(x)          # np.float64(1.0)
+        b = ExpLayer().forward(x)
+        MulLayer().forward(a, b)
+    assert a is not b and g[a] is not g[b]
+    g.backward()
+    assert g.grad("x") == pytest.approx(2.0)
+
+
+def test_nested_graphs_record_into_both():
+    with Graph() as outer:
+        x = outer.input("x", 2.0)
+        y = MulLayer().forward(x, 3.0)
+        with Graph() as inner:
+            z = ExpLayer().forward(y)
+        w = AddLayer().forward(z, 1.0)
+    assert [n.label for n in outer.nodes] == ["×", "exp", "+"]
+    assert [n.label for n in inner.nodes] == ["exp"]
+    outer.backward()
+    assert outer.grad("x") == pytest.approx(3 * np.exp(6.0))
+    assert inner.backward()  == {}
+    assert inner.grad(z) == 1 and inner[y].is_constant
+    assert outer.value(w) == pytest.approx(np.exp(6.0) + 1)
+
+
+def test_entering_the_same_graph_twice_records_once():
+    g = Graph()
+    with g, g:
+        MulLayer().forward(2.0, 3.0)
+    assert len(g) == 1
+
+
+def test_a_sub_graph_backward_through_a_layer_used_later_is_refused():
+    mul = MulLayer()
+    with Graph() as g:
+        x = g.input("x", 2.0)
+        y = mul.forward(x, 3.0)
+        mul.forward(y, 4.0)   # mul now holds (y, 4): dx would be 4, not 3
+    with pytest.raises(ValueError, match="node 0 .* also node 1 of this graph"):
+        g.backward(output=y)
+
+
+def test_a_layer_called_again_after_recording_is_refused():
+    mul = MulLayer()
+    with Graph() as g:
+        x = g.input("x", 2.0)
+        mul.forward(x, 3.0)
+    mul.forward(10.0, 20.0)
+    with pytest.raises(ValueError, match="called again after this graph recorded it"):
+        g.backward()
+    g.rerun()  # recomputes the graph: the layer holds this graph's values again
+    assert g.backward() == {"x": 3.0}
+
+
+def test_a_layer_shared_by_two_graphs_is_refused_in_the_first():
+    mul = MulLayer()
+    with Graph() as g1:
+        mul.forward(g1.input("a", 2.0), 3.0)
+    with Graph() as g2:
+        mul.forward(g2.input("b", 5.0), 7.0)
+    assert g2.backward() == {"b": 7.0}
+    with pytest.raises(ValueError, match="MulLayer"):
+        g1.backward()
+
+
+def test_a_layer_in_nested_graphs_is_one_call():
+    mul = MulLayer()
+    with Graph() as outer:
+        x = outer.input("x", 2.0)
+        with Graph() as inner:
+            mul.forward(x, 3.0)
+    assert outer.backward() == {"x": 3.0}
+    assert inner.backward() == {}
+
+
+def test_backward_before_forward_names_the_layer():
+    from chainrule.layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss, Tanh
+
+    layers = [MulLayer(), AddLayer(), ExpLayer(), ReciprocalLayer(), Relu(), Sigmoid(),
+              Tanh(), Dropout(), SoftmaxWithLoss(), Affine(np.ones((2, 3)), np.zeros(3)),
+              BatchNormalization(np.ones(3), np.zeros(3))]
+    for layer in layers:
+        with pytest.raises(RuntimeError,
+                           match=f"^{type(layer).__name__}.backward called before forward$"):
+            layer.backward(np.ones(3))
+
+
+def test_every_layer_class_checks_backward_before_forward():
+    import chainrule.conv  # noqa: F401  (its layers, when there are any)
+    from chainrule.base import Layer
+
+    classes, todo = [], [Layer]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        classes.append(cls)
+    found = [c for c in classes if c.__module__.startswith("chainrule.")]
+    assert len(found) > 15
+    for cls in found[1:]:
+        assert hasattr(cls.backward, "__wrapped__"), cls  # the check of base.Layer
+
+    class Custom(Layer):
+        def forward(self, x):
+            self.x = x
+            return x
+
+        def backward(self, dout):
+            return dout * self.x
+
+    with pytest.raises(RuntimeError, match="^Custom.backward called before forward$"):
+        Custom().backward(1.0)
+    layer = Custom()
+    layer.forward(2.0)
+    assert layer.backward(3.0) == 6.0

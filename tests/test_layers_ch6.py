@@ -40,7 +40,7 @@ def test_dropout_backward_numerical_with_fixed_mask(shape, seed, ratio):
 
 def test_dropout_is_inverted_and_identity_in_eval():
     x = np.ones((400, 50))
-    layer = Dropout(0.2, seed=0)
+    layer = Dropout(0.2, inverted=True, seed=0)
     out = layer.forward(x)
     kept = out != 0
     np.testing.assert_array_equal(kept, layer.mask)
@@ -52,6 +52,20 @@ def test_dropout_is_inverted_and_identity_in_eval():
     assert layer.backward(dout) is dout  # eval forward: dx = dout
     layer.forward(x, True)
     np.testing.assert_array_equal(layer.backward(dout), np.where(layer.mask, 3.0 / 0.8, 0.0))
+
+
+def test_dropout_by_default_scales_at_test_time_as_the_book():
+    x = np.full((400, 50), 2.0, dtype=np.float32)
+    layer = Dropout(0.2, seed=0)
+    out = layer.forward(x)
+    np.testing.assert_array_equal(out, np.where(layer.mask, 2.0, 0.0))  # kept units unscaled
+    assert out.dtype == np.float32 and layer.mask.mean() == pytest.approx(0.8, abs=0.01)
+    dout = np.full_like(x, 3.0)
+    np.testing.assert_array_equal(layer.backward(dout), np.where(layer.mask, 3.0, 0.0))
+    test_out = layer.forward(x, train_flg=False)
+    np.testing.assert_allclose(test_out, 1.6)  # x * (1 - ratio)
+    assert test_out.dtype == np.float32
+    np.testing.assert_allclose(layer.backward(dout), 3.0 * 0.8)  # the eval forward's scale
 
 
 def test_dropout_masks_come_from_its_generator_only():

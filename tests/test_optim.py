@@ -79,7 +79,7 @@ def test_book_update_rules_one_step():
     for opt, expected in [
         (SGD(lr=0.1), 1 - 0.2),
         (Momentum(lr=0.1, momentum=0.9), 1 - 0.2),
-        (Nesterov(lr=0.1, momentum=0.9), 1 + 0.81 * -0.2 - 1.9 * 0.2),
+        (Nesterov(lr=0.1, momentum=0.9), 1 - 1.9 * 0.2),  # the book's 0.62
         (AdaGrad(lr=0.1), 1 - 0.1 * 2 / (2 + 1e-7)),
         (RMSprop(lr=0.1, decay_rate=0.99), 1 - 0.1 * 2 / (np.sqrt(0.01 * 4) + 1e-7)),
     ]:
@@ -168,3 +168,74 @@ def test_no_global_random_state_is_used():
     for name in OPTIMIZERS:
         make_optimizer(name).update(params, grads(params))
     np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+# The book's update rules (chapter 6), one step at a time on Python floats: the
+# reference the optimizers are compared with, on floats and on arrays.
+def book_step(name, w, g, state, t):
+    if name == "sgd":
+        return w - 0.1 * g
+    if name == "momentum":
+        state["v"] = 0.9 * state.get("v", 0.0) - 0.1 * g
+        return w + state["v"]
+    if name == "nesterov":  # the old v moves w, then v is updated
+        v = state.get("v", 0.0)
+        state["v"] = 0.9 * v - 0.1 * g
+        return w + 0.81 * v - 1.9 * 0.1 * g
+    if name == "adagrad":
+        state["h"] = state.get("h", 0.0) + g * g
+        return w - 0.1 * g / (state["h"] ** 0.5 + 1e-7)
+    if name == "rmsprop":
+        state["h"] = 0.99 * state.get("h", 0.0) + 0.01 * g * g
+        return w - 0.1 * g / (state["h"] ** 0.5 + 1e-7)
+    m, v = state.get("m", 0.0), state.get("v", 0.0)  # adam, bias correction in the rate
+    state["m"], state["v"] = m + 0.1 * (g - m), v + 0.001 * (g * g - v)
+    lr_t = 0.1 * (1 - 0.999 ** t) ** 0.5 / (1 - 0.9 ** t)
+    return w - lr_t * state["m"] / (state["v"] ** 0.5 + 1e-7)
+
+
+def df(x, y):
+    """The gradient of the book's ``f(x, y) = x**2 / 20 + y**2`` (optimizer_compare_naive)."""
+    return x / 10.0, 2.0 * y
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("kind", ["float", "array", "float32"])
+def test_book_update_on_floats_and_arrays(name, kind):
+    wrap = {"float": float, "array": lambda v: np.array([v]),
+            "float32": lambda v: np.array([v], dtype=np.float32)}[kind]
+    opt = make_optimizer(name, 0.1)
+    params = {"x": wrap(-7.0), "y": wrap(2.0)}
+    held = dict(params)  # what a layer holding the arrays sees
+    ref, states = {"x": -7.0, "y": 2.0}, {"x": {}, "y": {}}
+    for t in range(1, 8):
+        g = dict(zip("xy", df(float(np.ravel(params["x"])[0]), float(np.ravel(params["y"])[0])),
+                     strict=True))
+        opt.update(params, {k: wrap(v) for k, v in g.items()})
+        gr = dict(zip("xy", df(ref["x"], ref["y"]), strict=True))
+        ref = {k: book_step(name, ref[k], gr[k], states[k], t) for k in ref}
+        for k in ref:
+            got = np.ravel(params[k])[0]
+            assert got == pytest.approx(ref[k], rel=1e-5 if kind == "float32" else 1e-12), (t, k)
+    if kind == "float":
+        assert all(np.ndim(p) == 0 for p in params.values())  # still numbers
+    else:
+        assert all(held[k] is params[k] for k in params)  # arrays changed in place
+        assert all(p.dtype == wrap(0.0).dtype for p in params.values())
+        assert all(a.dtype == wrap(0.0).dtype for k, a in opt.state_dict().items() if k != "t")
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_float_params_state_round_trips(name):
+    opt, params = make_optimizer(name, 0.1), {"x": -7.0, "y": 2.0}
+    opt.update(params, dict(zip("xy", df(params["x"], params["y"]), strict=True)))
+    again = make_optimizer(name, 0.1)
+    again.load_state_dict(opt.state_dict())
+    twin = dict(params)
+    for o, p in ((opt, params), (again, twin)):
+        o.update(p, dict(zip("xy", df(p["x"], p["y"]), strict=True)))
+    assert twin == params
+    if name != "sgd":  # an int parameter gets float64 state, and is updated as a number
+        ints = {"x": 3}
+        make_optimizer(name, 0.1).update(ints, {"x": 1.0})
+        assert isinstance(ints["x"], (float, np.floating)) and ints["x"] < 3

@@ -30,8 +30,8 @@ CONFIG = TrainConfig(dataset="digits", hidden=8, batch_size=10, iters=200, eval_
 def test_a_run_writes_every_file(tmp_path):
     run = Run.create(CONFIG, tmp_path / "run", data=blobs())
     summary = run.train(plots=True, handle_sigint=False)
-    assert run.files() == ["config.json", "metrics.csv", "checkpoint.npz", "model.npz",
-                           "summary.json", "accuracy.png", "loss.png"]
+    assert run.files() == ["config.json", "metrics.csv", "checkpoint.npz", "step_loss.f64",
+                           "model.npz", "summary.json", "accuracy.png", "loss.png"]
     config = json.loads((run.path / "config.json").read_text())
     assert config["seed"] == 0 and config["lr"] == 0.1 and config["net"]["hidden_size"] == 8
     assert config["iters_per_epoch"] == 40 and config["evaluate_every"] == 25
@@ -115,6 +115,7 @@ def test_resume_errors(tmp_path):
     with pytest.raises(RunError, match="not a run folder"):
         Run.resume(tmp_path, data=blobs())
     run = Run.create(CONFIG, tmp_path / "r", data=blobs())
+    run.close()  # a created run holds its folder until it is trained or closed
     with pytest.raises(RunError, match="400 training"):
         Run.resume(run.path, data=blobs(n_train=300))
 

@@ -4,6 +4,7 @@ The book's names come first; everything here imports only NumPy, so
 ``import chainrule`` stays fast (matplotlib and tqdm load only when used).
 """
 
+from chainrule import _startup  # noqa: F401 - first: Ctrl-C while the command starts
 from chainrule.base import Layer
 from chainrule.conv import Convolution, Pooling, col2im, im2col
 from chainrule.convnets import DeepConvNet, SimpleConvNet
@@ -13,12 +14,20 @@ from chainrule.functions import (
     identity_function,
     mean_squared_error,
     relu,
+    relu_grad,
     sigmoid,
     sigmoid_grad,
     softmax,
+    softmax_loss,
     step_function,
+    sum_squared_error,
 )
-from chainrule.gradient import GradientCheckReport, gradient_check, numerical_gradient
+from chainrule.gradient import (
+    GradientCheckReport,
+    gradient_check,
+    numerical_gradient,
+    numerical_gradient_2d,
+)
 from chainrule.graph import Graph
 from chainrule.idx import IDXError, read_idx
 from chainrule.layers import (
@@ -31,7 +40,20 @@ from chainrule.layers import (
     Tanh,
 )
 from chainrule.nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
-from chainrule.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
+from chainrule.nodes import (
+    AddLayer,
+    DivLayer,
+    ExpLayer,
+    LogLayer,
+    MulLayer,
+    NegLayer,
+    PowLayer,
+    ReciprocalLayer,
+    ReluNode,
+    SigmoidNode,
+    SubLayer,
+    TanhNode,
+)
 from chainrule.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 __version__ = "0.1.0"
@@ -44,5 +66,8 @@ __all__ = [
     "identity_function", "step_function", "relu", "sigmoid_grad", "mean_squared_error",
     "Tanh", "Dropout", "BatchNormalization", "MultiLayerNet", "MultiLayerNetExtend",
     "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam",
+    "relu_grad", "sum_squared_error", "softmax_loss", "numerical_gradient_2d",
+    "SubLayer", "DivLayer", "PowLayer", "NegLayer", "LogLayer", "SigmoidNode", "ReluNode",
+    "TanhNode",
     "Convolution", "Pooling", "im2col", "col2im", "SimpleConvNet", "DeepConvNet",
 ]

@@ -1,28 +1,33 @@
 """The computational graphs of chapter 5, computed by the library's own layers.
 
 Each function runs the book's code inside a :class:`~chainrule.graph.Graph` and
-returns it, back-propagated from ``dout = 1`` unless ``backward=False``. The
-``chainrule demo`` and ``chainrule graph`` commands both start here.
+returns it, back-propagated from ``dout = 1`` unless ``backward=False``; its number
+inputs are keyword arguments (:data:`INPUTS`). The ``chainrule demo`` and
+``chainrule graph`` commands and the browser lab all start here.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from chainrule.graph import Graph
+from chainrule.draw import format_value
+from chainrule.graph import Graph, InputError
 from chainrule.layers import Sigmoid
 from chainrule.nets import TwoLayerNet
-from chainrule.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
+from chainrule.nodes import AddLayer, ExpLayer, MulLayer, PowLayer, ReciprocalLayer
 
 
-def apple(*, backward: bool = True) -> Graph:
+def apple(apple: float = 100, apple_num: float = 2, tax: float = 1.1, *,
+          backward: bool = True) -> Graph:
     """Two apples at 100 with 10% tax: price 220; dapple 2.2, dapple_num 110, dtax 200."""
     mul_apple_layer = MulLayer()
     mul_tax_layer = MulLayer()
     with Graph() as g:
-        apple, apple_num, tax = g.inputs(apple=100, apple_num=2, tax=1.1)
+        apple, apple_num, tax = g.inputs(apple=apple, apple_num=apple_num, tax=tax)
         apple_price = mul_apple_layer.forward(apple, apple_num)
         price = mul_tax_layer.forward(apple_price, tax)
         g.name("price", price)
@@ -31,7 +36,8 @@ def apple(*, backward: bool = True) -> Graph:
     return g
 
 
-def apple_orange(*, backward: bool = True) -> Graph:
+def apple_orange(apple: float = 100, apple_num: float = 2, orange: float = 150,
+                 orange_num: float = 3, tax: float = 1.1, *, backward: bool = True) -> Graph:
     """Two apples and three oranges with tax: price 715; gradients 110, 2.2, 3.3, 165, 650."""
     mul_apple_layer = MulLayer()
     mul_orange_layer = MulLayer()
@@ -39,7 +45,7 @@ def apple_orange(*, backward: bool = True) -> Graph:
     mul_tax_layer = MulLayer()
     with Graph() as g:
         apple, apple_num, orange, orange_num, tax = g.inputs(
-            apple=100, apple_num=2, orange=150, orange_num=3, tax=1.1)
+            apple=apple, apple_num=apple_num, orange=orange, orange_num=orange_num, tax=tax)
         apple_price = mul_apple_layer.forward(apple, apple_num)
         orange_price = mul_orange_layer.forward(orange, orange_num)
         all_price = add_apple_orange_layer.forward(apple_price, orange_price)
@@ -66,6 +72,18 @@ def sigmoid(x: float = 1.0, *, backward: bool = True) -> Graph:
     return g
 
 
+def chain(x: float = 1.0, y: float = 2.0, *, backward: bool = True) -> Graph:
+    """The chain rule's ``z = t ** 2`` with ``t = x + y`` (figure 5-7): at (1, 2),
+    ``z = 9`` and ``dz/dx = dz/dy = dz/dt * dt/dx = 2t * 1 = 6``."""
+    with Graph() as g:
+        x, y = g.inputs(x=x, y=y)
+        t = g.name("t", AddLayer().forward(x, y))
+        g.name("z", PowLayer(2).forward(t))
+    if backward:
+        g.backward(1)
+    return g
+
+
 def sigmoid_layer(x: float = 1.0, dout: float = 1.0) -> tuple[float, float]:
     """``(y, dx)`` of the fused ``Sigmoid`` layer, for comparison with :func:`sigmoid`."""
     layer = Sigmoid()
@@ -75,7 +93,8 @@ def sigmoid_layer(x: float = 1.0, dout: float = 1.0) -> tuple[float, float]:
 
 def two_layer_net(batch: int = 2, *, seed: int = 0, backward: bool = True) -> Graph:
     """``TwoLayerNet(784, 50, 10)``'s loss on a random batch: Affine -> ReLU -> Affine ->
-    Softmax-with-Loss, with the shapes of every value and gradient."""
+    Softmax-with-Loss, with the shapes of every value and gradient. Its inputs ``x``
+    (``batch`` random images) and ``t`` (one-hot labels) are arrays."""
     net = TwoLayerNet(784, 50, 10, seed=seed)
     rng = np.random.default_rng(seed + 1)
     with Graph() as g:
@@ -91,21 +110,57 @@ EXAMPLES: dict[str, Callable[..., Graph]] = {
     "apple": apple,
     "apple-orange": apple_orange,
     "sigmoid": sigmoid,
+    "chain": chain,
     "two-layer-net": two_layer_net,
 }
+"""``EXAMPLES[name](**inputs, backward=True)`` records the example ``name``."""
+
+
+def _defaults(function: Callable) -> dict[str, float]:
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD}
+
+
+INPUTS: dict[str, dict[str, float]] = {
+    name: _defaults(function) if name != "two-layer-net" else {}
+    for name, function in EXAMPLES.items()
+}
+"""The number inputs of each example and their defaults (the book's values); each is
+a named input of the graph, so ``g.rerun(apple=150)`` changes it. ``two-layer-net``
+has none: its inputs are arrays (its ``batch`` and ``seed`` are settings)."""
+
+def check_inputs(name: str, inputs: dict[str, Any]) -> dict[str, float]:
+    """The inputs for ``EXAMPLES[name]``, checked: each a name of ``INPUTS[name]`` and
+    a finite real number (as float64), or an :class:`~chainrule.graph.InputError`
+    naming it. An unknown example name is a ``KeyError``."""
+    from chainrule.expression import real_number
+
+    if name not in EXAMPLES:
+        raise KeyError(f"no example {name!r} (known: {', '.join(EXAMPLES)})")
+    known = INPUTS[name]
+    for key in inputs:
+        if key not in known:
+            raise InputError(f"{name} has no input {key!r} (its inputs: "
+                             f"{', '.join(known) or 'none'})", key)
+    return {key: float(real_number(key, value)) for key, value in inputs.items()}
+
 
 TITLES = {
     "apple": "Buying 2 apples with 10% tax",
     "apple-orange": "Buying 2 apples and 3 oranges with 10% tax",
-    "sigmoid": "The sigmoid from primitive nodes (x = 1)",
+    "sigmoid": "The sigmoid from primitive nodes",
+    "chain": "The chain rule: z = (x + y) ** 2",
     "two-layer-net": "TwoLayerNet(784, 50, 10) on a batch of 2",
 }
 
 
-def figure(name: str, *, backward: bool = True) -> tuple[Graph, dict[str, str]]:
-    """The example ``name`` and the drawing options (title, caption) that go with it."""
-    g = EXAMPLES[name](backward=backward)
+def figure(name: str, *, backward: bool = True, **inputs: float) -> tuple[Graph, dict[str, str]]:
+    """The example ``name`` (with any of its ``INPUTS`` given) and the drawing options
+    (title, caption) that go with it."""
+    g = EXAMPLES[name](**inputs, backward=backward)
     options = {"title": TITLES[name]}
+    if name == "sigmoid":
+        options["title"] += f" (x = {format_value(g.value('x'))})"
     if name == "sigmoid" and backward:
         y, dx = sigmoid_layer(g.value("x"))
         options["caption"] = (f"dx = dout · y · (1 − y) = {dx:.4g}, "

@@ -6,8 +6,17 @@ its architecture as ``net`` (the JSON of ``net.config()``, a 0-d unicode array) 
 free-form ``meta`` JSON (dataset, class names, image shape). A **checkpoint**
 (``checkpoint.npz``) holds the same plus what resuming needs: the optimizer's arrays
 (``optimizer/<name>``), the history (``history/<column>``) and ``trainer`` JSON
-(iteration, the states of the batch generator and of the network's own generator). Both load with
-``allow_pickle=False``, so a file from a stranger cannot run code.
+(iteration, the states of the batch generator and of the network's own generator).
+
+Reading trusts nothing (see :mod:`chainrule.npz`): no pickle ever; the zip directory and
+every entry's header are checked before any data is decompressed (entry names the
+format has, plain numeric dtypes, sizes within :data:`chainrule.npz.LIMITS`); the JSON
+entries are size- and depth-limited; the parameters must be float32 or float64, one
+dtype for all, finite, and fit the architecture: a pass forward and backward through a
+zero-filled copy of the network, on one zero input, must give every parameter a
+gradient of its own shape. ``meta``'s ``class_names`` (a name for every output) and
+``image_shape`` (as many pixels as inputs) are checked too. Anything else
+raises :class:`CheckpointError` with one line that names the file.
 
 Every write goes to a temporary file in the destination folder, is flushed to disk,
 then renamed over the destination (``os.replace``): a crash leaves the old file or
@@ -17,8 +26,9 @@ the new one, never half of one.
 from __future__ import annotations
 
 import json
+import math
 import os
-import zipfile
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +36,29 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.files import atomic_open, write_json, write_text  # noqa: F401 - re-exported
+from chainrule.files import (  # noqa: F401 - atomic_open, write_json, write_text re-exported
+    JSON_MAX_DEPTH,
+    atomic_open,
+    loads_json,
+    write_json,
+    write_text,
+)
+from chainrule.npz import LIMITS, Limits, NpzError, read_npz
 
 MODEL_FORMAT = "chainrule.model/1"
 CHECKPOINT_FORMAT = "chainrule.checkpoint/1"
+
+MAX_INPUT_VALUES = 1 << 22
+"""The most input values (pixels times channels) a model file's network may take: the
+size of the zero input its parameters are checked with (a 2048x2048 picture)."""
+MAX_NAME_CHARS = 200
+"""The longest class name a model file may hold."""
+ENTRIES = ("format", "net", "meta", "trainer")
+"""The single (JSON text) entries of the formats; ``trainer`` is a checkpoint's only."""
+GROUPS = ("params", "buffers", "optimizer", "history")
+"""The array groups (``<group>/<name>``); ``optimizer`` and ``history`` are a checkpoint's only."""
+_MODEL_ONLY = {"format", "net", "meta", "params", "buffers"}
+_MEMBER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*")
 
 NET_CLASSES: dict[str, type] = {}
 """Network classes by name, beyond those in :mod:`chainrule.nets` (see :func:`register_net`)."""
@@ -53,6 +82,8 @@ def register_net(cls: type) -> type:
 def net_class(name: str) -> type:
     """The network class called ``name``: registered, else found in :mod:`chainrule.nets`
     or :mod:`chainrule.convnets`."""
+    if not isinstance(name, str):
+        raise CheckpointError(f"the network class must be a name, got {name!r}")
     if name in NET_CLASSES:
         return NET_CLASSES[name]
     from chainrule import convnets, nets
@@ -83,14 +114,38 @@ def json_array(obj: Any) -> np.ndarray:
     return np.array(json.dumps(obj))
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+def _top(key: str) -> str:
+    return key.split("/", 1)[0]
+
+
+def _known(key: str) -> bool:
+    """Whether ``key`` is an entry the formats have (a single entry or ``group/name``)."""
+    if key in ENTRIES:
+        return True
+    group, _, name = key.partition("/")
+    return group in GROUPS and bool(name) and len(name) <= 200 and bool(_MEMBER.fullmatch(name))
+
+
+def _read_npz(path: Path, limits: Limits, *, model_only: bool) -> dict[str, np.ndarray]:
+    """The entries of a model (``model_only``: a checkpoint's optimizer and history are
+    checked but not read) or of a whole checkpoint."""
+    keys: list[str] = []
+
+    def accept(key: str) -> bool:
+        keys.append(key)
+        return _known(key)
+
     try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"{path}: not a readable .npz file ({exc})") from exc
+        arrays = read_npz(path, accept=accept, limits=limits,
+                          read=(lambda k: _top(k) in _MODEL_ONLY) if model_only else
+                          (lambda k: True), kind="chainrule model or checkpoint")
+    except NpzError as exc:
+        raise CheckpointError(str(exc)) from None
+    if _format(arrays) == MODEL_FORMAT:
+        extra = sorted({_top(k) for k in keys} - _MODEL_ONLY)
+        if extra:
+            raise CheckpointError(f"{path}: a model file has no {', '.join(extra)} entries")
+    return arrays
 
 
 def _json(arrays: dict[str, np.ndarray], key: str, path: Path) -> Any:
@@ -100,9 +155,14 @@ def _json(arrays: dict[str, np.ndarray], key: str, path: Path) -> Any:
     if a.ndim != 0 or a.dtype.kind != "U":
         raise CheckpointError(f"{path}: {key!r} must be JSON text, got {a.dtype} {a.shape}")
     try:
-        return json.loads(str(a))
+        return loads_json(str(a), max_depth=JSON_MAX_DEPTH, where=f"{path}: {key!r}")
     except ValueError as exc:
-        raise CheckpointError(f"{path}: {key!r} is not valid JSON ({exc})") from exc
+        raise CheckpointError(str(exc)) from None
+
+
+def _format(arrays: dict[str, np.ndarray]) -> str | None:
+    a = arrays.get("format")
+    return str(a) if a is not None and a.ndim == 0 and a.dtype.kind == "U" else None
 
 
 def _group(arrays: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
@@ -140,32 +200,139 @@ def _net_arrays(net) -> dict[str, np.ndarray]:
     return {**_flat("params", net.params), **_flat("buffers", buffers)}
 
 
-def _net_from(arrays: dict[str, np.ndarray], path: Path) -> tuple[Any, dict]:
+def _net_from(arrays: dict[str, np.ndarray], path: Path) -> tuple[Any, dict, int]:
+    """The network, its config and its number of outputs, checked (see the module
+    docstring)."""
     config = _json(arrays, "net", path)
     if not isinstance(config, dict) or "class" not in config:
         raise CheckpointError(f"{path}: the 'net' entry has no \"class\"")
-    params = {k: np.array(v) for k, v in _group(arrays, "params").items()}
+    try:
+        cls = net_class(config["class"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    params = _group(arrays, "params")
     if not params:
         raise CheckpointError(f"{path}: no parameters (params/...) in the file")
-    buffers = {k: np.array(v) for k, v in _group(arrays, "buffers").items()}
+    buffers = _group(arrays, "buffers")
+    _check_floats(path, "params", params, one_dtype=True)
+    _check_floats(path, "buffers", buffers)
     kwargs = {"buffers": buffers} if buffers else {}
     try:
-        net = net_class(config["class"]).from_config(config, params, **kwargs)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path}: parameters do not fit the architecture: {exc}") from exc
-    return net, config
+        net = cls.from_config(config, params, **kwargs)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: parameters do not fit the architecture: {exc}") from None
+    outputs = _check_fits(cls, config, params, buffers, path)
+    return net, config, outputs
 
 
-def read_model(path: str | os.PathLike) -> ModelFile:
-    """Load a model file (or the network inside a checkpoint) with its metadata."""
+def _check_floats(path: Path, group: str, arrays: Mapping[str, np.ndarray], *,
+                  one_dtype: bool = False) -> None:
+    """float32 or float64 (one dtype for all, if asked), and finite."""
+    for k, a in arrays.items():
+        if a.dtype not in (np.float32, np.float64):
+            raise CheckpointError(f"{path}: {group}/{k} is {a.dtype}; chainrule networks "
+                                  "hold float32 or float64")
+        bad = _non_finite(a)
+        if bad:
+            raise CheckpointError(f"{path}: {group}/{k} holds {bad} NaN or infinite values "
+                                  f"(of {a.size}): the network is unusable (a run that "
+                                  "diverged, or a damaged file)")
+    dtypes = sorted({str(a.dtype) for a in arrays.values()})
+    if one_dtype and len(dtypes) > 1:
+        raise CheckpointError(f"{path}: the parameters mix {' and '.join(dtypes)}")
+
+
+def _non_finite(a: np.ndarray, chunk: int = 1 << 20) -> int:
+    """How many values of ``a`` are NaN or infinite (counted in chunks: little memory)."""
+    flat = a.reshape(-1)
+    return sum(int(part.size - np.count_nonzero(np.isfinite(part)))
+               for part in (flat[i:i + chunk] for i in range(0, flat.size, chunk)))
+
+
+def input_shape(config: Mapping, params: Mapping[str, np.ndarray]) -> tuple[int, ...] | None:
+    """The shape of one input of the network described by ``config``: its
+    ``input_dim`` (the book's convolutional networks: channels, height, width), else its
+    ``input_size``, else the rows of a 2-D ``W1``; None when none of these says."""
+    dims = config.get("input_dim", config.get("input_size"))
+    if dims is None:
+        w1 = params.get("W1")
+        dims = w1.shape[0] if w1 is not None and w1.ndim == 2 else None
+    dims = [dims] if isinstance(dims, (int, np.integer)) else dims
+    if (not isinstance(dims, (list, tuple)) or not 1 <= len(dims) <= 3 or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+            for d in dims)):
+        return None
+    return tuple(int(d) for d in dims)
+
+
+def _check_fits(cls: type, config: dict, params: Mapping[str, np.ndarray],
+                buffers: Mapping[str, np.ndarray], path: Path) -> int:
+    """Run a zero-filled copy of the network forward and (when it has ``gradient``)
+    backward on one zero input; every parameter must get a gradient of its own shape.
+    Returns the number of outputs. Zero-filled arrays cost no memory until written."""
+    shape = input_shape(config, params)
+    if shape is None:
+        raise CheckpointError(f"{path}: the 'net' entry does not say the input size")
+    if math.prod(shape) > MAX_INPUT_VALUES:
+        raise CheckpointError(f"{path}: inputs of shape {shape}, more than the limit of "
+                              f"{MAX_INPUT_VALUES} values")
+    dtype = next(iter(params.values())).dtype
+    zeros = {k: np.zeros(a.shape, a.dtype) for k, a in params.items()}
+    kwargs = {"buffers": {k: np.zeros(a.shape, a.dtype) for k, a in buffers.items()}} \
+        if buffers else {}
+    x, t = np.zeros((1, *shape), dtype), np.zeros(1, dtype=np.int64)
+    try:
+        with np.errstate(all="ignore"):
+            probe = cls.from_config(config, zeros, **kwargs)
+            scores = np.asarray(probe.predict(x))
+            grads = probe.gradient(x, t) if callable(getattr(probe, "gradient", None)) else None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: parameters do not fit the architecture: {exc}") from None
+    if scores.shape[:1] != (1,) or scores.ndim != 2 or scores.shape[1] < 1:
+        raise CheckpointError(f"{path}: the network gives scores of shape {scores.shape} "
+                              "for one input; expected (1, classes)")
+    for k, a in params.items():
+        g = None if grads is None else grads.get(k)
+        if grads is not None and (g is None or np.shape(g) != a.shape):
+            raise CheckpointError(f"{path}: parameters do not fit the architecture: "
+                                  f"params/{k} has shape {a.shape}, the network uses "
+                                  f"{'none' if g is None else np.shape(g)}")
+    return int(scores.shape[1])
+
+
+def _check_meta(meta: Any, path: Path, inputs: int, outputs: int) -> dict:
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: 'meta' must be a JSON object")
+    names = meta.get("class_names")
+    if names is not None and not (
+            isinstance(names, list) and outputs <= len(names) <= max(outputs, 1000)
+            and all(isinstance(n, str) and 0 < len(n) <= MAX_NAME_CHARS for n in names)):
+        raise CheckpointError(f"{path}: meta class_names must name each of the network's "
+                              f"{outputs} outputs (1 to {MAX_NAME_CHARS} characters each)")
+    shape = meta.get("image_shape")
+    if shape is not None and not (
+            isinstance(shape, list) and len(shape) == 2
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+            and math.prod(shape) == inputs):
+        raise CheckpointError(f"{path}: meta image_shape must be [height, width] "
+                              f"holding the network's {inputs} inputs")
+    if not isinstance(meta.get("dataset", ""), str):
+        raise CheckpointError(f"{path}: meta dataset must be a name")
+    return meta
+
+
+def read_model(path: str | os.PathLike, *, limits: Limits = LIMITS) -> ModelFile:
+    """Load a model file (or the network inside a checkpoint) with its metadata, checked
+    (see the module docstring); raises :class:`CheckpointError`."""
     path = Path(path)
-    arrays = _read_npz(path)
-    fmt = str(arrays["format"]) if "format" in arrays else None
+    arrays = _read_npz(path, limits, model_only=True)
+    fmt = _format(arrays)
     if fmt not in (MODEL_FORMAT, CHECKPOINT_FORMAT):
         raise CheckpointError(f"{path}: not a chainrule model (format {fmt!r})")
-    net, config = _net_from(arrays, path)
+    net, config, outputs = _net_from(arrays, path)
     meta = _json(arrays, "meta", path) if "meta" in arrays else {}
-    return ModelFile(net, config, meta if isinstance(meta, dict) else {}, path)
+    inputs = math.prod(input_shape(config, _group(arrays, "params")) or (0,))
+    return ModelFile(net, config, _check_meta(meta, path, inputs, outputs), path)
 
 
 def load_model(path: str | os.PathLike):
@@ -176,10 +343,12 @@ def load_model(path: str | os.PathLike):
 # ---------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(path: str | os.PathLike, trainer, *, meta: Mapping | None = None) -> Path:
-    """Save everything needed to resume ``trainer`` exactly (see ``Trainer.state_dict``)."""
+def save_checkpoint(path: str | os.PathLike, trainer, *, meta: Mapping | None = None,
+                    all_steps: bool = True) -> Path:
+    """Save everything needed to resume ``trainer`` exactly (see ``Trainer.state_dict``;
+    ``all_steps=False`` keeps only the step losses since the last evaluation)."""
     path = Path(path)
-    state = trainer.state_dict()
+    state = trainer.state_dict(all_steps=all_steps)
     arrays = {
         "format": np.array(CHECKPOINT_FORMAT),
         "net": json_array(trainer.net.config()),
@@ -195,19 +364,29 @@ def save_checkpoint(path: str | os.PathLike, trainer, *, meta: Mapping | None = 
     return path
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
+def load_checkpoint(path: str | os.PathLike, *, limits: Limits = LIMITS) -> dict:
     """A checkpoint's state, in the form ``Trainer.load_state_dict`` takes.
 
-    Also holds ``"net"`` (the architecture) and ``"meta"``.
+    Also holds ``"net"`` (the architecture) and ``"meta"``. Checked as :func:`read_model`
+    checks a model (the optimizer's arrays must be finite too); raises
+    :class:`CheckpointError`.
     """
     path = Path(path)
-    arrays = _read_npz(path)
-    fmt = str(arrays["format"]) if "format" in arrays else None
+    arrays = _read_npz(path, limits, model_only=False)
+    fmt = _format(arrays)
     if fmt != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a chainrule checkpoint (format {fmt!r})")
     trainer = _json(arrays, "trainer", path)
     if not isinstance(trainer, dict) or not {"iteration", "rng"} <= trainer.keys():
         raise CheckpointError(f"{path}: the 'trainer' entry lacks iteration or rng")
+    if not isinstance(trainer["iteration"], int) or trainer["iteration"] < 0:
+        raise CheckpointError(f"{path}: the 'trainer' iteration must be a count, got "
+                              f"{trainer['iteration']!r}")
+    _net_from(arrays, path)
+    optimizer = _group(arrays, "optimizer")
+    for k, a in optimizer.items():
+        if a.dtype.kind == "f" and _non_finite(a):
+            raise CheckpointError(f"{path}: optimizer/{k} holds NaN or infinite values")
     return {
         "net": _json(arrays, "net", path),
         "meta": _json(arrays, "meta", path) if "meta" in arrays else {},

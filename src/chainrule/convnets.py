@@ -24,7 +24,8 @@ import numpy as np
 from chainrule.conv import Convolution, Pooling, conv_output_size
 from chainrule.gradient import numerical_gradient
 from chainrule.layers import Affine, Dropout, Relu, SoftmaxWithLoss
-from chainrule.nets import _copy_rng, accuracy_of, init_std, make_rng, predict_in_chunks
+from chainrule.nets import accuracy_of, init_std, predict_in_chunks
+from chainrule.rng import copy_rng, make_rng
 
 BOOK_CONV_PARAM = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
 """SimpleConvNet's default convolution (the book's ``conv_param``)."""
@@ -93,7 +94,7 @@ class _ConvNet:
         """A copy in ``dtype``: parameters, dropout masks and generator state."""
         net = type(self).from_config(self._config, {k: v.astype(dtype)
                                                     for k, v in self.params.items()},
-                                     rng=_copy_rng(self.rng))
+                                     rng=copy_rng(self.rng))
         for mine, theirs in zip(self._layers, net._layers, strict=True):
             if isinstance(mine, Dropout):
                 theirs.fix_mask = mine.fix_mask

@@ -10,15 +10,22 @@
   Gunzipped copies (the same names without ``.gz``) are accepted too.
 * **Verifying** every file found by size and SHA-256 against the table below. A
   file that fails raises ``ChecksumError`` and is never used; a file that is another
-  dataset's (MNIST and Fashion-MNIST share file names) is skipped. Hashes are
-  remembered by path, size and modification time in ``<cache>/hashes.json``.
+  dataset's (MNIST and Fashion-MNIST share file names) is skipped; an unreadable
+  one is reported as such. Hashes are remembered in ``<cache>/hashes.json`` by path,
+  size, inode, modification and change time (``ctime``, which no program can set
+  back: any write to the file forgets its hash).
 * **Downloading** into the user cache, from several mirrors in turn, each file
   checked before it is renamed into place (see ``chainrule.download``).
   ``download=False`` or ``CHAINRULE_OFFLINE=1`` turns the network off;
   ``CHAINRULE_MIRRORS`` (whitespace- or comma-separated base URLs, ``{dataset}``
   replaced by the dataset's name) replaces the built-in mirror list.
 * **Caching** the parsed arrays as ``<cache>/arrays/<sha256 of source>.npy``, loaded
-  memory-mapped with ``allow_pickle=False``; the source folder may be read-only.
+  memory-mapped with ``allow_pickle=False``; the source folder may be read-only. A
+  cached array is used only if its IDX encoding has the official SHA-256 of the
+  uncompressed file (for ``verify=False`` files: the one recorded beside it, in
+  ``<sha256>.json``), checked at every load while the arrays are being converted;
+  otherwise the source is parsed again, and that parse is checked the same way before
+  it is cached, so a file changed after it was verified is refused, not cached.
 
 Nothing is pickled and nothing is written inside the installed package.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +50,8 @@ from chainrule.download import (
     fetch_file,
     sha256_file,
 )
-from chainrule.files import atomic_open
-from chainrule.idx import IDXError, read_idx
+from chainrule.files import atomic_open, read_json
+from chainrule.idx import IDXError, idx_sha256, read_idx
 
 __all__ = [
     "load_mnist", "read_idx", "class_names", "dataset_status", "fetch_dataset", "locate",
@@ -164,7 +172,7 @@ def class_names(dataset: str = "mnist") -> tuple[str, ...]:
 
 
 def _info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
+    if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASET_NAMES)}")
     return DATASETS[name]
 
@@ -195,6 +203,9 @@ def search_places(name: str, data_dir: str | os.PathLike | None = None) -> list[
     """The folders searched for ``name``'s files, in order."""
     info = _info(name)
     places: list[Place] = []
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(f"data_dir must be a folder path (str or os.PathLike), got "
+                        f"{type(data_dir).__name__} {data_dir!r}")
     roots = [("data_dir argument", data_dir)] if data_dir is not None else []
     env = os.environ.get("CHAINRULE_DATA", "")
     roots += [("CHAINRULE_DATA", p) for p in env.split(os.pathsep) if p]
@@ -209,35 +220,44 @@ def search_places(name: str, data_dir: str | os.PathLike | None = None) -> list[
 # ---------------------------------------------------------------- verifying
 
 
+def _identity(st: os.stat_result) -> dict[str, int]:
+    """What changes whenever a file's content may have: ``st_ctime_ns`` is set by the
+    kernel on every write or ``utime``, and no program can set it back."""
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+            "ino": st.st_ino, "dev": st.st_dev}
+
+
 class _HashMemo:
-    """SHA-256 of files, remembered by resolved path, size and mtime in a JSON file."""
+    """SHA-256 of files, remembered by resolved path and :func:`_identity` in a JSON file."""
+
+    MAX_BYTES = 1 << 22
 
     def __init__(self) -> None:
         self.path = cache_dir() / "hashes.json"
         self.dirty = False
         try:
-            self.entries = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(self.entries, dict):
-                self.entries = {}
+            self.entries = read_json(self.path, max_bytes=self.MAX_BYTES, max_depth=2,
+                                     expect=dict)
         except (OSError, ValueError):
             self.entries = {}
 
     def sha256(self, file: Path) -> str:
-        st = file.stat()
-        key = str(file.resolve())
-        entry = self.entries.get(key)
-        if (isinstance(entry, dict) and entry.get("size") == st.st_size
-                and entry.get("mtime_ns") == st.st_mtime_ns
-                and isinstance(entry.get("sha256"), str)):
+        entry = self.entries.get(str(file.resolve()))
+        now = _identity(file.stat())
+        if (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                and all(entry.get(k) == v for k, v in now.items())):
             return entry["sha256"]
         return self.remember(file, sha256_file(file))
 
     def remember(self, file: Path, digest: str) -> str:
-        st = file.stat()
         key = str(file.resolve())
-        self.entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        self.entries[key] = {**_identity(file.stat()), "sha256": digest}
         self.dirty = True
         return digest
+
+    def forget(self, file: Path) -> None:
+        if self.entries.pop(str(file.resolve()), None) is not None:
+            self.dirty = True
 
     def save(self) -> None:
         if self.dirty:
@@ -259,14 +279,15 @@ def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> bool:
 
 @dataclass
 class FileStatus:
-    """What the search found for one file. ``state``: verified, unverified, corrupt, missing."""
+    """What the search found for one file. ``state``: verified, unverified, corrupt,
+    unreadable (``error`` says why for these two), missing."""
 
     name: str
     state: str = "missing"
     path: Path | None = None
     sha256: str | None = None
     place: Place | None = None
-    error: ChecksumError | None = None
+    error: ChecksumError | OSError | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -279,8 +300,15 @@ def _find_file(info: DatasetInfo, file: DataFile, places: Sequence[Place], verif
                                 (place.path / file.raw_name, file.raw_size, file.raw_sha256)):
             if not cand.is_file():
                 continue
-            actual = memo.sha256(cand)
-            status.path, status.sha256, status.place = cand, actual, place
+            status.path, status.place = cand, place
+            try:
+                actual = memo.sha256(cand)
+            except OSError as exc:
+                status.state = "unreadable"
+                status.error = OSError(f"{cand}: cannot be read ({exc.strerror or exc}); "
+                                       "fix its permissions or move it away")
+                return status
+            status.sha256 = actual
             if not verify:
                 status.state = "unverified"
                 return status
@@ -377,9 +405,10 @@ def mirror_urls(name: str, filename: str, mirrors: Sequence[str] | None = None) 
 
 def fetch_dataset(name: str, dest_dir: str | os.PathLike | None = None, *,
                   mirrors: Sequence[str] | None = None, progress: bool | None = None,
-                  timeout: float | None = None) -> list[Path]:
+                  timeout: float | None = None, deadline: float | None = None) -> list[Path]:
     """Download ``name``'s four files into ``dest_dir`` (default: the user cache).
 
+    ``timeout`` (per read) and ``deadline`` (per file and address): see ``fetch_file``.
     Files already there and verified are kept; anything else there is replaced, but
     only by a complete, verified download. Raises ``DownloadError`` when a file
     cannot be had from any mirror, and ``DatasetNotFoundError`` when offline.
@@ -396,7 +425,7 @@ def fetch_dataset(name: str, dest_dir: str | os.PathLike | None = None, *,
         if not (target.is_file() and memo.sha256(target) == f.sha256):
             kwargs = {} if timeout is None else {"timeout": timeout}
             fetch_file(mirror_urls(name, f.name, mirrors), target, size=f.size,
-                       sha256=f.sha256, progress=progress, **kwargs)
+                       sha256=f.sha256, progress=progress, deadline=deadline, **kwargs)
         paths.append(target)
     memo.save()
     return paths
@@ -469,28 +498,99 @@ def _not_found_message(info: DatasetInfo, status: DatasetStatus, missing: list[F
 # ---------------------------------------------------------------- arrays
 
 
-def _parsed(status: FileStatus, images: bool) -> np.ndarray:
-    """The file's uint8 array, from the .npy cache when possible (read-only, memory-mapped)."""
-    assert status.path is not None and status.sha256 is not None
-    cached = cache_dir() / "arrays" / f"{status.sha256}.npy"
-    want = 3 if images else 1
+@dataclass
+class _Source:
+    """One found file and what its parsed array must hash to (see the module docstring)."""
+
+    status: FileStatus
+    official: str | None  # the table's SHA-256 of the uncompressed file, when verified
+    images: bool
+
+    @property
+    def npy(self) -> Path:
+        return cache_dir() / "arrays" / f"{self.status.sha256}.npy"
+
+    @property
+    def sidecar(self) -> Path:
+        return self.npy.with_suffix(".json")
+
+    def cached(self) -> tuple[np.ndarray, str] | None:
+        """The cached array (memory-mapped, not yet checked) and the IDX SHA-256 it must
+        have; None when there is no usable cache."""
+        expected = self.official
+        if expected is None:
+            try:
+                expected = read_json(self.sidecar, max_bytes=4096, max_depth=1,
+                                     expect=dict).get("idx_sha256")
+            except (OSError, ValueError):
+                return None
+            if not isinstance(expected, str):
+                return None
+        try:
+            arr = np.load(self.npy, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if arr.dtype != np.uint8 or arr.ndim != (3 if self.images else 1):
+            return None
+        return arr, expected
+
+    def parse(self) -> np.ndarray:
+        """The source file parsed, checked against the official checksum, and cached."""
+        path = self.status.path
+        assert path is not None
+        arr = read_idx(path)
+        if arr.dtype != np.uint8 or arr.ndim != (3 if self.images else 1):
+            kind = "images (N, rows, cols)" if self.images else "labels (N,)"
+            raise IDXError(f"{path}: expected {kind} as uint8, got shape {arr.shape} "
+                           f"of {arr.dtype}")
+        digest = idx_sha256(arr)
+        if self.official is not None and digest != self.official:
+            memo = _HashMemo()  # the remembered hash was stale: forget it
+            memo.forget(path)
+            memo.save()
+            raise ChecksumError(path, self.official, digest, hint=(
+                "  (SHA-256 of the uncompressed content) The file changed after it was "
+                "verified and was not used; replace it with a good copy."))
+        if _write_atomic(self.npy, lambda f: np.save(f, arr, allow_pickle=False)) \
+                and self.official is None:
+            data = json.dumps({"idx_sha256": digest}).encode()
+            _write_atomic(self.sidecar, lambda f: f.write(data))
+        return arr
+
+
+def _checked_arrays(sources: list[_Source], use: Callable[[list[np.ndarray]], object]):
+    """``use(arrays)`` on the four arrays, cached ones checked in a second thread while
+    ``use`` runs; any that fails its check is parsed again and ``use`` repeated."""
+    arrays, pending = [], {}
+    for i, source in enumerate(sources):
+        hit = source.cached()
+        if hit is None:
+            arrays.append(source.parse())
+        else:
+            arrays.append(hit[0])
+            pending[i] = hit[1]
+    digests: dict[int, str] = {}
+
+    def check() -> None:
+        for i in pending:
+            digests[i] = idx_sha256(arrays[i])
+
+    checker = threading.Thread(target=check, name="chainrule-cache-check", daemon=True)
+    checker.start()
     try:
-        arr = np.load(cached, mmap_mode="r", allow_pickle=False)
-        if arr.dtype == np.uint8 and arr.ndim == want:
-            return arr
-    except (OSError, ValueError):
-        pass
-    arr = read_idx(status.path)
-    if arr.dtype != np.uint8 or arr.ndim != want:
-        kind = "images (N, rows, cols)" if images else "labels (N,)"
-        raise IDXError(f"{status.path}: expected {kind} as uint8, got shape {arr.shape} "
-                       f"of {arr.dtype}")
-    _save_npy(cached, arr)
-    return arr
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    _write_atomic(path, lambda f: np.save(f, arr, allow_pickle=False))
+        result, error = use(arrays), None
+    except ValueError as exc:  # e.g. a label out of range: from a bad cache?
+        result, error = None, exc
+    finally:
+        checker.join()
+    bad = [i for i, expected in pending.items() if digests.get(i) != expected]
+    if not bad:
+        if error is not None:
+            raise error
+        return result
+    for i in bad:
+        arrays[i] = sources[i].parse()
+    return use(arrays)
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -569,13 +669,19 @@ def load_mnist(
     if normalize or one_hot_label:
         if not np.issubdtype(dtype, np.floating):
             raise ValueError(f"dtype must be a floating type, got {dtype}")
-    if dataset == "digits":
-        x, t, xt, tt = _digits()
-    else:
-        files = locate(dataset, data_dir, download=download, verify=verify, progress=progress)
-        x, t, xt, tt = (_parsed(f, images=i % 2 == 0) for i, f in enumerate(files))
     scale = pixel_max(dataset)
     k = len(class_names(dataset))
-    train = _format(x, t, normalize, flatten, one_hot_label, dtype, scale, k)
-    test = _format(xt, tt, normalize, flatten, one_hot_label, dtype, scale, k)
-    return train, test
+
+    def formatted(arrays):
+        x, t, xt, tt = arrays
+        return (_format(x, t, normalize, flatten, one_hot_label, dtype, scale, k),
+                _format(xt, tt, normalize, flatten, one_hot_label, dtype, scale, k))
+
+    if dataset == "digits":
+        return formatted(_digits())
+    files = locate(dataset, data_dir, download=download, verify=verify, progress=progress)
+    specs = _info(dataset).files
+    return _checked_arrays([_Source(f, (spec.raw_sha256 or None) if f.state == "verified" else None,
+                                    images=i % 2 == 0)
+                            for i, (f, spec) in enumerate(zip(files, specs, strict=True))],
+                           formatted)

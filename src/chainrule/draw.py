@@ -246,6 +246,7 @@ class Group:
     attrs: dict[str, str]
     items: list = field(default_factory=list)
     tooltip: str = ""
+    data: dict[str, str] = field(default_factory=dict)  # written by to_svg(interactive=True)
 
 
 @dataclass
@@ -289,8 +290,12 @@ def _tooltip(edge: Edge, grad_text: str) -> str:
 
 
 def scene(graph: Graph, *, precision: int = 4, gradients: bool = True,
-          title: str | None = None, caption: str | None = None) -> Scene:
-    """The drawing as shapes in pixel coordinates (shared by the SVG and PNG writers)."""
+          title: str | None = None, caption: str | None = None, legend: bool = True) -> Scene:
+    """The drawing as shapes in pixel coordinates (shared by the SVG and PNG writers).
+
+    ``legend=False`` leaves out the line explaining values and gradients (a page that
+    embeds the drawing says it in its own words).
+    """
     lay = layout(graph)
     nodes, shapes = graph.nodes, [_node_shape(n) for n in graph.nodes]
     value_text = {e.index: format_value(e.value, precision) for e in graph.edges}
@@ -367,7 +372,10 @@ def scene(graph: Graph, *, precision: int = 4, gradients: bool = True,
     for e in drawn:
         sx, sy = centre(e)
         g = Group("edge", {"id": f"e{e.index}", "data-name": e.name or ""},
-                  tooltip=_tooltip(e, grad_text[e.index]))
+                  tooltip=_tooltip(e, grad_text[e.index]),
+                  data={"data-edge": str(e.index),
+                        "data-from": "" if e.producer is None else str(e.producer.index),
+                        "data-to": " ".join(str(n.index) for n, _ in e.consumers)})
         if e.consumers:
             c, first = src_col(e), first_col[e.index]
             end = x[c + 1] - col_hw[c + 1] - (BEND if first == c + 1 else 0)
@@ -397,7 +405,7 @@ def scene(graph: Graph, *, precision: int = 4, gradients: bool = True,
         hw, hh, detail = shapes[n.index]
         cx, cy = x[lay.node_col[n.index]], ypx(lay.node_row[n.index])
         g = Group("node", {"id": f"n{n.index}", "data-layer": type(n.layer).__name__},
-                  tooltip=type(n.layer).__name__)
+                  tooltip=type(n.layer).__name__, data={"data-node": str(n.index)})
         if n.symbol:
             size = 18 if len(n.symbol) == 1 else 14
             g.items += [Circle(cx, cy, hw), Text(cx, cy + 0.36 * size, n.symbol, size, cls="label")]
@@ -410,23 +418,23 @@ def scene(graph: Graph, *, precision: int = 4, gradients: bool = True,
         groups.append(g)
 
     rows = [*lay.node_row, *lay.src_row.values(), 0]
-    bottom = ypx(max(rows)) + ROW / 2 + 8
-    legend = Group("legend", {})
+    bottom = ypx(max(rows)) + (ROW / 2 + 8 if legend else 24)
+    notes = Group("legend", {})
     lx = MARGIN
-    parts = [("forward: values above the arrows", VALUE_COLOR)]
-    if any(grad_text.values()):
+    parts = [("forward: values above the arrows", VALUE_COLOR)] if legend else []
+    if legend and any(grad_text.values()):
         parts.append(("backward: gradients below them", GRAD_COLOR))
     for words, color in parts:
-        legend.items.append(Text(lx, bottom, words, 12, "start", color, cls="legend"))
+        notes.items.append(Text(lx, bottom, words, 12, "start", color, cls="legend"))
         lx += text_width(words, 12) + 24
     for line in (caption or "").splitlines():
         bottom += 19
-        legend.items.append(Text(MARGIN, bottom, line, 13, "start", cls="caption"))
+        notes.items.append(Text(MARGIN, bottom, line, 13, "start", cls="caption"))
     if title:
-        legend.items.append(Text(MARGIN, MARGIN + 16, title, 15, "start", cls="title",
-                                 weight="bold"))
-    groups.append(legend)
-    width = max(right, lx, *(text_width(t.text, t.size) + MARGIN for t in legend.items)) + MARGIN
+        notes.items.append(Text(MARGIN, MARGIN + 16, title, 15, "start", cls="title",
+                                weight="bold"))
+    groups.append(notes)
+    width = max(right, lx, *(text_width(t.text, t.size) + MARGIN for t in notes.items)) + MARGIN
     return Scene(math.ceil(width), math.ceil(bottom + MARGIN), groups, title)
 
 
@@ -457,28 +465,52 @@ def _svg_item(item) -> str:
             'stroke-width="1.6"/>')
 
 
-def to_svg(graph: Graph, **options) -> str:
+HIGHLIGHT_COLOR = "#e8a100"
+HIT_WIDTH = 14  # pixels around an arrow that take a click, in interactive drawings
+
+
+def to_svg(graph: Graph, *, interactive: bool = False, highlight: int | None = None,
+           **options) -> str:
     """A standalone SVG document (no scripts, no external fonts or files).
 
     Options: ``precision`` (significant digits, 4), ``gradients`` (True),
-    ``title`` and ``caption`` (text above and below the graph).
+    ``title`` and ``caption`` (text above and below the graph), ``legend`` (True).
+    ``highlight`` (a node index) gives that node the class ``current`` and an amber
+    outline. ``interactive=True`` makes a fragment for a web page: no XML declaration,
+    no English tooltips or legend (the page has its own words), ``data-edge``,
+    ``data-from``, ``data-to`` and ``data-node`` attributes on the groups, and a wide
+    invisible ``hit`` line under every arrow so that it is easy to click.
     """
+    if interactive:
+        options.setdefault("legend", False)
     sc = scene(graph, **options)
     w, h = sc.width, sc.height
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-        f'viewBox="0 0 {w} {h}" font-family={quoteattr(FONT_FAMILY)}>',
-    ]
+    out = [] if interactive else ['<?xml version="1.0" encoding="UTF-8"?>']
+    out.append(f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
+               f'viewBox="0 0 {w} {h}" font-family={quoteattr(FONT_FAMILY)}>')
     if sc.title:
         out.append(f"<title>{escape(sc.title)}</title>")
+    if highlight is not None and not interactive:
+        out.append(f"<style>.current circle, .current rect {{ stroke: {HIGHLIGHT_COLOR}; "
+                   "stroke-width: 3.5; }</style>")
     out.append(f'<rect width="{w}" height="{h}" fill="#ffffff"/>')
     for g in sc.groups:
-        attrs = "".join(f" {k}={quoteattr(v)}" for k, v in g.attrs.items())
-        out.append(f'<g class="{g.cls}"{attrs}>')
-        if g.tooltip:
+        if interactive and not g.items:
+            continue
+        attrs = {**g.attrs, **(g.data if interactive else {})}
+        cls = g.cls
+        if highlight is not None and g.data.get("data-node") == str(highlight):
+            cls += " current"
+        out.append(f'<g class="{cls}"' + "".join(f" {k}={quoteattr(v)}"
+                                                for k, v in attrs.items()) + ">")
+        if g.tooltip and not interactive:
             out.append(f"<title>{escape(g.tooltip)}</title>")
-        out.extend(_svg_item(item) for item in g.items)
+        for item in g.items:
+            if interactive and isinstance(item, Line):
+                pts = " ".join(f"{_n(px)},{_n(py)}" for px, py in item.points)
+                out.append(f'<polyline class="hit" points="{pts}" fill="none" '
+                           f'stroke="transparent" stroke-width="{HIT_WIDTH}"/>')
+            out.append(_svg_item(item))
         out.append("</g>")
     out.append("</svg>")
     return "\n".join(out) + "\n"

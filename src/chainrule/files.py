@@ -1,4 +1,10 @@
-"""Writing files atomically: a crash or an error never leaves a half-written file."""
+"""Files written atomically and read warily.
+
+Writing: a crash, an error or a terminating signal never leaves a half-written file
+(nor the temporary file beside it). Reading JSON: a size and a nesting limit, and one
+``ValueError`` line for anything wrong, so a hostile file cannot exhaust memory or the
+stack.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +12,84 @@ import contextlib
 import io
 import json
 import os
+import re
 import secrets
+import signal
+import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+JSON_MAX_BYTES = 1 << 20
+"""Default size limit of :func:`read_json` (1 MiB; chainrule's own JSON files are a few KB)."""
+JSON_MAX_DEPTH = 32
+"""Default nesting limit of :func:`read_json` and :func:`loads_json` (chainrule's own: 3)."""
+
+# the signals whose default action ends the process without Python's say
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
+class Terminated(BaseException):
+    """A terminating signal arrived inside :func:`terminating_raises` (not an ``Exception``:
+    nothing should catch it on the way out but ``finally`` blocks)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminating_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP (where their action is still the default)
+    raise :class:`Terminated`, so that ``finally`` blocks run and remove temporary files;
+    on the way out the signal is raised again with its default action, so the process
+    still ends as the signal asked. Elsewhere than the main thread: nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    previous = {}
+    try:
+        for sig in _TERMINATING:
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                previous[sig] = signal.signal(sig, handler)
+        yield
+    except Terminated as exc:
+        if exc.signum not in previous:
+            raise  # an outer block installed the handler: it finishes the job
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        previous = {}
+        signal.raise_signal(exc.signum)  # the default action: the process ends here
+        raise
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb", *,
                 suffix: str = ".tmp") -> Iterator[io.IOBase]:
     """Open a new hidden file beside ``path``; when the block ends normally it replaces
-    ``path`` atomically. If the block raises, the temporary file is removed and ``path``
-    is untouched."""
+    ``path`` atomically. If the block raises (Ctrl-C, SIGTERM and SIGHUP included), the
+    temporary file is removed and ``path`` is untouched."""
     path = Path(path)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
     kwargs = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
-    try:
-        with open(tmp, mode.replace("w", "x"), **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with terminating_raises():
+        try:
+            with open(tmp, mode.replace("w", "x"), **kwargs) as f:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -40,3 +101,61 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------- reading JSON
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """How deeply ``text``'s arrays and objects nest (0 for a plain value), counted
+    without parsing, so that any depth is safe to measure."""
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_STRING.sub("", text)):
+        depth += 1 if m.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def loads_json(text: str, *, max_depth: int = JSON_MAX_DEPTH, expect: type | None = None,
+               where: str = "JSON") -> Any:
+    """``json.loads(text)``, refusing nesting deeper than ``max_depth`` and (given
+    ``expect``, e.g. ``dict``) a value of another type. Raises ``ValueError`` with one
+    line that starts with ``where``."""
+    if json_depth(text) > max_depth:
+        raise ValueError(f"{where}: JSON nested deeper than {max_depth} levels")
+    try:
+        value = json.loads(text)
+    except RecursionError:  # pragma: no cover - json_depth refuses these first
+        raise ValueError(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"{where}: not valid JSON ({exc})") from None
+    if expect is not None and not isinstance(value, expect):
+        raise ValueError(f"{where}: expected a JSON {_JSON_NAMES.get(expect, expect.__name__)}, "
+                         f"got {_JSON_NAMES.get(type(value), type(value).__name__)}")
+    return value
+
+
+_JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
+               bool: "true/false", type(None): "null"}
+
+
+def read_json(path: str | os.PathLike, *, max_bytes: int = JSON_MAX_BYTES,
+              max_depth: int = JSON_MAX_DEPTH, expect: type | None = None) -> Any:
+    """The JSON value in ``path`` (UTF-8), read only if it is at most ``max_bytes`` long
+    and nests at most ``max_depth`` deep; ``expect`` (e.g. ``dict``) checks its type.
+    Raises ``ValueError`` naming the file for any of these; ``OSError`` (missing,
+    unreadable) passes through."""
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open()
+        raise ValueError(f"{path}: not a regular file")
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"{path}: larger than the {max_bytes} bytes a JSON file may have here")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return loads_json(text, max_depth=max_depth, expect=expect, where=str(path))

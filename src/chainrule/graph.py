@@ -7,61 +7,43 @@
         price = mul_tax_layer.forward(mul_apple_layer.forward(apple, apple_num), tax)
     g.backward(1)            # every layer's backward, in reverse order of the calls
     g.grad("apple")          # 2.2
+    g.rerun(apple=150)       # the same graph, recomputed: forward and backward
     g.save("apple.svg")      # values above the arrows, gradients below
 
 Every ``forward`` called in the block becomes a :class:`Node`; every value passed to
-or returned by one becomes an :class:`Edge`. Values are matched by identity (``is``),
-and the graph keeps them alive, so an id is never reused while the graph lives. A
-value that no recorded layer produced is an input: named if it was named, otherwise
-a constant (the ``-1`` of the sigmoid's ``×`` node).
+or returned by one becomes an :class:`Edge`. A value is one the graph handed out, or
+a constant:
 
-Python shares small numbers (every ``2`` is the same object), so two inputs of equal
-small value cannot be told apart by identity. :meth:`Graph.inputs` therefore returns
-distinct copies (``int``/``float`` subclasses that print and compute like the
-originals); naming your own variables with ``Graph(apple=apple, ...)`` works when their
-objects are distinct, and an ambiguous pair is refused. Only layer calls are recorded:
-arithmetic done outside a layer yields a new value that enters the graph as a constant.
+- the graph hands out the inputs of :meth:`Graph.inputs` and every recorded output,
+  each as an object nothing else holds (Python numbers as ``int``/``float``
+  subclasses that print and compute like them, an array returned unchanged as a new
+  view of it), and knows them again by identity;
+- anything else passed to a layer is a constant (the ``-1`` of ``x * -1``), a plain
+  Python number always a new one: Python shares small numbers and equal literals, so
+  the ``2`` of one call cannot be told from the ``2`` of another.
+
+Only layer calls are recorded: arithmetic done outside a layer yields a new value that
+enters the graph as a constant (and :meth:`Graph.rerun` cannot recompute it).
 ``True``/``False``/``None`` arguments are flags (Dropout's ``train_flg``), not values.
+Nested ``with Graph()`` blocks record into every active graph. A layer object keeps
+only its last forward's state, so a graph refuses to run ``backward`` through a node
+whose layer has been called again since (see :meth:`Graph.backward`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from chainrule.base import Layer, recording
+from chainrule import base
+from chainrule.base import Layer, distinct, recording
+from chainrule.snapshot import LayerStates
 
-_PY_SCALARS = (int, float, complex)
-
-
-class _Int(int):
-    """An ``int`` with its own identity (arithmetic on it gives plain ints)."""
-
-    __slots__ = ()
-
-
-class _Float(float):
-    """A ``float`` with its own identity (arithmetic on it gives plain floats)."""
-
-    __slots__ = ()
-
-
-class _Complex(complex):
-    __slots__ = ()
-
-
-def _distinct(value):
-    """``value``, or an equal object of its own identity if Python may share it."""
-    if type(value) is int:
-        return _Int(value)
-    if type(value) is float:
-        return _Float(value)
-    if type(value) is complex:
-        return _Complex(value)
-    return value
+_PY_NUMBERS = (bool, int, float, complex)  # Python may share these objects
 
 
 @dataclass(eq=False)
@@ -92,12 +74,22 @@ class Edge:
 
 @dataclass(eq=False)
 class Node:
-    """One recorded ``layer.forward(*inputs)`` call."""
+    """One recorded ``layer.forward(*args, **kwargs)`` call.
+
+    ``inputs`` are the value edges in the order of ``forward``'s parameters; ``args``
+    and ``kwargs`` repeat the call itself, with edges in place of values and flags
+    kept as they were, so that the call can be made again (:meth:`Graph.rerun`).
+    ``token`` identifies the call (:func:`chainrule.base.forward_token`).
+    """
 
     index: int
     layer: Layer
     inputs: list[Edge]
     output: Edge
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    token: int | None = None
+    grads: tuple | None = None  # what its backward returned in the last Graph.backward
 
     @property
     def symbol(self) -> str | None:
@@ -107,14 +99,32 @@ class Node:
     def label(self) -> str:
         return getattr(self.layer, "label", None) or type(self.layer).__name__
 
+    def call_values(self) -> tuple[tuple, dict]:
+        """The arguments of the call with every edge's current value."""
+        args = tuple(a.value if isinstance(a, Edge) else a for a in self.args)
+        kwargs = {k: v.value if isinstance(v, Edge) else v for k, v in self.kwargs.items()}
+        return args, kwargs
+
     def __repr__(self) -> str:
         ins = ", ".join(str(e.index) for e in self.inputs)
         return f"<Node {self.index} {self.label}({ins}) -> {self.output.index}>"
 
 
+class InputError(ValueError):
+    """A missing, unknown or bad input value; ``name`` is the input."""
+
+    def __init__(self, message: str, name: str):
+        super().__init__(message)
+        self.name = name
+
+
 def _short(value) -> str:
     shape = np.shape(value) if isinstance(value, np.ndarray) else ()
     return f"array{shape}" if shape else repr(value)
+
+
+def _is_flag(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, np.bool_))
 
 
 def _arguments(layer: Layer, args: tuple, kwargs: dict) -> tuple:
@@ -137,27 +147,35 @@ def _arguments(layer: Layer, args: tuple, kwargs: dict) -> tuple:
 class Graph:
     """A recorded computational graph: use as ``with Graph() as g: ...``.
 
-    ``Graph(**named)`` names values you already hold (matched by identity); see
-    :meth:`inputs` for numbers Python may share.
+    ``Graph(**named)`` names arrays (or other objects) you already hold, matched by
+    identity; Python numbers cannot be (Python shares them): name those with
+    :meth:`inputs`, which returns objects of their own.
+
+    ``quiet = True`` (set by :meth:`from_expression`) runs backward, reruns and
+    numerical gradients under ``np.errstate(all="ignore")``: inf and nan come out
+    as values, without NumPy's warnings.
     """
 
     def __init__(self, /, **named: Any):
         self.nodes: list[Node] = []
         self.edges: list[Edge] = []
-        self._by_id: dict[int, Edge] = {}
+        self._held: dict[int, tuple[Any, Edge]] = {}  # id -> (the object, its edge)
         self._names: dict[str, Edge] = {}
         self._contexts: list = []
         self._has_grads = False
-        by_object: dict[int, str] = {}
+        self._start: Edge | None = None  # where the last backward started
+        self._dout: Any = None  # and with what
+        self.quiet = False  # True: backward and reruns under np.errstate(all="ignore")
         for name, value in named.items():
-            if id(value) in by_object:
-                raise ValueError(
-                    f"Graph: {by_object[id(value)]!r} and {name!r} are the same object "
-                    f"({value!r}); Python shares small numbers, so name them with "
-                    f"g.inputs({by_object[id(value)]}=..., {name}=...), which returns "
-                    "distinct copies"
+            if type(value) in _PY_NUMBERS:
+                raise TypeError(
+                    f"Graph({name}={value!r}): Python shares numbers (every {value!r} in "
+                    f"the program may be this very object), so a number cannot be named by "
+                    f"identity; inside the block write {name}, = g.inputs({name}={value!r})"
                 )
-            by_object[id(value)] = name
+            if self.holds(value):
+                raise ValueError(f"Graph: {name!r} is the same object as "
+                                 f"{self._held[id(value)][1].name!r}")
             self._new_input(name, value)
 
     # -- recording ---------------------------------------------------------------
@@ -171,8 +189,11 @@ class Graph:
         self._contexts.pop().__exit__(*exc)
 
     def input(self, name: str, value: Any) -> Any:
-        """Name an input and return it; Python numbers come back as distinct copies."""
-        value = _distinct(value)
+        """Name an input and return it, as an object of its own for Python numbers."""
+        if _is_flag(value):
+            raise TypeError(f"Graph.input: {name!r} is {value!r}, a flag, not a value")
+        if isinstance(value, (int, float, complex, np.generic)):
+            value = distinct(value)  # a number of its own, whatever Python shares
         self._new_input(name, value)
         return value
 
@@ -183,27 +204,37 @@ class Graph:
     def name(self, name: str, value: Any) -> Any:
         """Give a recorded value (e.g. the loss) a name, drawn beside it; returns it."""
         self._check_name(name)
-        edge = self._by_id.get(id(value))
-        if edge is None or edge.value is not value:
+        if not self.holds(value):
             raise KeyError(f"Graph.name: {name!r} is not a value recorded in this graph")
+        edge = self._held[id(value)][1]
         if edge.name is not None:
             del self._names[edge.name]
         edge.name = name
         self._names[name] = edge
         return value
 
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` itself (by identity) is an input, output or constant here."""
+        entry = self._held.get(id(value))
+        return entry is not None and entry[0] is value
+
     def record(self, layer: Layer, args: tuple, kwargs: dict, out: Any) -> None:
         """Add ``out = layer.forward(*args, **kwargs)`` (called by the layers)."""
-        ins: list[Edge] = []
         this_call: dict[int, Edge] = {}
-        for value in _arguments(layer, args, kwargs):
-            if value is None or isinstance(value, (bool, np.bool_)):
-                continue  # a flag such as Dropout's train_flg, not a value
-            edge = this_call.get(id(value)) or self._edge_of(value)
-            this_call[id(value)] = edge
-            ins.append(edge)
-        output = self._new_edge(out)
-        node = Node(len(self.nodes), layer, ins, output)
+
+        def edge_of(value):
+            edge = this_call.get(id(value))
+            if edge is None:
+                edge = this_call[id(value)] = self._edge_of(value)
+            return edge
+
+        ins = [edge_of(v) for v in _arguments(layer, args, kwargs) if not _is_flag(v)]
+        output = self._new_edge(out, hold=not _is_flag(out))
+        node = Node(len(self.nodes), layer, ins, output,
+                    args=tuple(a if _is_flag(a) else this_call[id(a)] for a in args),
+                    kwargs={k: v if _is_flag(v) else this_call[id(v)]
+                            for k, v in kwargs.items()},
+                    token=base.forward_token(layer))
         output.producer = node
         for position, edge in enumerate(ins):
             edge.consumers.append((node, position))
@@ -215,60 +246,247 @@ class Graph:
         if name in self._names:
             raise ValueError(f"Graph: the name {name!r} is already used")
 
-    def _new_edge(self, value: Any, name: str | None = None) -> Edge:
+    def _new_edge(self, value: Any, name: str | None = None, *, hold: bool = True) -> Edge:
         edge = Edge(len(self.edges), value, name)
         self.edges.append(edge)
-        self._by_id[id(value)] = edge  # the latest binding wins
+        if hold:
+            self._held[id(value)] = (value, edge)
         if name is not None:
             self._names[name] = edge
         return edge
 
     def _new_input(self, name: str, value: Any) -> Edge:
         self._check_name(name)
-        if not isinstance(value, _PY_SCALARS) and id(value) in self._by_id:
+        if self.holds(value):
             raise ValueError(f"Graph: {name!r} is already in the graph as "
-                             f"{self._by_id[id(value)]!r}")
+                             f"{self._held[id(value)][1]!r}")
         return self._new_edge(value, name)
 
     def _edge_of(self, value: Any) -> Edge:
-        edge = self._by_id.get(id(value))
-        # A shared Python number seen before as a constant is a new constant here.
-        if edge is None or (edge.is_constant and type(value) in _PY_SCALARS):
-            edge = self._new_edge(value)
-        return edge
+        """The edge of a value passed to a layer: one the graph holds, or a constant.
+
+        A plain Python number is a new constant at every use (the same object may be
+        any literal of equal value); other constants, such as an array, are one edge.
+        """
+        if self.holds(value):
+            return self._held[id(value)][1]
+        return self._new_edge(value, hold=type(value) not in (int, float, complex))
 
     # -- backward ----------------------------------------------------------------
     def backward(self, dout: Any = 1, *, output: Any = None) -> dict[str, Any]:
         """Call every layer's ``backward`` from ``output`` back to the inputs.
 
         ``output`` (a name, value or :class:`Edge`; default: the last call's result)
-        starts with gradient ``dout``, broadcast to its shape. Nodes run in reverse
-        order of their calls, which is a reverse topological order; a value used by
-        several nodes gets the sum of their gradients. Returns ``grads()``.
+        starts with gradient ``dout``, broadcast to its shape. The nodes that lead to
+        it run in reverse order of their calls, which is a reverse topological order
+        (:meth:`backward_order`); a value used by several nodes gets the sum of their
+        gradients. Returns ``grads()``.
+
+        A layer keeps the state of its last ``forward`` only; a node whose layer was
+        called again since it was recorded (a second time in this graph, in another
+        graph, or outside any) is refused with a ``ValueError`` before any gradient
+        is computed, since its backward would use the other call's values.
         """
+        start = self._start_edge(output, "Graph.backward")
+        path = self._path(start)
+        self._check_fresh(path, "Graph.backward")
+        grad: dict[int, Any] = {start.index: _seed(dout, start.value)}  # edge -> gradient
+        local: dict[int, tuple] = {}  # node -> what its backward returned
+        with self._errstate():
+            for node in reversed(path):
+                if grad.get(node.output.index) is None:
+                    continue  # every gradient towards it was None (labels, say)
+                grads = node.layer.backward(grad[node.output.index])
+                if not isinstance(grads, tuple):
+                    grads = (grads,)
+                if len(grads) > len(node.inputs):
+                    raise ValueError(f"{node.label}.backward returned {len(grads)} gradients "
+                                     f"for {len(node.inputs)} inputs")
+                local[node.index] = grads
+                for edge, g in zip(node.inputs, grads, strict=False):
+                    if g is not None:
+                        old = grad.get(edge.index)
+                        grad[edge.index] = g if old is None else old + g
+        for edge in self.edges:  # only now: a backward that raises changes nothing
+            edge.grad = grad.get(edge.index)
+        for node in self.nodes:
+            node.grads = local.get(node.index)
+        self._has_grads = True
+        self._start, self._dout = start, dout
+        return self.grads()
+
+    def _start_edge(self, output: Any, who: str) -> Edge:
         if not self.nodes:
-            raise ValueError("Graph.backward: nothing was recorded")
+            raise ValueError(f"{who}: nothing was recorded")
         start = self.output if output is None else self[output]
         if start.producer is None:
-            raise ValueError(f"Graph.backward: {start!r} is an input, not a layer's output")
-        todo = self.nodes[: start.producer.index + 1]
-        _check_layers_used_once(todo)
-        for edge in self.edges:
-            edge.grad = None
-        start.grad = _seed(dout, start.value)
-        for node in reversed(todo):
-            if node.output.grad is None:
-                continue  # not on a path to ``start``
-            grads = node.layer.backward(node.output.grad)
-            if not isinstance(grads, tuple):
-                grads = (grads,)
-            if len(grads) > len(node.inputs):
-                raise ValueError(f"{node.label}.backward returned {len(grads)} gradients "
-                                 f"for {len(node.inputs)} inputs")
-            for edge, grad in zip(node.inputs, grads, strict=False):
-                edge.grad = grad if edge.grad is None else edge.grad + grad
-        self._has_grads = True
-        return self.grads()
+            raise ValueError(f"{who}: {start!r} is an input, not a layer's output")
+        return start
+
+    def _path(self, start: Edge) -> list[Node]:
+        """The nodes ``start`` depends on, in recorded (topological) order."""
+        seen = {start.producer.index}
+        todo = [start.producer]
+        while todo:
+            for edge in todo.pop().inputs:
+                if edge.producer is not None and edge.producer.index not in seen:
+                    seen.add(edge.producer.index)
+                    todo.append(edge.producer)
+        return [self.nodes[i] for i in sorted(seen)]
+
+    def _check_fresh(self, nodes: list[Node], who: str) -> None:
+        for node in nodes:
+            now = base.forward_token(node.layer)
+            if now == node.token:
+                continue
+            name = type(node.layer).__name__
+            later = [n.index for n in self.nodes if n.layer is node.layer and n.token == now]
+            where = (f"it is also node {later[0]} of this graph" if later
+                     else "it was called again after this graph recorded it")
+            raise ValueError(
+                f"{who}: node {node.index} ({node.label}) uses a {name} object whose "
+                f"state belongs to a later forward call ({where}); the same {name} object "
+                "remembers only its last forward, so give each use its own layer (as the "
+                "book does), or g.rerun() to recompute the graph")
+
+    def _errstate(self):
+        return np.errstate(all="ignore") if self.quiet else contextlib.nullcontext()
+
+    def forward_order(self) -> list[int]:
+        """Node indices in the order forward ran them (the recorded order)."""
+        return [node.index for node in self.nodes]
+
+    def backward_order(self, output: Any = None) -> list[int]:
+        """Node indices in the order :meth:`backward` runs them, from ``output``
+        (default: where the last backward started, else the last call's result)."""
+        if output is None and self._start is not None:
+            output = self._start
+        return [node.index for node in reversed(self._path(
+            self._start_edge(output, "Graph.backward_order")))]
+
+    # -- recomputing ---------------------------------------------------------------
+    def rerun(self, /, **inputs: Any) -> Graph:
+        """Recompute the graph with new values for some named inputs; returns it.
+
+        Every node's ``layer.forward`` is called again, in recorded order, with the
+        current values of its edges (the flags of the original call kept), and every
+        edge takes the new value; if the graph had gradients, ``backward`` runs again
+        with the same ``dout`` from the same output. Values computed outside layers
+        were recorded as constants and keep their old value. On any error the graph
+        and its layers are left exactly as they were.
+        """
+        targets = {}
+        for name in inputs:
+            edge = self._names.get(name)
+            if edge is None or edge.producer is not None:
+                known = ", ".join(self.named_inputs())
+                what = "not an input" if edge is not None else "not a name of this graph"
+                raise KeyError(f"Graph.rerun: {name!r} is {what} (inputs: {known or 'none'})")
+            targets[name] = edge
+        saved = _Saved(self, self.nodes)
+        try:
+            for name, edge in targets.items():
+                edge.value = inputs[name]
+            self._replay(self.nodes)
+            if self._has_grads:
+                self.backward(self._dout, output=self._start)
+        except BaseException:
+            saved.restore()
+            raise
+        return self
+
+    def _replay(self, nodes: list[Node]) -> None:
+        """Call the nodes' forwards again (unrecorded) and store their outputs."""
+        with base.paused(), self._errstate():
+            for node in nodes:
+                args, kwargs = node.call_values()
+                node.output.value = node.layer.forward(*args, **kwargs)
+                node.token = base.new_token(node.layer)
+
+    def numerical_grad(self, key: Any, h: float = 1e-4) -> Any:
+        """The central-difference derivative of the output with respect to an edge.
+
+        The output is the one :meth:`backward` started from (else the last call's
+        result), read as ``sum(dout * output)`` with backward's ``dout`` (1 before
+        any backward), so the result is comparable with ``grad(key)``. ``key`` is a
+        name, a recorded value or an :class:`Edge`, input or intermediate. A number
+        for a scalar edge; for an array edge an array of its shape, computed in
+        float64 with :func:`chainrule.gradient.numerical_gradient`. Only the nodes
+        downstream of the edge run again (a layer with a ``fix_mask`` attribute, such
+        as Dropout, with it set, so that it reuses its recorded mask), and the graph,
+        its layers and their cached state (random generators included) are left
+        exactly as they were.
+        """
+        from chainrule.gradient import numerical_gradient
+
+        edge = self[key]
+        start = self._start if self._start is not None else self.output
+        seed = _seed(self._dout if self._start is not None else 1, start.value)
+        value = edge.value
+        kind = np.asarray(value).dtype.kind if value is not None else "O"
+        if np.ndim(value) == 0 and kind not in "iuf":
+            raise TypeError(f"Graph.numerical_grad: {edge!r} is not a real number")
+        if np.ndim(value) > 0 and kind != "f":
+            raise TypeError(f"Graph.numerical_grad: {edge!r} holds {np.asarray(value).dtype} "
+                            "values (labels or indices?): no derivative")
+        downstream = self._downstream(edge, start)
+        self._check_fresh(downstream, "Graph.numerical_grad")
+        saved = _Saved(self, downstream)
+        random = [n.layer for n in downstream if hasattr(n.layer, "fix_mask")]
+
+        def f(_=None) -> float:
+            saved.restore_layers()  # the same state every time
+            for layer in random:
+                layer.fix_mask = True  # Dropout: the recorded mask, not a new one
+            self._replay(downstream)
+            return float(np.sum(seed * start.value))
+
+        try:
+            with self._errstate():
+                if np.ndim(value) == 0:
+                    edge.value = value + h
+                    f_plus = f()
+                    edge.value = value - h
+                    f_minus = f()
+                    return (f_plus - f_minus) / (2 * h)
+                x = np.array(value, dtype=np.float64)
+                edge.value = x
+                return numerical_gradient(f, x, h)
+        finally:
+            saved.restore()
+
+    def _downstream(self, edge: Edge, start: Edge) -> list[Node]:
+        """The nodes between ``edge`` and ``start`` that its value reaches, in order."""
+        last = start.producer.index
+        seen: set[int] = set()
+        todo = [edge]
+        while todo:
+            for node, _ in todo.pop().consumers:
+                if node.index <= last and node.index not in seen:
+                    seen.add(node.index)
+                    todo.append(node.output)
+        return [self.nodes[i] for i in sorted(seen)]
+
+    @classmethod
+    def from_expression(cls, text: str, /, **inputs: Any) -> Graph:
+        """The graph of an arithmetic expression, computed forward and backward.
+
+        ``Graph.from_expression("(x + y) ** 2", x=1, y=2)``: one node of the library's
+        node layers per operation, the names as inputs, ``dout = 1``. See
+        :mod:`chainrule.expression` for what may be written and which errors it gives.
+        """
+        from chainrule.expression import graph_of
+
+        return graph_of(text, inputs)
+
+    def serve(self, **kwargs: Any) -> Any:
+        """Open this graph in the browser lab (``pip install 'chainrule[serve]'``)."""
+        try:
+            from chainrule import web
+        except ImportError as exc:
+            raise ImportError("Graph.serve needs the lab's extra: "
+                              "pip install 'chainrule[serve]'") from exc
+        return web.serve_graph(self, **kwargs)
 
     # -- reading -----------------------------------------------------------------
     @property
@@ -285,12 +503,13 @@ class Graph:
     def __getitem__(self, key: Any) -> Edge:
         """The edge of a name, of a recorded value (by identity), or an edge itself."""
         if isinstance(key, Edge):
-            return key
+            if key.index < len(self.edges) and self.edges[key.index] is key:
+                return key
+            raise KeyError(f"Graph: {key!r} is an edge of another graph")
         if isinstance(key, str) and key in self._names:
             return self._names[key]
-        edge = self._by_id.get(id(key))
-        if edge is not None and edge.value is key:
-            return edge
+        if self.holds(key):
+            return self._held[id(key)][1]
         known = ", ".join(self._names) or "none"
         raise KeyError(f"Graph: {key!r} is neither a name (known: {known}) "
                        "nor a value recorded in this graph")
@@ -303,6 +522,10 @@ class Graph:
         if not self._has_grads:
             raise RuntimeError("Graph.grad: no gradients yet; call g.backward() first")
         return self[key].grad
+
+    def named_inputs(self) -> dict[str, Edge]:
+        """``{name: edge}`` of the named inputs (what :meth:`rerun` can change)."""
+        return {name: e for name, e in self._names.items() if e.producer is None}
 
     def grads(self) -> dict[str, Any]:
         """``{name: gradient}`` for every named value."""
@@ -362,13 +585,25 @@ def _seed(dout: Any, value: Any) -> Any:
     return dout
 
 
-def _check_layers_used_once(nodes: list[Node]) -> None:
-    first: dict[int, Node] = {}
-    for node in nodes:
-        seen = first.setdefault(id(node.layer), node)
-        if seen is not node:
-            raise ValueError(
-                f"Graph.backward: nodes {seen.index} and {node.index} call the same "
-                f"{type(node.layer).__name__} object; a layer remembers only its last "
-                "forward, so give each use its own layer (as the book does)"
-            )
+class _Saved:
+    """The values, gradients and tokens of a graph, and the state of the layers of
+    some of its nodes (:class:`~chainrule.snapshot.LayerStates`), to put back."""
+
+    def __init__(self, graph: Graph, nodes: list[Node]):
+        self.graph = graph
+        self.edges = [(e, e.value, e.grad) for e in graph.edges]
+        self.nodes = [(n, n.token, n.grads) for n in graph.nodes]
+        self.flags = (graph._has_grads, graph._start, graph._dout)
+        self.layers = LayerStates(node.layer for node in nodes)
+
+    def restore_layers(self) -> None:
+        self.layers.restore()
+
+    def restore(self) -> None:
+        self.layers.restore()
+        for edge, value, grad in self.edges:
+            edge.value, edge.grad = value, grad
+        for node, token, grads in self.nodes:
+            node.token, node.grads = token, grads
+        g = self.graph
+        g._has_grads, g._start, g._dout = self.flags

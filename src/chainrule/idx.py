@@ -13,6 +13,7 @@ cause a huge allocation.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
 import zlib
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["IDXError", "IDX_TYPES", "read_idx"]
+__all__ = ["IDXError", "IDX_TYPES", "idx_sha256", "read_idx"]
 
 IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype("u1"),
@@ -120,3 +121,19 @@ def _read_body(f, nbytes: int, path: Path, shape: tuple, dtype: np.dtype) -> byt
             "data) but more data follows"
         )
     return data
+
+
+def idx_sha256(array: np.ndarray) -> str:
+    """The hex SHA-256 of ``array`` written as an (uncompressed) IDX file: the checksum of
+    the file it was read from, so a parsed array can be checked against the file's."""
+    array = np.asarray(array)
+    stored = {(d.kind, d.itemsize): (code, d) for code, d in IDX_TYPES.items()}
+    key = (array.dtype.kind, array.dtype.itemsize)
+    if key not in stored or array.ndim == 0:
+        raise IDXError(f"no IDX encoding for a {array.ndim}-d array of {array.dtype}")
+    code, dtype = stored[key]
+    h = hashlib.sha256(bytes([0, 0, code, array.ndim]))
+    h.update(b"".join(int(n).to_bytes(4, "big") for n in array.shape))
+    body = array if array.dtype == dtype else array.astype(dtype)
+    h.update(memoryview(np.ascontiguousarray(body)).cast("B"))
+    return h.hexdigest()

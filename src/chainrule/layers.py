@@ -11,7 +11,8 @@ import math
 import numpy as np
 
 from chainrule.base import Layer
-from chainrule.functions import _as_indices, cross_entropy_from_log, log_softmax, sigmoid
+from chainrule.functions import check_labels, cross_entropy_from_log, log_softmax, sigmoid
+from chainrule.rng import Random, make_rng
 
 
 def _check_shape(layer: Layer, what: str, expected: tuple, given: tuple) -> None:
@@ -116,7 +117,10 @@ class SoftmaxWithLoss(Layer):
     inside the log, which biases the gradient check by about 1e-6) and never infinite.
 
     ``t`` holds one-hot (or any probability) rows of ``x``'s shape, or class indices
-    of shape ``x.shape[:-1]``. A 1-D ``x`` is a single sample (N = 1).
+    of shape ``x.shape[:-1]``; anything else (a negative or NaN label, a row not summing
+    to 1, a label count that is not N, an empty batch) is a ``ValueError``, unless
+    ``labels_checked`` is set by a caller that checked all its labels beforehand (the
+    training loop checks the whole training set once). A 1-D ``x`` is a single sample.
     """
 
     label = "Softmax-with-Loss"
@@ -125,13 +129,15 @@ class SoftmaxWithLoss(Layer):
         self.loss = None
         self.y = None
         self.t = None
+        self.labels_checked = False  # True: the caller has checked every t it passes
 
     def forward(self, x, t):
+        x = np.asarray(x)
+        # one-hot rows must be distributions, indices in range; never an empty batch
+        t = np.asarray(t) if self.labels_checked else check_labels(x, t,
+                                                                   "SoftmaxWithLoss.forward")
         log_y = log_softmax(x)
         self.y = np.exp(log_y)
-        t = np.asarray(t)
-        if t.shape != self.y.shape:
-            t = _as_indices(self.y, t)  # validates shape, dtype and range, once
         self.t = t
         self.loss = cross_entropy_from_log(log_y, t, checked=True)
         return self.loss
@@ -168,49 +174,58 @@ class Tanh(Layer):
 
 
 class Dropout(Layer):
-    """Inverted dropout: ``out = x * mask / (1 - ratio)`` in training, ``out = x`` in eval.
+    """Dropout as the book's: ``out = x * mask`` in training, ``out = x * (1 - ratio)`` in eval.
 
-    ``mask`` keeps each element with probability ``1 - dropout_ratio`` and is drawn
-    from ``rng`` (a ``numpy.random.Generator``; or one made from ``seed``) in float64,
-    so float32 and float64 runs drop the same units. Backward uses the mask of the
-    last forward: ``dx = dout * mask / (1 - ratio)`` (``dx = dout`` after an eval
-    forward). Scaling in training, not in eval (the book does the reverse), keeps the
-    expected activation the same in both modes and makes eval mode free.
+    ``mask = rand(x.shape) > dropout_ratio`` keeps each element with probability
+    ``1 - dropout_ratio``; it is drawn from ``rng`` (a ``numpy.random.Generator``), or
+    one made from ``seed``, or, with neither, NumPy's global state (``np.random.rand``,
+    as in the book), in float64, so float32 and float64 runs drop the same units.
+    Backward scales as the last forward did: ``dx = dout * mask`` after a training
+    forward, ``dx = dout * (1 - ratio)`` after an eval forward.
+
+    ``inverted=True`` scales in training instead: ``out = x * mask / (1 - ratio)`` in
+    training and ``out = x`` in eval (the same expected activation in both modes, and
+    eval costs nothing); chainrule's ``MultiLayerNet(dropout_ratio=...)`` and
+    ``chainrule train --dropout`` use it.
 
     With ``fix_mask = True``, forward reuses the last mask instead of drawing a new
     one (it draws one first if there is none): every training forward is then the
     same function of ``x``, which a gradient check needs.
     """
 
-    def __init__(self, dropout_ratio: float = 0.5, *, rng: np.random.Generator | None = None,
-                 seed=None):
+    def __init__(self, dropout_ratio: float = 0.5, *, inverted: bool = False,
+                 rng: Random | None = None, seed=None):
         if not 0 <= dropout_ratio < 1:
             raise ValueError(f"Dropout: dropout_ratio must be in [0, 1), got {dropout_ratio}")
         if rng is not None and seed is not None:
             raise ValueError("Dropout: give either seed or rng, not both")
         self.dropout_ratio = dropout_ratio
-        self.rng = rng if rng is not None else np.random.default_rng(seed)
+        self.inverted = bool(inverted)
+        self.rng = make_rng(seed, rng)
         self.fix_mask = False
         self.mask = None  # True where the unit is kept, as in the book
-        self._scale = None  # mask / (1 - ratio) in the input's dtype; None after eval
+        self._scale = None  # what the last forward multiplied by (None: nothing)
 
     def forward(self, x, train_flg: bool = True):
         x = np.asarray(x)
         if not train_flg:
-            self._scale = None
-            return x
+            self._scale = None if self.inverted else 1.0 - self.dropout_ratio
+            return x if self._scale is None else x * self._scale
         if not (self.fix_mask and self.mask is not None):
-            self.mask = self.rng.random(x.shape) >= self.dropout_ratio
+            self.mask = self.rng.random(x.shape) > self.dropout_ratio
         else:
             _check_shape(self, "forward (fixed mask)", self.mask.shape, x.shape)
         dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.dtype(np.float64)
-        self._scale = self.mask.astype(dtype) * dtype.type(1 / (1 - self.dropout_ratio))
+        self._scale = self.mask.astype(dtype)
+        if self.inverted:
+            self._scale *= dtype.type(1 / (1 - self.dropout_ratio))
         return x * self._scale
 
     def backward(self, dout):
         if self._scale is None:
             return dout
-        _check_shape(self, "backward", self._scale.shape, np.shape(dout))
+        if np.ndim(self._scale):
+            _check_shape(self, "backward", self._scale.shape, np.shape(dout))
         return dout * self._scale
 
 
@@ -255,6 +270,8 @@ class BatchNormalization(Layer):
         d = self.gamma.shape[0]
         if x.ndim < 2 or int(np.prod(x.shape[1:])) != d:
             _check_shape(self, "forward", ("N", d), x.shape)
+        if train_flg and x.shape[0] == 0:  # batch statistics of nothing
+            raise ValueError(f"BatchNormalization.forward: empty batch: x has shape {x.shape}")
         self.input_shape = x.shape
         x = x.reshape(x.shape[0], d)
         if self.running_mean is None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from chainrule.functions import check_labels
 from chainrule.gradient import numerical_gradient
 from chainrule.layers import (
     Affine,
@@ -20,13 +21,7 @@ from chainrule.layers import (
     SoftmaxWithLoss,
     Tanh,
 )
-
-
-def make_rng(seed=None, rng: np.random.Generator | None = None) -> np.random.Generator:
-    """The generator to draw from: ``rng`` if given, else a new one from ``seed``."""
-    if rng is not None and seed is not None:
-        raise ValueError("give either seed or rng, not both")
-    return rng if rng is not None else np.random.default_rng(seed)
+from chainrule.rng import copy_rng, make_rng  # noqa: F401 - make_rng: also imported from here
 
 
 def predict_in_chunks(predict, x: np.ndarray, batch_size: int | None) -> np.ndarray:
@@ -37,11 +32,17 @@ def predict_in_chunks(predict, x: np.ndarray, batch_size: int | None) -> np.ndar
 
 
 def accuracy_of(scores: np.ndarray, t) -> float:
-    """Share of rows whose highest score is the label (one-hot or index labels)."""
-    t = np.asarray(t)
-    if t.ndim == scores.ndim:
+    """Share of rows whose highest score is the label (one-hot or index labels, one per
+    row: :func:`~chainrule.functions.check_labels`). A row with a NaN score predicts
+    nothing and counts as wrong (``argmax`` would call it class 0)."""
+    scores = np.asarray(scores)
+    t = check_labels(scores, t, "accuracy")
+    if t.shape == scores.shape:
         t = t.argmax(axis=-1)
-    return float(np.mean(scores.argmax(axis=-1) == t))
+    correct = scores.argmax(axis=-1) == t
+    if scores.dtype.kind in "fc":
+        correct &= ~np.isnan(scores).any(axis=-1)
+    return float(np.mean(correct))
 
 
 class TwoLayerNet:
@@ -170,13 +171,6 @@ def init_std(weight_init_std: str | float, n_in: int) -> float:
     return std
 
 
-def _copy_rng(rng: np.random.Generator) -> np.random.Generator:
-    """An independent generator in the same state as ``rng``."""
-    bit_generator = type(rng.bit_generator)()
-    bit_generator.state = rng.bit_generator.state
-    return np.random.Generator(bit_generator)
-
-
 class MultiLayerNet:
     """A fully connected network of any depth, chapter 6's ``MultiLayerNet(Extend)``.
 
@@ -188,8 +182,13 @@ class MultiLayerNet:
     (and ``gamma{i}``, ``beta{i}`` with batch norm) live in ``params`` and are used by
     the layers by reference. ``W{i} ~ std * N(0, 1)`` with ``std`` from :func:`init_std`,
     ``b{i} = beta{i} = 0``, ``gamma{i} = 1``; drawn from ``rng`` (or a generator made
-    from ``seed``) in float64 and stored in ``dtype``. The same generator, kept as
-    ``self.rng``, then draws the dropout masks.
+    from ``seed``; with neither, NumPy's global state: ``np.random.randn``, as the book)
+    in float64 and stored in ``dtype``. The same source, kept as ``self.rng``, then
+    draws the dropout masks.
+
+    Dropout is inverted (``Dropout(inverted=True)``: scaled by ``1 / (1 - ratio)`` in
+    training, nothing in eval) unless ``inverted_dropout=False``, which scales at test
+    time as the book does (what :class:`MultiLayerNetExtend` uses).
 
     ``loss = cross_entropy + 0.5 * weight_decay_lambda * sum(W{i}**2)`` (biases, gamma
     and beta are not decayed), so ``gradient`` adds ``weight_decay_lambda * W{i}``.
@@ -204,16 +203,19 @@ class MultiLayerNet:
     also needs the state of ``self.rng`` (``net.rng.bit_generator.state``).
     """
 
+    _CLASS = "MultiLayerNet"  # the "class" of config()
+
     def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init_std: str | float = "he",
                  weight_decay_lambda: float = 0.0, dropout_ratio: float = 0.0,
-                 use_batchnorm: bool = False, *, dtype=np.float64, seed=None,
-                 rng: np.random.Generator | None = None):
+                 use_batchnorm: bool = False, *, inverted_dropout: bool = True,
+                 dtype=np.float64, seed=None, rng: np.random.Generator | None = None):
         config = _checked_config({
-            "class": "MultiLayerNet", "input_size": input_size,
+            "class": self._CLASS, "input_size": input_size,
             "hidden_size_list": hidden_size_list, "output_size": output_size,
             "activation": activation, "weight_decay_lambda": weight_decay_lambda,
-            "dropout_ratio": dropout_ratio, "use_batchnorm": use_batchnorm})
+            "dropout_ratio": dropout_ratio, "use_batchnorm": use_batchnorm,
+            "inverted_dropout": inverted_dropout})
         rng = make_rng(seed, rng)
         dtype = np.dtype(dtype)
         if not np.issubdtype(dtype, np.floating):
@@ -244,6 +246,7 @@ class MultiLayerNet:
         self.weight_decay_lambda = config["weight_decay_lambda"]
         self.dropout_ratio = config["dropout_ratio"]
         self.use_dropout = self.dropout_ratio > 0
+        self.inverted_dropout = config.get("inverted_dropout", True)
         self.use_batchnorm = config["use_batchnorm"]
         self.train_flg = False
         dtype = params["W1"].dtype
@@ -262,7 +265,8 @@ class MultiLayerNet:
                     params[f"gamma{i}"], params[f"beta{i}"], running_mean=mean, running_var=var)
             self.layers[f"Activation_function{i}"] = ACTIVATIONS[self.activation]()
             if self.use_dropout:
-                self.layers[f"Dropout{i}"] = Dropout(self.dropout_ratio, rng=rng)
+                self.layers[f"Dropout{i}"] = Dropout(self.dropout_ratio,
+                                                       inverted=self.inverted_dropout, rng=rng)
         self.lastLayer = SoftmaxWithLoss()
         if buffers is not None:
             self.load_buffers(buffers)
@@ -282,7 +286,8 @@ class MultiLayerNet:
     def from_params(cls, params: dict[str, np.ndarray], *, activation: str = "relu",
                     weight_decay_lambda: float = 0.0, dropout_ratio: float = 0.0,
                     buffers: Mapping[str, np.ndarray] | None = None, seed=None,
-                    rng: np.random.Generator | None = None) -> MultiLayerNet:
+                    rng: np.random.Generator | None = None,
+                    inverted_dropout: bool = True) -> MultiLayerNet:
         """A network using ``params`` by reference; the sizes (and batch norm) are read
         from the arrays, the rest is given."""
         n = sum(1 for k in params if k.startswith("W"))
@@ -290,11 +295,12 @@ class MultiLayerNet:
                          for i in range(1, n + 1)):
             raise ValueError(f"MultiLayerNet: expected 2-D weights W1..W{n}, got "
                              f"{sorted(k for k in params if k.startswith('W'))}")
-        config = {"class": "MultiLayerNet", "input_size": int(params["W1"].shape[0]),
+        config = {"class": cls._CLASS, "input_size": int(params["W1"].shape[0]),
                   "hidden_size_list": [int(params[f"W{i}"].shape[1]) for i in range(1, n)],
                   "output_size": int(params[f"W{n}"].shape[1]),
                   "activation": activation, "weight_decay_lambda": weight_decay_lambda,
-                  "dropout_ratio": dropout_ratio, "use_batchnorm": "gamma1" in params}
+                  "dropout_ratio": dropout_ratio, "use_batchnorm": "gamma1" in params,
+                  "inverted_dropout": inverted_dropout}
         return cls.from_config(config, params, buffers, seed=seed, rng=rng)
 
     def config(self) -> dict:
@@ -329,7 +335,7 @@ class MultiLayerNet:
         """A copy in ``dtype``: parameters, buffers, mode, dropout masks and generator state."""
         net = type(self).from_config(
             self.config(), {k: v.astype(dtype) for k, v in self.params.items()},
-            {k: v.astype(dtype) for k, v in self._buffers.items()}, rng=_copy_rng(self.rng))
+            {k: v.astype(dtype) for k, v in self._buffers.items()}, rng=copy_rng(self.rng))
         net.train_flg = self.train_flg
         for name, layer in self.layers.items():
             if isinstance(layer, Dropout):
@@ -427,20 +433,38 @@ class MultiLayerNet:
         return grads
 
 
-def MultiLayerNetExtend(input_size: int, hidden_size_list: Sequence[int], output_size: int,
-                        activation: str = "relu", weight_init_std: str | float = "relu",
-                        weight_decay_lambda: float = 0.0, use_dropout: bool = False,
-                        dropout_ration: float = 0.5, use_batchnorm: bool = False,
-                        **kwargs) -> MultiLayerNet:
-    """The book's ``MultiLayerNetExtend`` call (its spelling ``dropout_ration`` included),
-    as a :class:`MultiLayerNet`."""
-    return MultiLayerNet(input_size, hidden_size_list, output_size, activation,
+class MultiLayerNetExtend(MultiLayerNet):
+    """The book's ``MultiLayerNetExtend``: its signature (the spelling ``dropout_ration``
+    included) and its dropout, scaled at test time (``inverted_dropout=False``).
+
+    Its batch-norm running variances start at 0, as the book's (``MultiLayerNet``'s at
+    1): after ``n`` steps they hold ``1 - 0.9**n`` of the batches' variance, where 1
+    would swamp the tiny variances of a network initialised with small weights and
+    spoil its eval-mode accuracy for hundreds of steps (the book's figure 6-18).
+    A :class:`MultiLayerNet` in every other respect; ``use_dropout=False`` (the
+    default) means no Dropout layers, whatever ``dropout_ration`` says.
+    """
+
+    _CLASS = "MultiLayerNetExtend"
+
+    def __init__(self, input_size: int, hidden_size_list: Sequence[int], output_size: int,
+                 activation: str = "relu", weight_init_std: str | float = "relu",
+                 weight_decay_lambda: float = 0.0, use_dropout: bool = False,
+                 dropout_ration: float = 0.5, use_batchnorm: bool = False, *,
+                 dtype=np.float64, seed=None, rng: np.random.Generator | None = None):
+        super().__init__(input_size, hidden_size_list, output_size, activation,
                          weight_init_std, weight_decay_lambda,
-                         dropout_ration if use_dropout else 0.0, use_batchnorm, **kwargs)
+                         dropout_ration if use_dropout else 0.0, use_batchnorm,
+                         inverted_dropout=False, dtype=dtype, seed=seed, rng=rng)
+        for name, buffer in self._buffers.items():
+            if name.startswith("running_var"):
+                buffer[...] = 0  # the book's start: eval mode tracks the batches from step 1
 
 
 _CONFIG_KEYS = ("class", "input_size", "hidden_size_list", "output_size", "activation",
                 "weight_decay_lambda", "dropout_ratio", "use_batchnorm")
+_OPTIONAL_KEYS = {"inverted_dropout": True}  # left out of config() when at this default
+_CLASSES = ("MultiLayerNet", "MultiLayerNetExtend")
 
 
 def _is_size(n) -> bool:
@@ -450,8 +474,8 @@ def _is_size(n) -> bool:
 def _checked_config(config: dict) -> dict:
     """``config`` validated and normalised to JSON types; raises ``ValueError``."""
     missing = [k for k in _CONFIG_KEYS if k not in config]
-    extra = [k for k in config if k not in _CONFIG_KEYS]
-    if missing or extra or config["class"] != "MultiLayerNet":
+    extra = [k for k in config if k not in _CONFIG_KEYS and k not in _OPTIONAL_KEYS]
+    if missing or extra or config["class"] not in _CLASSES:
         raise ValueError(f"MultiLayerNet: bad config (class {config.get('class')!r}, missing "
                          f"{missing}, unknown {extra})")
     hidden = config["hidden_size_list"]
@@ -474,10 +498,15 @@ def _checked_config(config: dict) -> dict:
     if not isinstance(config["use_batchnorm"], (bool, np.bool_)):
         raise ValueError(f"MultiLayerNet: use_batchnorm must be true or false, "
                          f"got {config['use_batchnorm']!r}")
-    return {"class": "MultiLayerNet", "input_size": int(config["input_size"]),
+    inverted = config.get("inverted_dropout", True)
+    if not isinstance(inverted, (bool, np.bool_)):
+        raise ValueError(f"MultiLayerNet: inverted_dropout must be true or false, "
+                         f"got {inverted!r}")
+    return {"class": config["class"], "input_size": int(config["input_size"]),
             "hidden_size_list": [int(n) for n in hidden], "output_size": int(config["output_size"]),
             "activation": config["activation"], "weight_decay_lambda": float(lam),
-            "dropout_ratio": float(ratio), "use_batchnorm": bool(config["use_batchnorm"])}
+            "dropout_ratio": float(ratio), "use_batchnorm": bool(config["use_batchnorm"]),
+            **({} if inverted else {"inverted_dropout": False})}
 
 
 def _sizes(config: dict) -> list[int]:

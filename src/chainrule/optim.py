@@ -1,10 +1,14 @@
-"""Optimizers: ``update(params, grads)`` changes each parameter array in place.
+"""Optimizers: ``update(params, grads)`` writes every ``params[key]``.
 
-The update rules are the book's (chapter 6). Every optimizer keeps its state
-(velocities, squared-gradient sums, the step counter) in arrays of the parameters'
-dtype, created at the first ``update``; ``state_dict()`` returns copies of them under
-keys such as ``"v/W1"`` or ``"t"``, and ``load_state_dict()`` puts them back, so a
-run saved and resumed continues bit for bit. No optimizer draws random numbers.
+The update rules are the book's (chapter 6). A parameter that is an array is changed
+in place (the layers hold it by reference); any other value, e.g. the plain Python
+floats of the book's ``optimizer_compare_naive.py``, is replaced in the dict, as the
+book's ``params[key] -= ...`` does. Every optimizer keeps its state (velocities,
+squared-gradient sums, the step counter) in arrays of the parameters' dtype (float64
+for Python numbers), created at the first ``update``; ``state_dict()`` returns copies
+of them under keys such as ``"v/W1"`` or ``"t"``, and ``load_state_dict()`` puts them
+back, so a run saved and resumed continues bit for bit. No optimizer draws random
+numbers.
 """
 
 from __future__ import annotations
@@ -13,6 +17,30 @@ import numpy as np
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 """The names :func:`make_optimizer` accepts (any case)."""
+
+
+def _sub(params: dict, key: str, delta) -> None:
+    """``params[key] -= delta``: in place for an array, a new value otherwise."""
+    p = params[key]
+    if isinstance(p, np.ndarray):
+        p -= delta
+    else:
+        params[key] = p - delta
+
+
+def _add(params: dict, key: str, delta) -> None:
+    """``params[key] += delta``: in place for an array, a new value otherwise."""
+    p = params[key]
+    if isinstance(p, np.ndarray):
+        p += delta
+    else:
+        params[key] = p + delta
+
+
+def _zeros(p) -> np.ndarray:
+    """Zeros for the state of parameter ``p``: its shape and dtype (float64 unless floating)."""
+    a = np.asarray(p)
+    return np.zeros_like(a, dtype=a.dtype if np.issubdtype(a.dtype, np.floating) else np.float64)
 
 
 def _check_rate(name: str, what: str, value: float, *, low_inclusive: bool = True) -> None:
@@ -31,8 +59,8 @@ class SGD:
         self.lr = lr
 
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        for key, p in params.items():
-            p -= self.lr * grads[key]
+        for key in params:
+            _sub(params, key, self.lr * grads[key])
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Arrays to save in a checkpoint (plain SGD keeps none)."""
@@ -59,10 +87,16 @@ class _Stateful:
         self.t = 0  # updates done (kept by Adam only)
         self._checked = False  # whether a loaded state was compared with the params
 
+    def __getattr__(self, name: str):
+        """The book's names for the state: ``v``, ``h``, ``m`` (None before the first update)."""
+        if name in type(self).slots:
+            state = self.__dict__.get("state")
+            return None if state is None else state[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _slots(self, params: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
         if self.state is None:
-            self.state = {s: {k: np.zeros_like(p) for k, p in params.items()}
-                          for s in self.slots}
+            self.state = {s: {k: _zeros(p) for k, p in params.items()} for s in self.slots}
             self._checked = True
         elif not self._checked:
             self._check(params)
@@ -75,9 +109,11 @@ class _Stateful:
                 raise ValueError(f"{name}: the loaded state is for parameters {sorted(arrays)}, "
                                  f"not {sorted(params)}")
             for k, p in params.items():
-                if arrays[k].shape != p.shape or arrays[k].dtype != p.dtype:
+                want = _zeros(p)
+                if arrays[k].shape != want.shape or arrays[k].dtype != want.dtype:
                     raise ValueError(f"{name}: state {slot}/{k} is {arrays[k].dtype} "
-                                     f"{arrays[k].shape}, the parameter {p.dtype} {p.shape}")
+                                     f"{arrays[k].shape}, the parameter {want.dtype} "
+                                     f"{want.shape}")
         self._checked = True
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -124,15 +160,17 @@ class Momentum(_Stateful):
 
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         v = self._slots(params)["v"]
-        for key, p in params.items():
+        for key in params:
             v[key] *= self.momentum
             v[key] -= self.lr * grads[key]
-            p += v[key]
+            _add(params, key, v[key])
 
 
 class Nesterov(_Stateful):
-    """Nesterov's accelerated gradient, as the book writes it:
-    ``v = momentum * v - lr * dW``;  ``W += momentum**2 * v - (1 + momentum) * lr * dW``."""
+    """Nesterov's accelerated gradient, as the book writes it, with ``v`` from before the step:
+    ``W += momentum**2 * v - (1 + momentum) * lr * dW``;  then ``v = momentum * v - lr * dW``.
+
+    (So the first step, from ``v = 0``, is ``(1 + momentum) * lr * dW``.)"""
 
     slots = ("v",)
 
@@ -144,11 +182,12 @@ class Nesterov(_Stateful):
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         v = self._slots(params)["v"]
         m = self.momentum
-        for key, p in params.items():
+        for key in params:
+            g = grads[key]
+            _add(params, key, m * m * v[key])
+            _sub(params, key, (1 + m) * self.lr * g)
             v[key] *= m
-            v[key] -= self.lr * grads[key]
-            p += m * m * v[key]
-            p -= (1 + m) * self.lr * grads[key]
+            v[key] -= self.lr * g
 
 
 class AdaGrad(_Stateful):
@@ -161,10 +200,10 @@ class AdaGrad(_Stateful):
 
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         h = self._slots(params)["h"]
-        for key, p in params.items():
+        for key in params:
             g = grads[key]
             h[key] += g * g
-            p -= self.lr * g / (np.sqrt(h[key]) + 1e-7)
+            _sub(params, key, self.lr * g / (np.sqrt(h[key]) + 1e-7))
 
 
 class RMSprop(_Stateful):
@@ -179,11 +218,11 @@ class RMSprop(_Stateful):
 
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         h = self._slots(params)["h"]
-        for key, p in params.items():
+        for key in params:
             g = grads[key]
             h[key] *= self.decay_rate
             h[key] += (1 - self.decay_rate) * g * g
-            p -= self.lr * g / (np.sqrt(h[key]) + 1e-7)
+            _sub(params, key, self.lr * g / (np.sqrt(h[key]) + 1e-7))
 
 
 class Adam(_Stateful):
@@ -204,17 +243,22 @@ class Adam(_Stateful):
         _check_rate("Adam", "beta2", beta2)
         self.beta1, self.beta2 = beta1, beta2
 
+    @property
+    def iter(self) -> int:
+        """The book's name for the step counter ``t``."""
+        return self.t
+
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         state = self._slots(params)
         m, v = state["m"], state["v"]
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         lr_t = float(self.lr * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t))
-        for key, p in params.items():
+        for key in params:
             g = grads[key]
             m[key] += (1 - b1) * (g - m[key])
             v[key] += (1 - b2) * (g * g - v[key])
-            p -= lr_t * m[key] / (np.sqrt(v[key]) + 1e-7)
+            _sub(params, key, lr_t * m[key] / (np.sqrt(v[key]) + 1e-7))
 
 
 _CLASSES = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,

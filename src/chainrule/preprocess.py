@@ -5,39 +5,91 @@ aspect ratio) and placed in a 28x28 field so that their centre of mass is in the
 middle. :func:`prepare_image` does the same to any grayscale array; a picture that is
 already the target size is only inverted (if needed) and scaled. Pillow is imported
 only here, when a picture is read or resized.
+
+A picture is a file from a stranger: :func:`read_image` reads only regular files, checks
+the size its header declares (at most :data:`MAX_PIXELS`) before anything is decoded,
+turns Pillow's own decompression-bomb warning into an error, and shrinks a large picture
+to :data:`WORK_SIDE` pixels a side before it becomes a float array.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import struct
+import warnings
+from typing import BinaryIO
 
 import numpy as np
+
+MAX_PIXELS = 40_000_000
+"""The largest picture read (width times height): a 48-megapixel phone photo is refused,
+a 12-megapixel one is read. Pillow's own bomb limit is 89 million (error at 179)."""
+WORK_SIDE = 1024
+"""A larger picture is shrunk (keeping its aspect ratio) to this many pixels a side before
+it is turned into numbers: the digit ends up 20 pixels high anyway."""
 
 
 class ImageError(ValueError):
     """A picture that cannot be read or holds no digit."""
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """A PNG/JPEG/... as a float64 grayscale array in 0..255 (alpha composited)."""
+def read_image(path: str | os.PathLike | BinaryIO, *,
+               max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A PNG/JPEG/... (a file, or a binary file object) as a float64 grayscale array in
+    0..255 (alpha composited), at most :data:`WORK_SIDE` pixels a side. Raises
+    :class:`ImageError` naming the file for anything that is not a readable picture of
+    at most ``max_pixels``."""
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image
     except ImportError as exc:  # pragma: no cover - Pillow comes with matplotlib
         raise ImportError("reading pictures needs Pillow: pip install pillow") from exc
+    if hasattr(path, "read"):
+        where = getattr(path, "name", None) or "the picture"
+    else:
+        where = path
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            raise ImageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        if not stat.S_ISREG(mode):
+            what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise ImageError(f"{path}: not a picture file ({what})")
     try:
-        with Image.open(path) as img:
-            img.load()
-            if "A" in img.getbands() or "transparency" in img.info:
-                rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
-                gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
-                alpha = rgba[..., 3] / 255
-                ink = gray[alpha > 0.5]
-                # put the ink on the background it contrasts with
-                background = 0.0 if ink.size and ink.mean() > 127 else 255.0
-                return gray * alpha + background * (1 - alpha)
-            return np.asarray(img.convert("L"), dtype=np.float64)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ImageError(f"{path}: not a readable picture ({exc})") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return _decode(Image, path, where, max_pixels)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"{where}: refused: {exc}") from None
+    except MemoryError:
+        raise ImageError(f"{where}: too large to decode in the memory available") from None
+    except (OSError, ValueError, TypeError, IndexError, KeyError, EOFError, SyntaxError,
+            ZeroDivisionError, OverflowError, struct.error) as exc:
+        # what Pillow's decoders raise on damaged or crafted files
+        raise ImageError(f"{where}: not a readable picture ({exc})") from None
+
+
+def _decode(pil, path, where, max_pixels: int) -> np.ndarray:
+    with pil.open(path) as img:  # reads the header only
+        width, height = img.size
+        if width * height > max_pixels:
+            raise ImageError(f"{where}: {width}x{height} pixels, more than the "
+                             f"{max_pixels} read here")
+        if max(width, height) > WORK_SIDE:
+            img.draft(img.mode, (WORK_SIDE, WORK_SIDE))  # JPEG: decode at a smaller scale
+            img.thumbnail((WORK_SIDE, WORK_SIDE))
+        img.load()
+        if "A" in img.getbands() or "transparency" in img.info:
+            rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
+            gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+            alpha = rgba[..., 3] / 255
+            ink = gray[alpha > 0.5]
+            # put the ink on the background it contrasts with
+            background = 0.0 if ink.size and ink.mean() > 127 else 255.0
+            return gray * alpha + background * (1 - alpha)
+        return np.asarray(img.convert("L"), dtype=np.float64)
 
 
 def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule.functions import check_labels
 from chainrule.images import ScaledImages
 from chainrule.nets import MultiLayerNet, TwoLayerNet, accuracy_of, predict_in_chunks
 from chainrule.optim import OPTIMIZERS, make_optimizer
@@ -45,14 +48,38 @@ NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
 on the first 1000 training and test images after each epoch)."""
 
 
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite; the step that produced it was not applied."""
+DIVERGENCE_FACTOR = 1000.0
+"""A step's loss above ``DIVERGENCE_FACTOR * max(first step's loss, 1)`` is divergence.
 
-    def __init__(self, iteration: int, loss: float, lr: float | None = None):
+Measured over 400 steps of MNIST (``benchmarks/divergence.py``): legitimate runs (the
+book's protocol, the README's chapter-6 commands, SGD up to lr 1, Adam, AdaGrad and
+RMSprop on a deeper net) peak at most 129 times their first loss; SGD at lr 100 peaks
+at 26000 times, ``--lr 1e6`` at 2e29 times, Adam at lr 10 at 41000 times. Runs that only
+fail to learn (SGD at lr 30, Adam at lr 1: 73 and 469 times) are left to go on."""
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN, infinite or far above the first step's loss (see
+    :data:`DIVERGENCE_FACTOR`); the step that produced it was not applied."""
+
+    def __init__(self, iteration: int, loss: float, lr: float | None = None, *,
+                 factor: float | None = None, first: float | None = None):
         self.iteration, self.loss, self.lr = iteration, loss, lr
-        hint = f"try a lower learning rate (now {lr:g})" if lr is not None else \
-            "try a lower learning rate"
-        super().__init__(f"training diverged at iteration {iteration}: the loss is {loss}; {hint}")
+        self.factor, self.first = factor, first
+        super().__init__(f"training diverged at iteration {iteration}: {self.reason}; "
+                         + (f"try a lower learning rate (now {lr:g})" if lr is not None
+                            else "try a lower learning rate"))
+
+    @property
+    def reason(self) -> str:
+        """``the loss is nan``, or ``the loss is 1.2e+27, more than 1000 times the first
+        step's (2.303)``."""
+        if math.isfinite(self.loss) and self.factor is not None and self.first is not None:
+            if self.first >= 1:
+                return (f"the loss is {self.loss:.4g}, more than {self.factor:g} times the "
+                        f"first step's ({self.first:.4g})")
+            return f"the loss is {self.loss:.4g}, more than {self.factor:g}"
+        return f"the loss is {self.loss}"
 
 
 # ---------------------------------------------------------------- configuration
@@ -258,6 +285,55 @@ def build_net(config: TrainConfig, input_size: int, output_size: int, *,
                          use_batchnorm=config.batchnorm, dtype=config.dtype, rng=rng)
 
 
+OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1,
+                   "adam": 2}
+"""Arrays of the parameters' size that each optimizer keeps."""
+
+
+def memory_needed(sizes: list[int], dtype, *, batch: int, slots: int = 0,
+                  batchnorm: bool = False) -> tuple[int, int]:
+    """``(parameters, bytes)`` that a fully connected network of layer ``sizes`` needs:
+    its weights drawn in float64 and stored in ``dtype``, a gradient, ``slots``
+    optimizer arrays and an evaluation copy of each, plus the activations of ``batch``
+    rows (a rough upper estimate, for refusing a network before allocating it)."""
+    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    if batchnorm:
+        n += 2 * sum(sizes[1:-1])
+    itemsize = np.dtype(dtype).itemsize
+    activations = 4 * batch * sum(sizes) * itemsize
+    return n, n * (8 + itemsize * (3 + slots)) + activations
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(sizes: list[int], dtype, *, batch: int, slots: int = 0,
+                 batchnorm: bool = False, available: int | None = None) -> None:
+    """Raise ``ValueError`` (parameter count and bytes) if the network of layer ``sizes``
+    needs more than ``available`` bytes (default: this machine's memory)."""
+    n, needed = memory_needed(sizes, dtype, batch=batch, slots=slots, batchnorm=batchnorm)
+    available = physical_memory() if available is None else available
+    if available is not None and needed > available:
+        size = "-".join(map(str, sizes))
+        raise ValueError(f"the network {size} has {n:,} parameters "
+                         f"({_bytes(n * np.dtype(dtype).itemsize)} in {np.dtype(dtype)}); "
+                         f"training it needs about {_bytes(needed)}, more than this "
+                         f"machine's {_bytes(available)} of memory")
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"  # pragma: no cover
+
+
 def describe_net(net_config: dict[str, Any], init: float | str | None = None) -> str:
     """A network's architecture in words, from ``net.config()``: ``TwoLayerNet 784-50-10``,
     ``MultiLayerNet 784-256-128-10 relu he, batchnorm, dropout 0.2, weight decay 0.0001``
@@ -403,10 +479,20 @@ class History:
                   for r in self.rows()]
         return "\n".join(lines) + "\n"
 
-    def state_dict(self) -> dict[str, np.ndarray]:
+    def state_dict(self, *, steps_from: int = 0) -> dict[str, np.ndarray]:
+        """The rows, and the step losses from step ``steps_from`` on (all by default).
+
+        With ``steps_from = k > 0`` the arrays also hold ``step_loss_from`` (k) and
+        ``first_loss`` (step 0's loss): :meth:`from_state_dict` puts NaN for steps
+        ``1 .. k-1`` (a run folder keeps them in its own file, see
+        :mod:`chainrule.runs`). What resuming needs is the steps since the last row.
+        """
         arrays = {c: np.array(getattr(self, c), dtype=np.float64) for c in self.COLUMNS}
         arrays["iteration"] = np.array(self.iteration, dtype=np.int64)
-        arrays["step_loss"] = np.array(self.step_loss, dtype=np.float64)
+        arrays["step_loss"] = np.array(self.step_loss[steps_from:], dtype=np.float64)
+        if steps_from > 0:
+            arrays["step_loss_from"] = np.array(steps_from, dtype=np.int64)
+            arrays["first_loss"] = np.array(self.step_loss[0] if self.step_loss else math.nan)
         return arrays
 
     @classmethod
@@ -418,7 +504,17 @@ class History:
         h.iteration = [int(v) for v in arrays["iteration"]]
         if len({len(getattr(h, c)) for c in cls.COLUMNS}) != 1:
             raise ValueError("history: columns have different lengths")
+        start = int(arrays.get("step_loss_from", 0))
+        if start < 0:
+            raise ValueError(f"history: bad step_loss_from {start}")
+        if start > 0:
+            first = float(arrays.get("first_loss", math.nan))
+            h.step_loss = [first] + [math.nan] * (start - 1) + h.step_loss
         return h
+
+    def steps_since_last_row(self) -> int:
+        """The first step whose loss the next row's mean needs."""
+        return self.iteration[-1] + 1 if self.iteration else 0
 
 
 # ---------------------------------------------------------------- the loop
@@ -444,15 +540,26 @@ class Trainer:
     ``eval_samples=k`` measures the scheduled accuracies on the first ``k`` samples of
     each set instead of all of them (the book's ``evaluate_sample_num_per_epoch``,
     e.g. 1000 for its chapter-7 convnet); ``None`` uses the full sets.
+
+    A step whose loss is NaN, infinite or above ``divergence_factor`` times the larger
+    of the first step's loss and 1 (:data:`DIVERGENCE_FACTOR`; ``None``: only NaN and
+    infinity) raises :class:`TrainingDiverged` before its update.
     """
 
     def __init__(self, net, optimizer, x_train, t_train, x_test=None, t_test=None, *,
                  batch_size: int = 100, iters: int = 10000, eval_every: int | None = None,
                  seed=None, rng: np.random.Generator | None = None,
                  eval_batch_size: int = 2000, step_threads: int | None = 1,
-                 eval_samples: int | None = None):
+                 eval_samples: int | None = None,
+                 divergence_factor: float | None = DIVERGENCE_FACTOR):
         if len(x_train) != len(t_train) or (x_test is not None and len(x_test) != len(t_test)):
             raise ValueError("Trainer: inputs and labels have different lengths")
+        if x_test is not None and len(x_test) == 0:
+            raise ValueError("Trainer: the test set is empty (give None for no test set)")
+        if divergence_factor is not None and not (_finite(divergence_factor)
+                                                  and divergence_factor > 1):
+            raise ValueError(f"Trainer: divergence_factor must be a number > 1 or None, "
+                             f"got {divergence_factor!r}")
         if not 0 < batch_size <= len(x_train):
             raise ValueError(f"Trainer: batch size {batch_size} must be between 1 and the "
                              f"training set size ({len(x_train)})")
@@ -466,6 +573,7 @@ class Trainer:
             raise ValueError(f"Trainer: eval_samples must be a positive integer or None, "
                              f"got {eval_samples!r}")
         self.eval_samples = None if eval_samples is None else int(eval_samples)
+        _check_label_sets(net, x_train, t_train, x_test, t_test)
         self.net, self.optimizer = net, optimizer
         self.x_train, self.t_train, self.x_test, self.t_test = x_train, t_train, x_test, t_test
         self.batch_size, self.iters = batch_size, iters
@@ -477,7 +585,10 @@ class Trainer:
         self.iteration = 0  # steps done
         self.history = History()
         self.status = "new"  # new, running, completed, interrupted, diverged
+        self.divergence_factor = divergence_factor
         self.stop_requested = False
+        self.stopped_by: int | None = None  # the signal that asked for the stop
+        self._signals = False  # inside stopping_on_signals()
         self._threads = _BlasThreads(None)
 
     @classmethod
@@ -487,7 +598,14 @@ class Trainer:
         config = config.resolved()
         init_seq, batch_seq = np.random.SeedSequence(config.seed).spawn(2)
         shape = tuple(data.x_train.shape[1:])  # flat rows, or (C, H, W) images
-        net = build_net(config, math.prod(shape), num_classes(data.t_train, data.t_test),
+        output_size = num_classes(data.t_train, data.t_test)
+        if config.network == "mlp":  # (a convnet's activations are another matter)
+            sizes = [math.prod(shape), *config.hidden_sizes, output_size]
+            check_memory(sizes, config.dtype, batch=max(config.batch_size,
+                                                        kwargs.get("eval_batch_size", 2000)),
+                         slots=OPTIMIZER_SLOTS.get(config.optimizer, 2),
+                         batchnorm=config.batchnorm)
+        net = build_net(config, math.prod(shape), output_size,
                         rng=np.random.default_rng(init_seq),
                         input_dim=shape if len(shape) == 3 else None)
         kwargs.setdefault("eval_samples", config.eval_samples or None)
@@ -524,34 +642,62 @@ class Trainer:
 
     def run(self, *, on_eval: Callable[[Trainer, dict], Any] | None = None,
             on_progress: Callable[[Trainer], Any] | None = None, progress_every: int = 50,
-            handle_sigint: bool = True) -> History:
+            handle_sigint: bool = True,
+            on_checkpoint: Callable[[Trainer], Any] | None = None,
+            checkpoint_every: float | None = None) -> History:
         """Train up to ``iters`` steps; return the history.
 
         ``on_eval(trainer, row)`` runs after each evaluation, ``on_progress(trainer)``
-        every ``progress_every`` steps and at the end. With ``handle_sigint`` (and in the
-        main thread) the first Ctrl-C finishes the current step and returns with
-        ``status == "interrupted"``; a second one raises ``KeyboardInterrupt`` at once.
-        Raises :class:`TrainingDiverged` on a NaN or infinite loss.
+        every ``progress_every`` steps and at the end, ``on_checkpoint(trainer)`` between
+        two steps once ``checkpoint_every`` seconds have passed since the last call or
+        evaluation (every evaluation scheduled before then is recorded first, so a
+        checkpoint never stands past an unrecorded one). With ``handle_sigint`` (and in
+        the main thread) see :meth:`stopping_on_signals`: the first SIGINT (Ctrl-C),
+        SIGTERM or SIGHUP finishes the current step and returns with
+        ``status == "interrupted"`` and ``stopped_by`` set to the signal.
+        Raises :class:`TrainingDiverged` on a NaN, infinite or exploding loss.
         """
-        self.stop_requested = False
+        if not self._signals:  # a stop asked for within an outer block stays asked for
+            self.stop_requested, self.stopped_by = False, None
         self.status = "running"
         keep_freed_memory()
-        with (self._sigint_stops(handle_sigint), _BlasThreads(self.step_threads) as threads,
+        with (self.stopping_on_signals(handle_sigint),
+              _BlasThreads(self.step_threads) as threads,
               np.errstate(over="ignore", invalid="ignore"),  # a NaN loss is caught below
               ThreadPoolExecutor(1, thread_name_prefix="chainrule-eval") as pool):
             self._threads, self._pool = threads, pool
-            self._loop(on_eval, on_progress, max(int(progress_every), 1))
+            self._loop(on_eval, on_progress, max(int(progress_every), 1), on_checkpoint,
+                       checkpoint_every)
         self.status = "completed" if self.done else "interrupted"
         if on_progress is not None:
             on_progress(self)
         return self.history
 
-    def _loop(self, on_eval, on_progress, progress_every: int) -> None:
+    def loss_limit(self) -> float:
+        """The largest step loss that is not divergence: ``divergence_factor`` times
+        the larger of the first step's loss and 1 (infinity before the first step)."""
+        first = self.history.step_loss[0] if self.history.step_loss else math.nan
+        if self.divergence_factor is None or not math.isfinite(first):
+            return math.inf
+        return self.divergence_factor * max(first, 1.0)
+
+    def _loop(self, on_eval, on_progress, progress_every: int, on_checkpoint,
+              checkpoint_every: float | None) -> None:
         params, update = self.net.params, self.optimizer.update
         gradient, last = self.net.gradient, self.net.lastLayer
+        with _labels_checked(last):  # the whole set was checked once, in __init__
+            self._steps(gradient, last, params, update, on_eval, on_progress,
+                        progress_every, on_checkpoint, checkpoint_every)
+
+    def _steps(self, gradient, last, params, update, on_eval, on_progress,
+               progress_every: int, on_checkpoint, checkpoint_every: float | None) -> None:
         x, t, n, size = self.x_train, self.t_train, len(self.x_train), self.batch_size
-        draw, append, isfinite = self.rng.integers, self.history.step_loss.append, math.isfinite
+        draw, append = self.rng.integers, self.history.step_loss.append
         every = self.eval_every
+        limit = self.loss_limit()
+        clock = time.monotonic
+        period = checkpoint_every if on_checkpoint is not None and checkpoint_every else math.inf
+        self._handed_out = clock()
         pending: Future | None = None  # an evaluation running beside the steps
         finished = False
         try:
@@ -561,15 +707,23 @@ class Trainer:
                 if pending is not None and (pending.done() or i % every == 0):
                     self._record(pending.result(), on_eval)
                     pending = None
+                if clock() - self._handed_out >= period:
+                    if pending is not None:  # its row first; on_eval may save
+                        self._record(pending.result(), on_eval)
+                        pending = None
+                    if clock() - self._handed_out >= period:
+                        on_checkpoint(self)
+                        self._handed_out = clock()
                 batch = draw(n, size=size)
                 grads = gradient(x[batch], t[batch])
                 loss = last.loss
-                if not isfinite(loss):
-                    self.status = "diverged"
-                    raise TrainingDiverged(i, loss, getattr(self.optimizer, "lr", None))
+                if not loss < limit:  # NaN, infinite, or far above the first step's
+                    self._diverged(i, loss)
                 append(loss)
                 update(params, grads)
                 self.iteration = i + 1
+                if i == 0:
+                    limit = self.loss_limit()
                 if i % every == 0:
                     pending = self._start_evaluation(i)
                 if on_progress is not None and (i + 1) % progress_every == 0:
@@ -581,6 +735,13 @@ class Trainer:
             if pending is not None:  # its row belongs in the history whatever happened
                 self._record(pending.result(), on_eval if finished else None)
 
+    def _diverged(self, i: int, loss: float):
+        self.status = "diverged"
+        factor = self.divergence_factor if math.isfinite(loss) else None
+        first = self.history.step_loss[0] if self.history.step_loss else None
+        raise TrainingDiverged(i, loss, getattr(self.optimizer, "lr", None), factor=factor,
+                               first=first)
+
     def _start_evaluation(self, i: int) -> Future:
         """Evaluate the network as it is after step ``i``, on a copy, in the pool's thread.
 
@@ -591,8 +752,7 @@ class Trainer:
         evaluation starts or the run returns.
         """
         h = self.history
-        start = h.iteration[-1] + 1 if h.iteration else 0
-        window = h.step_loss[start:i + 1]
+        window = h.step_loss[h.steps_since_last_row():i + 1]
         row = {"iteration": i, "epoch": i / self.iters_per_epoch,
                "loss": math.fsum(window) / len(window) if window else math.nan}
         if not callable(getattr(self.net, "astype", None)):  # no way to copy it: wait
@@ -614,30 +774,54 @@ class Trainer:
         self.history.append(row)
         if on_eval is not None:
             on_eval(self, row)
+            self._handed_out = time.monotonic()
+
+    STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+    """The signals that ask a run to stop and save (those this system has)."""
 
     @contextlib.contextmanager
-    def _sigint_stops(self, enabled: bool) -> Iterator[None]:
-        if not enabled or threading.current_thread() is not threading.main_thread():
+    def stopping_on_signals(self, enabled: bool = True) -> Iterator[None]:
+        """Within the block the first SIGINT (Ctrl-C), SIGTERM (``kill``, ``timeout``,
+        ``docker stop``, schedulers) or SIGHUP (a closed terminal) asks the loop to stop
+        after the step in progress (``stopped_by`` holds the signal number); a second
+        one raises ``KeyboardInterrupt`` at once. Signals set to be ignored (``nohup``,
+        a background job's SIGINT) stay ignored. Only in the main thread; the previous
+        handlers come back at the end. Nested blocks do nothing."""
+        if not enabled or self._signals or \
+                threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def handler(signum, frame):
             if self.stop_requested:
                 raise KeyboardInterrupt
+            self.stopped_by = signum
             self.request_stop()
 
-        previous = signal.signal(signal.SIGINT, handler)
+        self.stop_requested, self.stopped_by = False, None
+        previous = {}
+        for name in self.STOP_SIGNALS:
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+                previous[number] = signal.signal(number, handler)
+        self._signals = True
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+            self._signals = False
+            for number, old in previous.items():
+                signal.signal(number, old if old is not None else signal.SIG_DFL)
 
     # -------------------------------------------------------------- state
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, *, all_steps: bool = True) -> dict[str, Any]:
         """What resuming needs: ``iteration``, ``rng`` and ``net_rng`` (JSON-able
         generator states; ``net_rng`` is the network's own, e.g. for dropout, or None),
-        and ``params``, ``buffers``, ``optimizer`` and ``history`` arrays (copies)."""
+        and ``params``, ``buffers``, ``optimizer`` and ``history`` arrays (copies).
+
+        ``all_steps=False`` keeps only the step losses since the last row (and the
+        first, for the divergence limit): a state of bounded size, whose
+        ``history.step_loss`` comes back NaN for the steps left out."""
         net = self.net
         net_rng = getattr(net, "rng", None)
         buffers = net.buffers() if callable(getattr(net, "buffers", None)) else {}
@@ -649,7 +833,8 @@ class Trainer:
             "params": {k: p.copy() for k, p in net.params.items()},
             "buffers": {k: np.array(b) for k, b in buffers.items()},
             "optimizer": {k: np.array(v) for k, v in self.optimizer.state_dict().items()},
-            "history": self.history.state_dict(),
+            "history": self.history.state_dict(
+                steps_from=0 if all_steps else self.history.steps_since_last_row()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -751,6 +936,32 @@ def keep_freed_memory() -> None:
 _kept = False
 
 
+def _check_label_sets(net, x_train, t_train, x_test, t_test) -> None:
+    """Check both label sets as the loss would, once, against the network's output size."""
+    predict = getattr(net, "predict", None)
+    if not callable(predict) or not len(x_train):
+        return
+    outputs = np.shape(predict(x_train[:1]))[-1]
+    for name, t in (("t_train", t_train), ("t_test", t_test)):
+        if t is not None:
+            t = np.asarray(t)
+            check_labels(np.broadcast_to(np.float32(0), (len(t), outputs)), t,
+                         f"Trainer: {name}")
+
+
+@contextlib.contextmanager
+def _labels_checked(layer) -> Iterator[None]:
+    """Within the block ``layer`` (a ``SoftmaxWithLoss``) trusts its labels."""
+    if not hasattr(layer, "labels_checked"):
+        yield
+        return
+    before, layer.labels_checked = layer.labels_checked, True
+    try:
+        yield
+    finally:
+        layer.labels_checked = before
+
+
 def _accuracy(net, x, t, batch_size: int) -> float:
     return accuracy_of(predict_in_chunks(net.predict, x, _chunk(net, batch_size)), t)
 
@@ -779,15 +990,21 @@ def _generator(state: dict) -> np.random.Generator:
 
 @dataclass
 class Evaluation:
-    """Accuracy overall and per class, and the confusion matrix (rows: true class)."""
+    """Accuracy overall and per class, and the confusion matrix (rows: true class).
+
+    A sample whose scores hold a NaN predicts no class: it counts as wrong and is
+    kept out of the confusion matrix, in ``no_prediction`` (per true class).
+    """
 
     accuracy: float
     confusion: np.ndarray
     class_names: tuple[str, ...]
+    no_prediction: np.ndarray | None = None
 
     @property
     def counts(self) -> np.ndarray:
-        return self.confusion.sum(axis=1)
+        counts = self.confusion.sum(axis=1)
+        return counts if self.no_prediction is None else counts + self.no_prediction
 
     @property
     def per_class(self) -> np.ndarray:
@@ -799,8 +1016,11 @@ class Evaluation:
         k = len(self.class_names)
         named = any(n != str(c) for c, n in enumerate(self.class_names))
         name_width = max(map(len, self.class_names)) + 1 if named else 0
+        lost = 0 if self.no_prediction is None else int(self.no_prediction.sum())
         lines = [f"accuracy {self.accuracy:.4f} ({int(np.trace(self.confusion))} of "
-                 f"{int(self.confusion.sum())})", "",
+                 f"{int(self.counts.sum())})"
+                 + (f"; {lost} with NaN scores predict nothing and count as wrong"
+                    if lost else ""), "",
                  f"{'class':<{name_width + 3}} accuracy   count"]
         for c in range(k):
             name = f"{self.class_names[c]:<{name_width}}" if named else ""
@@ -821,17 +1041,21 @@ def confusion_matrix(t, y, num_classes: int) -> np.ndarray:
 
 
 def evaluate(net, x, t, *, class_names=None, batch_size: int = 10000) -> Evaluation:
-    """Accuracy, per-class accuracy and confusion matrix of ``net`` on ``(x, t)``."""
+    """Accuracy, per-class accuracy and confusion matrix of ``net`` on ``(x, t)``.
+
+    ``t`` is checked as the loss checks it (one label per sample, in range); an empty
+    set is a ``ValueError``. Samples with NaN scores count as wrong."""
+    if len(x) == 0:
+        raise ValueError("evaluate: no samples to evaluate (the set is empty)")
     scores = predict_in_chunks(net.predict, x, _chunk(net, batch_size))
-    t = np.asarray(t)
-    if t.ndim == scores.ndim:
+    t = check_labels(scores, t, "evaluate")
+    if t.shape == scores.shape:
         t = t.argmax(axis=-1)
     k = scores.shape[-1]
     names = tuple(class_names) if class_names is not None else tuple(str(c) for c in range(k))
     if len(names) != k:
         raise ValueError(f"evaluate: {len(names)} class names for {k} outputs")
-    if len(t) and (t.min() < 0 or t.max() >= k):
-        raise ValueError(f"evaluate: labels {t.min()}..{t.max()} do not fit {k} outputs")
     y = scores.argmax(axis=-1)
-    return Evaluation(float(np.mean(y == t)) if len(t) else math.nan,
-                      confusion_matrix(t, y, k), names)
+    nan = np.isnan(scores).any(axis=-1) if scores.dtype.kind in "fc" else np.zeros(len(y), bool)
+    return Evaluation(float(np.mean((y == t) & ~nan)), confusion_matrix(t[~nan], y[~nan], k),
+                      names, np.bincount(t[nan], minlength=k))

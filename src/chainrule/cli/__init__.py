@@ -4,18 +4,37 @@ Every sub-command lives in its own module in this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a callable
 ``func(args) -> int``. Modules are found automatically, so adding a command means
 adding one file. Heavy imports (matplotlib, the datasets) happen inside ``func``.
+
+Every command ends with its result or one line on stderr, never a traceback: a
+:class:`CLIError` prints ``chainrule CMD: error: ...`` (exit 2; the details of a
+several-line message come first, the error line last), Ctrl-C ``chainrule:
+interrupted`` (130, start-up included: see ``chainrule._startup``), a file or memory
+problem its own line (1), and anything unexpected ``chainrule CMD: internal error: ...``
+(70; ``CHAINRULE_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 70, 130
 
 
 class CLIError(Exception):
     """A user mistake: printed as one line, exit status 2, no traceback."""
+
+
+def printable(text: object, limit: int | None = None) -> str:
+    """``text`` with every character a terminal would act on (escape sequences, newlines,
+    bidirectional overrides...) written as a visible escape such as ``\x1b``; cut to
+    ``limit`` characters if given."""
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                  for c in str(text))
+    return out if limit is None or len(out) <= limit else out[:limit - 3] + "..."
 
 
 ORDER = ["train", "evaluate", "predict", "gradcheck", "demo", "graph", "serve", "data",
@@ -44,19 +63,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from chainrule import _startup
+
+    command = "?"
     try:
-        return int(args.func(args) or 0)
+        _startup.release()  # from here on, Ctrl-C is a KeyboardInterrupt caught below
+        args = build_parser().parse_args(argv)  # bad flags: argparse's message, exit 2
+        command = args.command
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()
+        return code
     except CLIError as exc:
-        print(f"chainrule {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        first, *details = str(exc).splitlines() or [""]
+        for line in details:  # e.g. every place a dataset was looked for
+            _fail(printable(line), 0)
+        return _fail(f"chainrule {command}: error: {printable(first)}"
+                     + (" (details above)" if details else ""), EXIT_USAGE)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        return _fail("chainrule: interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:  # e.g. `chainrule predict ... | head`: the reader has gone
         sys.stdout = None  # nothing left to flush at exit
         return 141
+    except MemoryError as exc:
+        return _fail(f"chainrule {command}: error: not enough memory "
+                     f"({printable(exc, 200) or 'MemoryError'})", EXIT_ERROR)
+    except OSError as exc:  # a disk full, a file that vanished: the system's own words
+        return _fail(f"chainrule {command}: error: {printable(exc, 300)}", EXIT_ERROR)
+    except Exception as exc:  # the last resort: a bug, said in one line
+        if os.environ.get("CHAINRULE_DEBUG", "").strip() not in ("", "0"):
+            import traceback
+
+            traceback.print_exc()
+        return _fail(f"chainrule {command}: internal error: {type(exc).__name__}: "
+                     f"{printable(exc, 300)}; please report it (CHAINRULE_DEBUG=1 shows "
+                     "the traceback)", EXIT_INTERNAL)
+
+
+def _fail(line: str, code: int) -> int:
+    try:
+        print(line, file=sys.stderr)
+    except (OSError, ValueError):  # stderr closed: the exit status still says it
+        pass
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,14 +46,14 @@ def _list(verbose: bool) -> int:
     bad = False
     for name in DATASET_NAMES:
         status = dataset_status(name)
-        corrupt = [f for f in status.files if f.state == "corrupt"]
+        corrupt = [f for f in status.files if f.state in ("corrupt", "unreadable")]
         bad = bad or bool(corrupt)
         if name == "digits":
             state = "available" if status.found else "unavailable"
             print(f"{name:<14} {state:<18} {status.detail}")
             continue
         if corrupt:
-            state = "CORRUPT"
+            state = "CORRUPT" if any(f.state == "corrupt" for f in corrupt) else "UNREADABLE"
         elif status.verified:
             state = "found, verified"
         else:
@@ -95,6 +95,8 @@ def _fetch(args: argparse.Namespace) -> int:
         raise CLIError(f"could not fetch {name} (details above)") from exc
     except OSError as exc:
         raise CLIError(f"cannot write into {dest}: {exc}") from exc
+    except ValueError as exc:  # e.g. a bad $CHAINRULE_DOWNLOAD_DEADLINE
+        raise CLIError(str(exc)) from None
     for path in paths:
         print(f"verified  {path}")
     if args.dir is not None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
+
+from chainrule.cli import CLIError
 
 NAMES = ("apple", "apple-orange", "sigmoid")
+X_LIMIT = 700.0
 
 # How each primitive node of the sigmoid turns dout into its input's gradient.
 _SIGMOID_RULES = {
@@ -36,6 +40,9 @@ def _fmt(v) -> str:
 def run(args: argparse.Namespace) -> int:
     from chainrule import book
 
+    if not (math.isfinite(args.x) and abs(args.x) <= X_LIMIT):
+        raise CLIError(f"--x must be a number from -{X_LIMIT:g} to {X_LIMIT:g} (the primitive "
+                       f"nodes' exp(-x) overflows below -709), got {args.x:g}")
     if args.name == "sigmoid":
         return _sigmoid(args.x)
     g = book.EXAMPLES[args.name]()

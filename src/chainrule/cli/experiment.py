@@ -26,6 +26,7 @@ ABOUT = {
                "more; saves filters.npz instead of a CSV)",
 }
 ITERATION_BASED = ("optimizers", "init")
+MAX_ITERS, MAX_EPOCHS = 1_000_000, 100_000  # the book: 2000 iterations, 20 or 201 epochs
 
 
 def register(subparsers) -> None:
@@ -61,9 +62,10 @@ def _check(args: argparse.Namespace) -> None:
         raise CLIError(f"--iters applies to optimizers and init; {args.name} counts --epochs")
     if args.epochs is not None and args.name in ITERATION_BASED:
         raise CLIError(f"--epochs applies to batchnorm and overfit; {args.name} counts --iters")
-    for flag, value in (("--iters", args.iters), ("--epochs", args.epochs)):
-        if value is not None and value < 1:
-            raise CLIError(f"{flag} must be at least 1, got {value}")
+    for flag, value, most in (("--iters", args.iters, MAX_ITERS),
+                              ("--epochs", args.epochs, MAX_EPOCHS)):
+        if value is not None and not 1 <= value <= most:
+            raise CLIError(f"{flag} must be between 1 and {most}, got {value}")
     if args.test_size < 0:
         raise CLIError(f"--test-size must be 0 (all) or more, got {args.test_size}")
     if args.seed < 0:
@@ -101,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
             print(message, file=sys.stderr)
             raise CLIError(f"could not load {args.dataset} (details above)") from None
         raise CLIError(message) from None
+    if args.test_size > len(xt):
+        raise CLIError(f"--test-size must be at most the {len(xt)} test images of "
+                       f"{args.dataset}, got {args.test_size}")
     progress = _progress(args.quiet)
     common = {"seed": args.seed, "progress": progress}
     if args.iters is not None:

@@ -45,14 +45,15 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.datasets import DATASET_NAMES
     from chainrule.gradient import gradient_check
     from chainrule.nets import TwoLayerNet
-    from chainrule.train import load_data, num_classes
+    from chainrule.train import check_memory, load_data, num_classes
 
     for flag, value, low in (("--samples", args.samples, 1), ("--directions", args.directions, 0),
-                             ("--images", args.images, 1), ("--hidden", args.hidden, 1)):
+                             ("--images", args.images, 1), ("--hidden", args.hidden, 1),
+                             ("--seed", args.seed, 0)):
         if value < low:
             raise CLIError(f"{flag} must be >= {low}, got {value}")
-    if not args.rtol > 0:
-        raise CLIError(f"--rtol must be positive, got {args.rtol}")
+    if not 0 < args.rtol < 1:  # also refuses inf and nan: a check that cannot fail
+        raise CLIError(f"--rtol must be between 0 and 1, got {args.rtol}")
     if args.dataset not in DATASET_NAMES:
         raise CLIError(f"unknown dataset {args.dataset!r}; choose one of "
                        f"{', '.join(DATASET_NAMES)}")
@@ -60,10 +61,16 @@ def run(args: argparse.Namespace) -> int:
         data = load_data(args.dataset, args.data_dir, np.float32)  # half the memory of float64
     except (OSError, ValueError, ImportError) as exc:
         raise CLIError(str(exc)) from None
-    x = data.x_train[:args.images].astype(np.float64)
-    t = data.t_train[:args.images]
-    net = TwoLayerNet(x.shape[1], args.hidden, num_classes(data.t_train), dtype=np.float64,
-                      seed=args.seed)
+    classes = num_classes(data.t_train)
+    images = min(args.images, len(data.x_train))
+    try:  # float64 weights, and a float64 copy of them inside gradient_check
+        check_memory([data.x_train.shape[1], args.hidden, classes], np.float64, batch=images,
+                     slots=1)
+    except ValueError as exc:
+        raise CLIError(str(exc).replace("training it", "checking it")) from None
+    x = data.x_train[:images].astype(np.float64)
+    t = data.t_train[:images]
+    net = TwoLayerNet(x.shape[1], args.hidden, classes, dtype=np.float64, seed=args.seed)
     sizes = "-".join(str(s) for s in net.sizes)
     total = sum(p.size for p in net.params.values())
     how = (f"every one of the {total} coordinates" if args.full else

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import math
+import sys
 
 import numpy as np
 
-from chainrule.cli import CLIError
-from chainrule.cli._model import open_model
+from chainrule.cli import EXIT_USAGE, CLIError, printable
+from chainrule.cli._model import model_input, open_model
 
 
 def register(subparsers) -> None:
@@ -18,7 +18,8 @@ def register(subparsers) -> None:
         description="Read each picture (PNG, JPEG, ...), make it look like an MNIST digit "
         "(grayscale, white ink on black: a light background is inverted; a picture larger "
         "than 28x28 is cropped, fitted into a 20x20 box and centred by mass) and print the "
-        "predicted class and every class's probability.",
+        "predicted class and every class's probability. A picture that cannot be read is "
+        "reported on one line and skipped; the exit status is then 2.",
     )
     p.add_argument("model", metavar="MODEL", help="a model.npz or a run folder")
     p.add_argument("images", metavar="IMAGE", nargs="+", help="pictures to classify")
@@ -32,36 +33,41 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from chainrule.functions import softmax
-    from chainrule.nets import input_shape
     from chainrule.preprocess import ImageError, load_image
     from chainrule.runs import image_shape
 
     model, _ = open_model(args.model)
-    path = model.path
     net, meta = model.net, model.meta
-    first = next(iter(net.params.values()))
-    inputs = math.prod(input_shape(net))
+    input_shape = model_input(model)
+    inputs = int(np.prod(input_shape))
     shape = meta.get("image_shape") or image_shape(meta.get("dataset", ""), inputs)
-    if not shape or math.prod(shape) != inputs:
-        raise CLIError(f"{path}: the model's {inputs} inputs are not a "
-                       + (f"{'x'.join(map(str, shape))} image" if shape else "square image"))
-    names = meta.get("class_names") or [str(c) for c in range(_outputs(net))]
-    for i, image in enumerate(args.images):
+    if not shape:
+        raise CLIError(f"{model.path}: the model's {inputs} inputs are not a square image")
+    dtype = next(iter(net.params.values())).dtype
+    names = [printable(n) for n in meta.get("class_names") or
+             [str(c) for c in range(_outputs(net, input_shape, dtype))]]
+    failed = shown = 0
+    for image in args.images:
         try:
             x = load_image(image, tuple(shape), invert=args.invert)
-        except (ImageError, OSError) as exc:
-            raise CLIError(str(exc)) from None
-        p = softmax(net.predict(x.reshape(1, -1).astype(first.dtype)))[0]
+        except (ImageError, ValueError) as exc:
+            failed += 1
+            print(f"chainrule predict: {printable(exc, 300)}", file=sys.stderr)
+            continue
+        p = softmax(net.predict(x.reshape(1, *input_shape).astype(dtype)))[0]
         best = int(np.argmax(p))
-        print(("\n" if i else "") + f"{image}: {names[best]}  ({p[best]:.1%})")
-        width = max(map(len, names))
+        print(("\n" if shown else "") + f"{printable(image)}: {names[best]}  ({p[best]:.1%})")
+        shown += 1
+        width = max(map(len, names[:len(p)]))
         for c in range(len(p)):
             bar = "#" * round(30 * float(p[c]))
             print(f"  {names[c]:>{width}} {p[c]:7.2%} {bar}".rstrip())
+    if failed:
+        print(f"chainrule predict: {failed} of {len(args.images)} pictures could not be "
+              "read (see above)", file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 
-def _outputs(net) -> int:
-    from chainrule.nets import input_shape
-
-    return int(net.predict(np.zeros((1, math.prod(input_shape(net))))).shape[-1])
+def _outputs(net, input_shape: tuple[int, ...], dtype) -> int:
+    return int(net.predict(np.zeros((1, *input_shape), dtype)).shape[-1])

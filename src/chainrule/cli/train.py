@@ -19,7 +19,7 @@ SETTINGS = {"dataset": "dataset", "net": "network", "hidden": "hidden", "activat
             "dtype": "dtype", "eval_samples": "eval_samples"}
 # TrainConfig field -> the flag that sets it, where the names differ
 FLAGS = {"weight_init_std": "--init", "network": "--net"}
-EXIT_INTERRUPTED, EXIT_DIVERGED = 130, 1
+EXIT_INTERRUPTED, EXIT_DIVERGED, EXIT_SAVE_FAILED = 130, 1, 74  # 74: sysexits' EX_IOERR
 
 
 def register(subparsers) -> None:
@@ -33,8 +33,9 @@ def register(subparsers) -> None:
         "--activation, --init he|xavier, --batchnorm, --dropout or --weight-decay train "
         "chapter 6's MultiLayerNet instead. Everything goes to a run folder "
         "(config.json, metrics.csv, checkpoint.npz, model.npz, summary.json, accuracy.png, "
-        "loss.png). Ctrl-C stops after the current step and saves; --resume continues "
-        "exactly where it stopped.",
+        "loss.png). Ctrl-C, SIGTERM or SIGHUP stops after the current step and saves "
+        "(exit 130, 143 or 129); a checkpoint is also written every minute; --resume "
+        "continues exactly where it stopped.",
     )
     opts = p.add_argument_group("the run (defaults: the book's protocol)")
     opts.add_argument("--dataset", metavar="NAME",
@@ -85,23 +86,37 @@ def register(subparsers) -> None:
     out.add_argument("-q", "--quiet", action="store_true",
                      help="no progress bar and no per-epoch lines")
     out.add_argument("--no-plot", action="store_true", help="do not draw accuracy.png, loss.png")
+    out.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                     help="also save a checkpoint this long after the last one, between "
+                     "evaluations (60; 0: only at evaluations)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.checkpoint import CheckpointError
-    from chainrule.runs import Run, RunError
+    import math
 
+    from chainrule.checkpoint import CheckpointError
+    from chainrule.runs import Run, RunError, SaveError
+
+    if not (math.isfinite(args.checkpoint_every) and args.checkpoint_every >= 0):
+        raise CLIError(f"--checkpoint-every must be a number of seconds >= 0, got "
+                       f"{args.checkpoint_every}")
     try:
         if args.resume:
             session = Run.resume(_check_resume(args), iters=args.iters, epochs=args.epochs,
                                  data_dir=args.data_dir)
         else:
             session = Run.create(_config(args), args.out, data_dir=args.data_dir)
+    except SaveError as exc:  # a full disk before the run could start
+        print(f"chainrule train: error: {exc}", file=sys.stderr)
+        return EXIT_SAVE_FAILED
     except (RunError, CheckpointError) as exc:
         raise CLIError(str(exc)) from None
     except ValueError as exc:
         raise CLIError(_flag_names(str(exc))) from None
+    except MemoryError:  # what the size check did not foresee
+        raise CLIError("not enough memory for this network and data; try a smaller "
+                       "--hidden or --batch-size") from None
     except (OSError, ImportError) as exc:  # the dataset is missing or unreadable
         from chainrule.datasets import DatasetNotFoundError
 
@@ -134,15 +149,14 @@ def _config(args: argparse.Namespace):
 
 def _check_resume(args: argparse.Namespace) -> Path:
     """The run folder; a flag that contradicts the run's config is an error."""
-    import json
-
+    from chainrule.files import read_json
     from chainrule.train import INIT_NAMES, TrainConfig
 
     path = Path(args.resume)
     if args.out is not None and Path(args.out).resolve() != path.resolve():
         raise CLIError("--out cannot be used with --resume: a run continues in its own folder")
     try:
-        saved = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        saved = read_json(path / "config.json", expect=dict)
         recorded_config = TrainConfig.from_dict(saved)
     except (OSError, ValueError, TypeError) as exc:
         raise CLIError(f"{path} is not a readable run folder ({exc})") from None
@@ -240,6 +254,7 @@ class Progress:
 
 
 def _train(run, args: argparse.Namespace) -> int:
+    from chainrule.runs import SaveError
     from chainrule.train import TrainingDiverged
 
     trainer = run.trainer
@@ -250,27 +265,33 @@ def _train(run, args: argparse.Namespace) -> int:
         print(f"{run.path} is already complete ({trainer.iteration} iterations); "
               "give a larger --iters to train further")
     progress = Progress(trainer, quiet=args.quiet)
+    resume = f"chainrule train --resume {shlex.quote(str(run.path))}"
     try:
         summary = run.train(on_eval=progress.on_eval, on_progress=progress.on_progress,
-                            plots=not args.no_plot)
+                            plots=not args.no_plot, checkpoint_every=args.checkpoint_every)
     except TrainingDiverged as exc:
         progress.close()
-        last = trainer.history.last()
-        at = f"iteration {last['iteration'] + 1}" if last else "the start"
-        print(f"chainrule train: error: training diverged at iteration {exc.iteration}: the "
-              f"loss is {exc.loss}; try a lower --lr (now {run.config.lr:g}).\n"
-              f"The last good checkpoint ({at}) is kept in {run.file('checkpoint.npz')}; "
-              f"metrics and plots are in {run.path}.",
-              file=sys.stderr)
+        at = run.checkpoint_iteration
+        print(f"chainrule train: error: training diverged at iteration {exc.iteration}: "
+              f"{exc.reason}; try a lower --lr (now {run.config.lr:g}).\n"
+              f"The last good checkpoint (iteration {at}{', the start' if at == 0 else ''}) "
+              f"is kept in {run.file('checkpoint.npz')}; metrics and plots are in "
+              f"{run.path}.", file=sys.stderr)
         return EXIT_DIVERGED
+    except SaveError as exc:
+        progress.close()
+        print(f"chainrule train: error: {exc}; once it can be written, resume with: "
+              f"{resume}", file=sys.stderr)
+        return EXIT_SAVE_FAILED
     finally:
         progress.close()
     s = summary
     if s.status == "interrupted":
-        print(f"interrupted after {s.iteration} of {s.iters} iterations; saved the checkpoint, "
-              f"model, metrics and plots in {run.path}\nresume with: chainrule train "
-              f"--resume {shlex.quote(str(run.path))}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        by = f" by {s.signal}" if s.signal else ""
+        print(f"interrupted{by} after {s.iteration} of {s.iters} iterations; saved the "
+              f"checkpoint, model, metrics and plots in {run.path}\nresume with: {resume}",
+              file=sys.stderr)
+        return _exit_status(s.signal)
     measured = (f"test acc {s.test_acc:.4f} on the whole test set"
                 if trainer.eval_samples is not None and math.isnan(s.train_acc)
                 else f"train acc {s.train_acc:.4f}, test acc {s.test_acc:.4f}")
@@ -281,3 +302,13 @@ def _train(run, args: argparse.Namespace) -> int:
     print(f"result: status={s.status} iterations={s.iteration} train_acc={s.train_acc:.4f} "
           f"test_acc={s.test_acc:.4f} loop_s={s.wall_s:.2f} it_per_s={s.it_per_s:.0f}")
     return 0
+
+
+def _exit_status(signal_name: str | None) -> int:
+    """128 + the signal's number, as a shell reports a process that a signal ended:
+    130 for SIGINT (Ctrl-C, and a stop asked for in code), 143 for SIGTERM, 129 for
+    SIGHUP."""
+    import signal
+
+    number = getattr(signal, signal_name or "", None)
+    return EXIT_INTERRUPTED if number is None else 128 + int(number)

@@ -1,0 +1,3 @@
+"""The book's ``common/trainer.py``: :class:`chainrule.trainer.Trainer`."""
+# ruff: noqa: F401, F403
+from chainrule.trainer import *

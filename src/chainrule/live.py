@@ -1,0 +1,323 @@
+"""A training run in a background thread, told as a stream of events.
+
+:class:`LiveRun` is ``Run.create(...).train(...)`` (a normal run folder, which
+``chainrule evaluate`` and ``chainrule train --resume`` accept) in a thread of its own.
+What happens becomes a list of JSON-able events, each with a sequence number ``seq``:
+
+- ``{"type": "created", "run", "path", "net", "config", "iters", ...}`` once the data
+  is loaded and the folder written;
+- ``{"type": "progress", "iteration", "epoch", "loss"}`` every ``progress_every`` steps
+  (``loss``: the mean mini-batch loss since the previous progress event);
+- ``{"type": "eval", "iteration", "epoch", "loss", "train_acc", "test_acc"}``: one per
+  evaluation, the rows of ``metrics.csv``;
+- ``{"type": "end", "status", "message", "summary"}``, last: ``status`` is completed,
+  stopped (a stop was asked for; the run can be resumed), diverged (the library's
+  :class:`~chainrule.train.TrainingDiverged` message: a NaN, or a loss 1000 times the
+  first) or failed (the data could not be loaded, a file could not be written
+  (:class:`~chainrule.runs.SaveError`), ...: the one-line reason); ``warning`` says
+  when a run that ended normally did not learn (see :func:`not_learning`),
+  ``warning_facts`` the same as numbers. By the end event the run folder's lock is
+  released: ``chainrule train --resume`` can take it at once.
+
+:class:`LiveRuns` keeps one run at a time: starting a second while one runs raises
+:class:`TrainingBusy`. Nothing here prints, and nothing here knows about the web.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chainrule.train import TrainConfig, TrainingDiverged, describe_net
+
+Event = dict[str, Any]
+FINAL = ("completed", "stopped", "diverged", "failed")
+
+
+class TrainingBusy(RuntimeError):
+    """A training run is already in progress; the lab trains one at a time."""
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if v is not None and math.isfinite(v) else None
+
+
+class LiveRun:
+    """One run of ``config`` in ``out`` (a new or empty folder), trained in a thread.
+
+    ``data`` (a :class:`~chainrule.train.Data`) replaces loading ``config.dataset``
+    (with ``data_dir`` and ``download`` as ``load_mnist`` takes them).
+    ``progress_every`` defaults to a few dozen steps (at most about 200 progress
+    events per run). ``on_end(run)`` is called in the thread just before the end event.
+    """
+
+    def __init__(self, config: TrainConfig, out: str | Path, *, data=None, data_dir=None,
+                 download: bool = True, plots: bool = True, progress_every: int | None = None,
+                 on_end: Callable[[LiveRun], Any] | None = None):
+        self.config = config.resolved()
+        self.path = Path(out)
+        self.id = self.path.name
+        self.status = "starting"  # starting, running, then one of FINAL
+        self.message = ""
+        self.error: BaseException | None = None
+        self.run = None  # the chainrule.runs.Run, once created
+        self.events: list[Event] = []
+        self._data, self._data_dir, self._download = data, data_dir, download
+        self._plots, self._progress_every, self._on_end = plots, progress_every, on_end
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[Event], Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=f"chainrule-live-{self.id}",
+                                        daemon=True)
+        self._progress_from = 0  # index into step_loss of the next progress window
+
+    # -------------------------------------------------------------- control
+
+    def start(self) -> LiveRun:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop after the step in progress; the run is saved and can be resumed."""
+        self._stop.set()
+        run = self.run
+        if run is not None:
+            run.trainer.request_stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True when it has finished."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL
+
+    @property
+    def has_model(self) -> bool:
+        """Whether the run left a ``model.npz`` (completed or stopped)."""
+        return (self.path / "model.npz").is_file()
+
+    def subscribe(self, listener: Callable[[Event], Any]) -> tuple[list[Event], Callable[[], None]]:
+        """The events so far, and ``listener(event)`` called (in the training thread) for
+        every later one; returns them with a function that unsubscribes. A listener that
+        raises is dropped."""
+        with self._lock:
+            self._listeners.append(listener)
+            past = list(self.events)
+
+        def unsubscribe() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return past, unsubscribe
+
+    # -------------------------------------------------------------- the thread
+
+    def _emit(self, event: Event) -> None:
+        with self._lock:
+            event = {**event, "seq": len(self.events), "run": self.id}
+            self.events.append(event)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a listener's failure must not stop training
+                with self._lock, contextlib.suppress(ValueError):
+                    self._listeners.remove(listener)
+
+    def _main(self) -> None:
+        from chainrule.runs import Run
+
+        try:
+            self.run = run = Run.create(self.config, self.path, data=self._data,
+                                        data_dir=self._data_dir, download=self._download)
+        except Exception as exc:  # noqa: BLE001 - reported as the run's end, one line
+            self._finish("failed", _one_line(exc), error=exc)
+            return
+        self._data = None  # the run holds it now
+        with run:  # the folder's lock is released before the end event, however it ends
+            status, message, error = self._train(run)
+        self._finish(status, message, error=error)
+
+    def _train(self, run) -> tuple[str, str, BaseException | None]:
+        """Train ``run`` to its end; its final status, message and error."""
+        trainer = run.trainer
+        every = self._progress_every or max(25, trainer.iters // 200)
+        self._emit({"type": "created", "path": str(run.path), "dataset": self.config.dataset,
+                    "net": describe_net(run.info["net"], self.config.weight_init_std),
+                    "config": self.config.to_dict(), "iters": trainer.iters,
+                    "start_iteration": trainer.iteration,
+                    "iters_per_epoch": trainer.iters_per_epoch, "eval_every": trainer.eval_every,
+                    "train_size": run.info["train_size"], "test_size": run.info["test_size"]})
+        self.status = "running"
+        if self._stop.is_set():
+            trainer.request_stop()
+        try:
+            summary = run.train(on_eval=self._on_eval, on_progress=self._on_progress,
+                                progress_every=every, plots=self._plots, handle_sigint=False)
+        except TrainingDiverged as exc:
+            self._on_progress(trainer)  # the steps since the last progress event
+            self._flush_rows()
+            return "diverged", str(exc), exc
+        except Exception as exc:  # noqa: BLE001 - a full disk (SaveError), ...: told, not raised
+            self._on_progress(trainer)
+            self._flush_rows()
+            return "failed", _one_line(exc), exc
+        self._flush_rows()
+        if summary.status == "completed":
+            return "completed", "", None
+        return "stopped", (f"stopped after {summary.iteration} of {summary.iters} iterations; "
+                           f"resume with chainrule train --resume {run.path}"), None
+
+    def _on_progress(self, trainer) -> None:
+        if self._stop.is_set():
+            trainer.request_stop()  # asked for before the loop began
+        losses = trainer.history.step_loss[self._progress_from:]
+        if not losses:
+            return
+        self._progress_from = len(trainer.history.step_loss)
+        self._emit({"type": "progress", "iteration": trainer.iteration,
+                    "epoch": trainer.iteration / trainer.iters_per_epoch,
+                    "loss": _finite(math.fsum(losses) / len(losses))})
+
+    def _on_eval(self, trainer, row: dict) -> None:
+        self._emit({"type": "eval", **{k: _finite(v) if k != "iteration" else int(v)
+                                       for k, v in row.items()}})
+
+    def _flush_rows(self) -> None:
+        """Eval events for rows the trainer recorded without calling back (the evaluation
+        that was running when the run stopped or diverged)."""
+        sent = sum(1 for e in self.events if e["type"] == "eval")
+        for row in self.run.history.rows()[sent:]:
+            self._on_eval(self.run.trainer, row)
+
+    def _finish(self, status: str, message: str, *, error: BaseException | None = None) -> None:
+        self.status, self.message, self.error = status, message, error
+        summary = getattr(self.run, "summary", None)
+        if self._on_end is not None:
+            with contextlib.suppress(Exception):
+                self._on_end(self)
+        facts = None if self.run is None or status not in ("completed", "stopped") else \
+            learning_check(self.run.history, self.config, summary=summary)
+        self._emit({"type": "end", "status": status, "message": message,
+                    "warning": _said(facts),
+                    "warning_facts": facts,
+                    "model": self.has_model,
+                    "summary": None if summary is None else summary.to_dict()})
+
+
+def learning_check(history, config: TrainConfig, num_classes: int = 10, *,
+                   summary=None) -> dict | None:
+    """The facts when a run's evaluations say it learned nothing, else None.
+
+    Not learning: at least two evaluations and the last accuracy (test, else train) at
+    most 1.5 times chance (``1 / num_classes``); the last is the run's ``summary``
+    (:class:`~chainrule.runs.Summary`) when it measured the network after the last
+    row. If some mini-batch loss was more than twice the first, ``cause`` is
+    ``"high"``: that is what a too-high rate does to these networks when the loss
+    neither turns NaN nor grows past the divergence rule's 1000 times the first (SGD
+    at lr 10 on MNIST: ReLU units die, and the loss, after a peak below that rule,
+    settles near ``log(num_classes)``), so :class:`~chainrule.train.TrainingDiverged`
+    does not fire. Otherwise ``cause`` is ``"low"``: the rate is too low or the run too
+    short. The other keys: ``iterations`` (when the accuracy was measured),
+    ``accuracy``, ``first_loss``, ``worst_loss``, ``last_loss`` (of the last evaluation
+    row) and ``lr``.
+    """
+    rows = history.rows()
+    if len(rows) < 2 or not history.step_loss:
+        return None
+    last = rows[-1]
+    iterations = int(last["iteration"]) + 1
+    acc = last["test_acc"] if math.isfinite(last["test_acc"]) else last["train_acc"]
+    if summary is not None and summary.evaluated_at > iterations:
+        iterations = summary.evaluated_at
+        acc = summary.test_acc if math.isfinite(summary.test_acc) else summary.train_acc
+    if not (math.isfinite(acc) and acc <= 1.5 / num_classes):
+        return None
+    first, worst = history.step_loss[0], max(history.step_loss)
+    return {"cause": "high" if worst > 2 * first else "low", "iterations": iterations,
+            "accuracy": acc, "first_loss": first, "worst_loss": worst,
+            "last_loss": _finite(last["loss"]), "lr": config.lr}
+
+
+def not_learning(history, config: TrainConfig, num_classes: int = 10, *,
+                 summary=None) -> str:
+    """:func:`learning_check` in a sentence (``""`` when the run learned)."""
+    return _said(learning_check(history, config, num_classes, summary=summary))
+
+
+def _said(f: dict | None) -> str:
+    if f is None:
+        return ""
+    said = (f"the network is not learning: after {f['iterations']} iterations the "
+            f"accuracy is {f['accuracy']:.3f}, no better than guessing")
+    if f["cause"] == "high":
+        return (f"{said}; the loss jumped from {f['first_loss']:.3g} to {f['worst_loss']:.3g}: "
+                f"the learning rate {f['lr']:g} is too high (chapter 5 trains with 0.1)")
+    last = "?" if f["last_loss"] is None else f"{f['last_loss']:.3g}"
+    return (f"{said}; the loss barely moved ({f['first_loss']:.3g} to {last}): "
+            f"try a larger learning rate (now {f['lr']:g}) or more iterations")
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message, its first line (a missing dataset's message is long)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+class LiveRuns:
+    """The runs of one server: at most one trains at a time; the last ``keep`` are kept
+    (by id) so their events can still be read."""
+
+    def __init__(self, root: str | Path = "runs", *, keep: int = 50):
+        self.root, self.keep = Path(root), keep
+        self._runs: dict[str, LiveRun] = {}
+        self._lock = threading.Lock()
+
+    def start(self, config: TrainConfig, out: str | Path | None = None, **kwargs) -> LiveRun:
+        """Start training ``config`` in ``out`` (default: a new ``root/<timestamp>``).
+        Raises :class:`TrainingBusy` while another run trains, ``ValueError`` for a bad
+        config (before any folder is made)."""
+        from chainrule.runs import new_run_dir
+
+        config = config.resolved()
+        with self._lock:
+            busy = self.active()
+            if busy is not None:
+                raise TrainingBusy(f"a training run is already in progress ({busy.id}); "
+                                   "stop it or wait for it to finish")
+            path = Path(out) if out is not None else new_run_dir(self.root)
+            live = LiveRun(config, path, **kwargs)
+            if live.id in self._runs:
+                live.id = f"{live.id}-{len(self._runs)}"
+            self._runs[live.id] = live
+            while len(self._runs) > self.keep:
+                oldest = next(iter(self._runs))
+                if not self._runs[oldest].done:
+                    break
+                del self._runs[oldest]
+            live.start()
+        return live
+
+    def active(self) -> LiveRun | None:
+        """The run that is training now, if any."""
+        return next((r for r in self._runs.values() if not r.done), None)
+
+    def get(self, run_id: str) -> LiveRun | None:
+        return self._runs.get(run_id)
+
+    def all(self) -> list[LiveRun]:
+        return list(self._runs.values())
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop every run and wait (up to ``timeout`` seconds) for them to save."""
+        runs = self.all()
+        for r in runs:
+            r.stop()
+        for r in runs:
+            r.join(timeout)

@@ -1,0 +1,221 @@
+"""One input through a trained network, looked at from every side.
+
+:func:`probe` runs one sample forward and backward with the network's own layers:
+the class probabilities, the activations of every hidden layer, the gradient arriving
+at every layer and the gradient of the loss with respect to the input pixels,
+``dL/dx = dout_1 @ W1.T`` (the first Affine's ``dx``, which a network's ``gradient``
+skips because training never needs it). :func:`learn_step` then takes one SGD step on
+that one sample, on a copy of the network, and reports what moved.
+
+Both run the network in evaluation mode (batch norm with its running statistics, no
+dropout): the network as it predicts. For the book's ``TwoLayerNet`` that is exactly
+what ``gradient`` computes. The loss is the cross-entropy of the chosen class; weight
+decay, which does not depend on the input, is added to the weight gradients only.
+
+Works for any network whose ``layers`` (an ordered mapping), ``lastLayer`` and
+``params`` follow the book (``TwoLayerNet``, ``MultiLayerNet``, and convolutional ones
+whose ``config()`` names an ``input_dim``). Not thread-safe: like ``predict``, it uses
+the layers' caches, so share a network between threads only under a lock.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from chainrule.layers import BatchNormalization, Dropout, Relu, Sigmoid, Tanh
+
+ACTIVATIONS = (Relu, Sigmoid, Tanh)
+"""Layers whose outputs are reported as a network's hidden activations."""
+_MODED = (Dropout, BatchNormalization)  # forward(x, train_flg)
+_GRAD_ATTRS = (("W", "dW"), ("b", "db"), ("gamma", "dgamma"), ("beta", "dbeta"))
+
+
+def input_shape(net) -> tuple[int, ...]:
+    """The shape of one input sample: ``config()["input_dim"]`` (convolutional nets),
+    else ``(input_size,)`` read from the first weight matrix."""
+    config = net.config() if callable(getattr(net, "config", None)) else {}
+    dim = config.get("input_dim")
+    if dim is not None:
+        return tuple(int(d) for d in dim)
+    first = next(iter(net.params.values()))
+    return (int(first.shape[0]),)
+
+
+def net_dtype(net) -> np.dtype:
+    return next(iter(net.params.values())).dtype
+
+
+@dataclass
+class Probe:
+    """What :func:`probe` saw. Arrays are for one sample (no batch axis)."""
+
+    scores: np.ndarray  # the last Affine's output, before softmax
+    probabilities: np.ndarray  # softmax(scores)
+    target: int  # the class whose loss is differentiated
+    loss: float  # -log probabilities[target]
+    hidden: dict[str, np.ndarray]  # activation layer name -> its output
+    dout: np.ndarray  # (y - t) / N leaving SoftmaxWithLoss (N = 1)
+    layer_grads: dict[str, np.ndarray]  # layer name -> dL/d(its output), forward order
+    input_grad: np.ndarray  # dL/dx, in the shape of the input given
+
+    @property
+    def predicted(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+
+def _sample(net, x) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``x`` (one sample, any shape of the right size) as a batch of one, in the net's dtype."""
+    x = np.asarray(x)
+    shape = input_shape(net)
+    if x.size != math.prod(shape) or not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"probe: expected one input of {math.prod(shape)} numbers "
+                         f"(shape {shape}), got {x.dtype} {x.shape}")
+    return x.astype(net_dtype(net)).reshape(1, *shape), x.shape
+
+
+def _forward(net, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Scores and hidden activations of the batch ``x``, in evaluation mode."""
+    hidden = {}
+    for name, layer in net.layers.items():
+        x = layer.forward(x, False) if isinstance(layer, _MODED) else layer.forward(x)
+        if isinstance(layer, ACTIVATIONS):
+            hidden[name] = x[0].copy()
+    return x, hidden
+
+
+def probe(net, x, target: int | None = None) -> Probe:
+    """Forward ``x`` (one sample), then backward from the loss of class ``target``
+    (default: the predicted class) through every layer to the input."""
+    batch, shape = _sample(net, x)
+    scores, hidden = _forward(net, batch)
+    k = scores.shape[-1]
+    if target is None:
+        target = int(np.argmax(scores[0]))
+    if isinstance(target, bool) or not (isinstance(target, (int, np.integer))
+                                        and 0 <= target < k):
+        raise ValueError(f"probe: target must be a class in 0..{k - 1}, got {target!r}")
+    last = net.lastLayer
+    loss = last.forward(scores, np.array([target]))
+    dout = first = last.backward(1)
+    grads = {}
+    for name, layer in reversed(net.layers.items()):
+        grads[name] = dout[0].copy()
+        dout = layer.backward(dout)
+    return Probe(scores[0].copy(), last.y[0].copy(), int(target), float(loss), hidden,
+                 first[0].copy(), dict(reversed(grads.items())),
+                 np.asarray(dout).reshape(shape))
+
+
+def param_grads(net) -> dict[str, np.ndarray]:
+    """The gradients the layers hold after a backward pass, keyed like ``net.params``.
+
+    Each layer's ``W``/``b`` (``gamma``/``beta``) is matched to the parameter it uses
+    by reference; ``weight_decay_lambda * W`` is added to every ``W*`` key, as the
+    networks' ``gradient`` does.
+    """
+    by_id = {id(p): k for k, p in net.params.items()}
+    grads = {}
+    for layer in net.layers.values():
+        for attr, grad_attr in _GRAD_ATTRS:
+            key = by_id.get(id(getattr(layer, attr, None)))
+            if key is not None and getattr(layer, grad_attr, None) is not None:
+                grads[key] = np.array(getattr(layer, grad_attr))
+    missing = [k for k in net.params if k not in grads]
+    if missing:
+        raise ValueError(f"{type(net).__name__}: no layer holds the gradient of "
+                         f"{', '.join(missing)}")
+    lam = float(getattr(net, "weight_decay_lambda", 0.0) or 0.0)
+    if lam:
+        for k in grads:
+            if k.startswith("W"):
+                grads[k] += lam * net.params[k]
+    return grads
+
+
+@dataclass
+class WeightChange:
+    """One weight moved by a step: ``params[param][index]`` went from ``before`` to ``after``."""
+
+    param: str
+    index: tuple[int, ...]
+    before: float
+    after: float
+
+    @property
+    def delta(self) -> float:
+        return self.after - self.before
+
+
+@dataclass
+class LearnStep:
+    """One SGD step on one sample (see :func:`learn_step`)."""
+
+    label: int
+    lr: float
+    before: Probe  # the network as it was, loss of ``label``
+    after: Probe  # the copy after the step, loss of ``label``
+    grads: dict[str, np.ndarray]  # dL/dparam on this sample
+    changes: list[WeightChange]  # the weights that moved most, largest first
+    param_change: dict[str, float] = field(default_factory=dict)  # ||delta|| per parameter
+    net: object = None  # the stepped copy
+
+    @property
+    def dout(self) -> np.ndarray:
+        """``(y - t) / N``: the gradient leaving Softmax-with-Loss."""
+        return self.before.dout
+
+
+def copy_net(net):
+    """An independent copy of ``net`` (its own parameters and buffers)."""
+    astype = getattr(net, "astype", None)
+    if not callable(astype):
+        raise ValueError(f"{type(net).__name__} cannot be copied (it has no astype)")
+    return astype(net_dtype(net))
+
+
+def learn_step(net, x, label: int, lr: float = 0.1, *, top: int = 10) -> LearnStep:
+    """One step of SGD, ``W <- W - lr * dL/dW``, on the single sample ``x`` with true class
+    ``label``, taken on a copy: ``net`` itself is not changed.
+
+    The gradients are those of :func:`probe` (evaluation mode); for a ``TwoLayerNet``
+    they equal ``net.gradient(x[None], [label])``. ``changes`` lists the ``top``
+    weights whose values moved most.
+    """
+    lr = float(lr)
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"learn_step: lr must be a positive number, got {lr}")
+    copy = copy_net(net)
+    before = probe(copy, x, label)
+    grads = param_grads(copy)
+    old = {k: p.copy() for k, p in copy.params.items()}
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k, p in copy.params.items():
+            p -= p.dtype.type(lr) * grads[k]  # in place: the layers hold these arrays
+        after = probe(copy, x, label)
+    deltas = {k: copy.params[k] - old[k] for k in old}
+    return LearnStep(int(label), lr, before, after, grads,
+                     _largest(old, copy.params, deltas, top),
+                     {k: float(np.linalg.norm(d)) for k, d in deltas.items()}, copy)
+
+
+def _largest(old: dict[str, np.ndarray], new: dict[str, np.ndarray],
+             deltas: dict[str, np.ndarray], top: int) -> list[WeightChange]:
+    keys = list(deltas)
+    flat = np.concatenate([np.abs(deltas[k]).ravel() for k in keys])
+    top = max(0, min(int(top), flat.size))
+    if top == 0:
+        return []
+    picked = np.argpartition(-flat, top - 1)[:top]
+    picked = picked[np.argsort(-flat[picked], kind="stable")]
+    starts = np.cumsum([0] + [deltas[k].size for k in keys])
+    out = []
+    for i in picked:
+        j = int(np.searchsorted(starts, i, side="right")) - 1
+        k = keys[j]
+        index = np.unravel_index(int(i - starts[j]), deltas[k].shape)
+        out.append(WeightChange(k, tuple(int(n) for n in index), float(old[k][index]),
+                                float(new[k][index])))
+    return out

@@ -1,0 +1,81 @@
+"""``chainrule serve``: the lab in the browser (``pip install 'chainrule[serve]'``).
+
+Importing this package is cheap; Starlette and uvicorn load when an app is made.
+
+- :func:`create_app` ``(*, graph=None, model=None, max_body=MAX_BODY,
+  allowed_hosts=None, **options) -> Starlette``: the app. ``graph`` is a recorded
+  :class:`~chainrule.Graph` shown as "your graph"; ``model`` (a run folder) and any
+  other option are kept on the state for the pages that use them. The network lab
+  loads ``model`` at once (a bad one raises ``netlab_state.LabError``), starts its
+  first network with the server when ``train_first`` (``chainrule serve`` sets it;
+  otherwise when its page first asks), and takes ``runs_dir``, ``data_dir``,
+  ``download``, ``first_root``, ``plots``, ``first_iters`` and ``seed``.
+- :func:`serve` ``(app=None, *, host="127.0.0.1", port=None, open_browser=True,
+  background=False, **create_app_options)``: run it with uvicorn on the first free
+  port from 8000 (or ``port``); blocks until Ctrl-C, or with ``background=True``
+  returns a :class:`~chainrule.web.server.Running` (``url``, ``stop()``).
+- :func:`serve_graph` ``(graph, **serve_options)``: what ``Graph.serve()`` calls.
+
+The seam between pages (the graph lab here, the network lab in ``netlab.py``):
+
+- A page is a module with ``PAGE = {"id": ..., "path": ...}`` and
+  ``routes(state: LabState) -> list[BaseRoute]``. ``app.create_app`` adds
+  ``graphlab`` and, when it can be imported, ``chainrule.web.netlab``; ``GET /api/pages``
+  lists the pages present so the shared header shows only those.
+- ``app.LabState``: ``graph``, ``model``, ``options`` (the other ``create_app``
+  keywords), ``pages``, ``on_startup`` and ``on_shutdown`` (callables run when the
+  server starts and stops: start and stop background work there) and ``lock``.
+- Errors: raise ``app.RequestError(message, status=400, **fields)`` in a route, or
+  return ``app.json_error(status, message, **fields)``; the body is
+  ``{"error": message, ...}``. 404, 405 and 413 answer in the same shape, and an
+  unexpected exception becomes a JSON 500 without a traceback.
+- Bodies: ``await app.read_json(request, max_bytes)`` (415 unless
+  ``application/json``; 413 past ``max_bytes``; 400 for bad UTF-8, bad JSON,
+  ``NaN``/``Infinity``, nesting deeper than ``app.MAX_DEPTH``). ``app.Guard`` caps
+  every body at ``max_body`` (1 MiB) and passes responses through unbuffered, so a
+  ``StreamingResponse`` of server-sent events streams.
+- Pages: ``app.page(name)`` serves ``static/<name>.html``. Shared static files:
+  ``common.css`` (header, panels, fonts for each language), ``i18n.js`` (``await
+  setup(page)`` loads ``i18n/common.<lang>.json`` and ``i18n/<page>.<lang>.json`` for
+  ``en``, ``ja``, ``zh``; ``t(key, vars)``; ``data-i18n`` attributes; ``onLanguage``)
+  and ``chrome.js`` (``mountHeader(page)``: the header with the navigation and the
+  language switch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INSTALL_HINT = "pip install 'chainrule[serve]'"
+
+
+def _need_extra() -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(f"the lab needs Starlette and uvicorn: {INSTALL_HINT}") from exc
+
+
+def create_app(**options: Any):
+    """The lab's Starlette app (see the module docstring for the options)."""
+    _need_extra()
+    from chainrule.web.app import create_app as make
+
+    return make(**options)
+
+
+def serve(app: Any = None, **options: Any):
+    """Run the lab with uvicorn; see :func:`chainrule.web.server.serve`."""
+    _need_extra()
+    from chainrule.web.server import serve as run
+
+    return run(app, **options)
+
+
+def serve_graph(graph: Any, **options: Any):
+    """Open ``graph`` in the lab: ``serve(graph=graph, **options)``."""
+    return serve(graph=graph, **options)
+
+
+__all__ = ["create_app", "serve", "serve_graph", "INSTALL_HINT"]

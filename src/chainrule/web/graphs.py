@@ -1,0 +1,388 @@
+"""The graph lab's graphs: built by the library, described as JSON for the page.
+
+This is the one module of :mod:`chainrule.web` that calls the library's graph code
+(the section "library calls" below), and the web package adds no math of its own:
+values and gradients are the layers' own, numerical derivatives are
+``Graph.numerical_grad``'s, local rules are ``explain.rule``'s, the step order is the
+graph's, and "agree" is :mod:`chainrule.gradient`'s comparison. What this module adds
+is presentation: the numbers as JSON (non-finite ones as the strings ``"NaN"``,
+``"Infinity"``, ``"-Infinity"``), short texts as the drawings print them
+(``draw.format_value``), slider ranges, array summaries and heatmap pictures.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from chainrule import book, draw
+from chainrule.explain import rule
+from chainrule.expression import ExpressionError, parse
+from chainrule.gradient import _compare
+from chainrule.graph import Edge, Graph
+
+BUILT_IN = ("apple", "apple-orange", "sigmoid", "chain", "two-layer-net")
+SERVED = "yours"  # the name of the graph given to create_app(graph=...)
+SIGNED = frozenset({"sigmoid", "chain"})  # their sliders run from -R to R, not from 0
+FIELDS = frozenset({"name", "expression", "inputs", "edge"})
+MAX_INPUTS = 64
+MAX_NAME = 64
+MAX_EXPRESSION = 2000  # characters; the parser has its own, tighter limits on size
+MAX_INPUT_CHECK = 64  # larger inputs get their numerical derivative when clicked
+MAX_CHECK = 4096  # elements: no numerical derivative for a larger edge
+RTOL, FLOOR = 1e-5, 1e-7  # gradient_check's defaults: |a - b| <= rtol * max(|a|, |b|, floor)
+HEAD = 8  # values of an array shown in its summary
+DEFAULT_INPUT = 1.0  # where a new name of an expression starts
+
+
+class GraphRequestError(ValueError):
+    """A request the lab cannot answer: the message names the field (and the place)."""
+
+    def __init__(self, message: str, field: str, **where: Any):
+        super().__init__(message)
+        self.field = field
+        self.where = where
+
+
+@dataclass
+class Spec:
+    """A checked ``POST /api/graph`` body."""
+
+    name: str | None = None
+    expression: str | None = None
+    inputs: dict[str, float | int] = field(default_factory=dict)
+    edge: int | None = None
+
+
+# -- library calls ------------------------------------------------------------------
+def _named_scalars(g: Graph) -> dict[str, Any]:
+    return {e.name: _plain(e.value) for e in g.edges
+            if e.is_input and e.name and _is_scalar(e.value)}
+
+
+def book_inputs() -> dict[str, dict[str, Any]]:
+    """``{graph: {input: default}}`` of the built-in graphs (``book.INPUTS``)."""
+    return {n: dict(book.INPUTS[n]) for n in BUILT_IN}
+
+
+def _example(name: str, inputs: dict[str, Any]) -> Graph:
+    return book.EXAMPLES[name](**inputs, backward=True)
+
+
+def _from_expression(text: str, inputs: dict[str, Any]) -> Graph:
+    """The expression's graph at ``inputs``; a name not given starts at 1.0, and a
+    given name the expression does not use is ignored (the page sends all it knows)."""
+    try:
+        names = parse(text).names
+        return Graph.from_expression(text, **{n: inputs.get(n, DEFAULT_INPUT) for n in names})
+    except ExpressionError as exc:
+        raise GraphRequestError(str(exc), "expression", offset=exc.offset,
+                                length=max(1, exc.end_offset - exc.offset)) from None
+
+
+def _rerun(g: Graph, inputs: dict[str, Any]) -> Graph:
+    return g.rerun(**inputs) if inputs else g
+
+
+def _order(g: Graph) -> dict[str, list[int]]:
+    """The node ids in the order forward and backward visit them."""
+    return {"forward": g.forward_order(), "backward": g.backward_order()}
+
+
+def _agreement(grad: Any, numerical: Any) -> dict[str, Any]:
+    c = _compare("", grad, numerical, RTOL, FLOOR)
+    return {"agree": c.passed, "max_abs_diff": _number(c.max_abs_diff),
+            "max_rel_error": _number(c.max_rel_error), "rtol": RTOL}
+
+
+# -- requests -----------------------------------------------------------------------
+def _check_number(value: Any, where: str) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GraphRequestError(f"{where} must be a number, got {_kind(value)}", where)
+    if isinstance(value, int):
+        if abs(value) <= 2**53:
+            return value
+        try:
+            value = float(value)
+        except OverflowError:
+            raise GraphRequestError(f"{where} is too large for a float", where) from None
+    if not math.isfinite(value):
+        raise GraphRequestError(f"{where} must be finite, got {value}", where)
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def parse_request(body: Any, names: dict[str, dict[str, Any]]) -> Spec:
+    """Check a ``POST /api/graph`` body against the graphs ``names`` (name -> inputs)."""
+    if not isinstance(body, dict):
+        raise GraphRequestError(f"send a JSON object, not {_kind(body)}", "body")
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        raise GraphRequestError(f"unknown field {unknown[0][:MAX_NAME]!r} (known: "
+                                + ", ".join(sorted(FIELDS)) + ")", unknown[0][:MAX_NAME])
+    spec = Spec()
+    if ("name" in body) == ("expression" in body):
+        raise GraphRequestError('send either "name" (a built-in graph) or "expression"',
+                                "name")
+    if "name" in body:
+        name = body["name"]
+        if not isinstance(name, str):
+            raise GraphRequestError(f"name must be a string, got {_kind(name)}", "name")
+        if name not in names:
+            raise GraphRequestError(f"unknown graph {name[:MAX_NAME]!r}; known: "
+                                    + ", ".join(names), "name")
+        spec.name = name
+    else:
+        text = body["expression"]
+        if not isinstance(text, str):
+            raise GraphRequestError(f"expression must be a string, got {_kind(text)}",
+                                    "expression")
+        if len(text) > MAX_EXPRESSION:
+            raise GraphRequestError(f"the expression is longer than {MAX_EXPRESSION} "
+                                    "characters", "expression", offset=MAX_EXPRESSION)
+        if not text.strip():
+            raise GraphRequestError("the expression is empty", "expression", offset=0)
+        spec.expression = text
+    inputs = body.get("inputs", {})
+    if not isinstance(inputs, dict):
+        raise GraphRequestError(f"inputs must be an object, got {_kind(inputs)}", "inputs")
+    if len(inputs) > MAX_INPUTS:
+        raise GraphRequestError(f"more than {MAX_INPUTS} inputs", "inputs")
+    allowed = names.get(spec.name) if spec.name else None
+    for key, value in inputs.items():
+        if not key.isidentifier() or len(key) > MAX_NAME:
+            raise GraphRequestError(f"bad input name {key[:MAX_NAME]!r}", "inputs")
+        if allowed is not None and key not in allowed:
+            raise GraphRequestError(
+                f"{spec.name} has no input {key!r}; its inputs: "
+                + (", ".join(allowed) or "none you can change"), f"inputs.{key}")
+        spec.inputs[key] = _check_number(value, f"inputs.{key}")
+    if "edge" in body:
+        edge = body["edge"]
+        if isinstance(edge, bool) or not isinstance(edge, int) or edge < 0:
+            raise GraphRequestError(f"edge must be an edge id (a whole number >= 0), "
+                                    f"got {str(edge)[:40]}", "edge")
+        spec.edge = edge
+    return spec
+
+
+def catalogue(served: Graph | None = None) -> list[dict[str, Any]]:
+    """The graphs the lab offers, each ``{"name", "inputs": {name: default}, ...}``."""
+    out = []
+    if served is not None:
+        out.append({"name": SERVED, "inputs": _named_scalars(served), "editable": True})
+    for name, inputs in book_inputs().items():
+        out.append({"name": name, "inputs": inputs, "editable": True})
+    return out
+
+
+def build(spec: Spec, served: Graph | None = None) -> Graph:
+    """The graph that ``spec`` asks for, forward and backward done by the library."""
+    if spec.expression is not None:
+        return _from_expression(spec.expression, spec.inputs)
+    if spec.name == SERVED:
+        if served is None:
+            raise GraphRequestError(f"unknown graph {SERVED!r}", "name")
+        if not served.has_grads:
+            served.backward()
+        return _rerun(served, spec.inputs)
+    return _example(spec.name, spec.inputs)
+
+
+# -- JSON -----------------------------------------------------------------------------
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (numbers.Number, np.generic)) or (
+        isinstance(value, np.ndarray) and value.ndim == 0)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        value = value[()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value) if abs(value) <= 2**53 else float(value)
+    return float(value) if isinstance(value, numbers.Real) else value
+
+
+def _number(value: Any) -> Any:
+    """A number as JSON allows it: non-finite floats become strings."""
+    value = _plain(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, complex):
+        return str(value)
+    return value
+
+
+def _summary(a: np.ndarray) -> dict[str, Any]:
+    flat = np.asarray(a).reshape(-1)
+    finite = flat[np.isfinite(flat)] if flat.dtype.kind in "fc" else flat
+    out = {"shape": list(a.shape), "dtype": str(a.dtype),
+           "head": [_number(v) for v in flat[:HEAD]]}
+    if finite.size and a.dtype.kind in "biuf":
+        out.update(norm=_number(np.linalg.norm(finite.astype(np.float64))),
+                   min=_number(finite.min()), max=_number(finite.max()))
+    return out
+
+
+def value_json(value: Any) -> Any:
+    """A scalar as a JSON number; an array as its shape, dtype, first values and norm."""
+    if value is None:
+        return None
+    if _is_scalar(value):
+        return _number(value)
+    return _summary(np.asarray(value))
+
+
+def _kind_of(e: Edge) -> str:
+    if e.is_input:
+        return "constant" if e.is_constant else "input"
+    return "intermediate" if e.consumers else "output"
+
+
+def _slider(name: str | None, value: Any) -> dict[str, float] | None:
+    """A slider range around a default: 0..R for prices and counts, -R..R otherwise."""
+    v = _plain(value)
+    if not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    signed = name is None or name in SIGNED or v < 0
+    reach = max(3 * abs(v), 5.0 if signed else 0.0) or 5.0
+    if not math.isfinite(reach):  # 3 * v overflowed: the value itself is the end
+        reach = abs(v)
+    top = 10.0 ** math.floor(math.log10(reach))
+    top = next((m * top for m in (1, 2, 5, 10) if math.isfinite(m * top) and m * top >= reach),
+               reach)
+    top = int(top) if top < 2**53 and top == int(top) else top
+    step = 1 if isinstance(v, int) and top >= 10 else 10.0 ** math.floor(math.log10(top / 100))
+    step = int(step) if 1 <= step < 2**53 else step
+    return {"min": -top if signed else 0, "max": top, "step": step}
+
+
+def _input_json(g: Graph, e: Edge, slider: dict | None) -> dict[str, Any]:
+    out = {"edge": e.index, "value": value_json(e.value),
+           "text": draw.format_value(e.value), "grad": value_json(e.grad),
+           "grad_text": draw.format_value(e.grad), "editable": slider is not None,
+           "slider": slider}
+    size = np.size(e.value)
+    if e.grad is not None and size <= MAX_INPUT_CHECK:
+        out.update(_check_numbers(g, e))
+    else:
+        out.update(numerical=None, numerical_text="", agree=None)
+    return out
+
+
+def _check_numbers(g: Graph, e: Edge) -> dict[str, Any]:
+    """The edge's numerical derivative (``Graph.numerical_grad``) and the verdict."""
+    numerical = g.numerical_grad(e)
+    out = {"numerical": value_json(numerical), "numerical_text": draw.format_value(numerical)}
+    return {**out, **_agreement(e.grad, numerical)}
+
+
+def describe(g: Graph, spec: Spec) -> dict[str, Any]:
+    """The JSON answer of ``POST /api/graph`` (see the README's API section)."""
+    scalars = book_inputs().get(spec.name, {}) if spec.name != SERVED else _named_scalars(g)
+    signed_name = None if spec.expression is not None or spec.name == SERVED else spec.name
+    inputs = {}
+    for e in g.edges:
+        if e.is_input and e.name:
+            can_edit = (e.name in scalars or spec.expression is not None) \
+                and _is_scalar(e.value)
+            slider = _slider(signed_name, e.value) if can_edit else None
+            inputs[e.name] = _input_json(g, e, slider)
+    out = g.output
+    result = {
+        "source": {"expression": spec.expression} if spec.expression is not None
+        else {"name": spec.name},
+        "output": {"edge": out.index, "name": out.name, "value": value_json(out.value),
+                   "text": draw.format_value(out.value)},
+        "inputs": inputs,
+        "nodes": [{"id": n.index, "label": n.label, "symbol": n.symbol,
+                   "layer": type(n.layer).__name__, "inputs": [e.index for e in n.inputs],
+                   "output": n.output.index, "rule": rule(n)} for n in g.nodes],
+        "edges": [{"id": e.index, "name": e.name, "kind": _kind_of(e),
+                   "from": None if e.producer is None else e.producer.index,
+                   "to": [n.index for n, _ in e.consumers],
+                   "value": value_json(e.value), "value_text": draw.format_value(e.value),
+                   "grad": value_json(e.grad), "grad_text": draw.format_value(e.grad)}
+                  for e in g.edges],
+        "order": _order(g),
+        "svg": draw.to_svg(g, interactive=True),
+    }
+    if spec.edge is not None:
+        result["check"] = check(g, spec.edge)
+    return result
+
+
+def check(g: Graph, index: int) -> dict[str, Any]:
+    """One edge in full: value, gradient, numerical derivative, agreement, heatmaps."""
+    if index >= len(g.edges):
+        raise GraphRequestError(f"edge {index} does not exist (this graph has edges 0 to "
+                                f"{len(g.edges) - 1})", "edge")
+    e = g.edges[index]
+    out = {"edge": e.index, "name": e.name, "kind": _kind_of(e),
+           "from": None if e.producer is None else e.producer.index,
+           "to": [n.index for n, _ in e.consumers],
+           "value": value_json(e.value), "value_text": draw.format_value(e.value),
+           "grad": value_json(e.grad), "grad_text": draw.format_value(e.grad)}
+    size = int(np.size(e.value))
+    if e.grad is None:
+        out.update(numerical=None, numerical_text="", agree=None, why="no gradient")
+    elif size > MAX_CHECK:
+        out.update(numerical=None, numerical_text="", agree=None, why="too large")
+    else:
+        out.update(_check_numbers(g, e))
+    if not _is_scalar(e.value):
+        out["heatmaps"] = {"value": heatmap(e.value), "grad": heatmap(e.grad)}
+    return out
+
+
+# -- pictures -------------------------------------------------------------------------
+NEGATIVE = np.array([33, 102, 172], dtype=np.float64)  # blue
+POSITIVE = np.array([178, 24, 43], dtype=np.float64)  # red
+WHITE = np.array([255, 255, 255], dtype=np.float64)
+
+
+def heatmap(value: Any, width: int = 400) -> dict[str, Any] | None:
+    """An array drawn as a PNG data URL: blue below 0, white at 0, red above.
+
+    A 2-D array is drawn as it is (rows by columns), a 1-D one as one row, more
+    dimensions as ``shape[0]`` rows; the colour scale is symmetric, ``±scale``.
+    """
+    if value is None or _is_scalar(value):
+        return None
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    a = np.asarray(value)
+    if a.dtype.kind not in "biuf" or a.size == 0:
+        return None
+    a = a.reshape(1, -1) if a.ndim < 2 else a.reshape(a.shape[0], -1)
+    a = a.astype(np.float64)
+    finite = np.isfinite(a)
+    scale = float(np.abs(a[finite]).max()) if finite.any() else 0.0
+    t = np.clip(np.where(finite, a, 0.0) / (scale or 1.0), -1.0, 1.0)[..., None]
+    rgb = np.where(t < 0, WHITE + (NEGATIVE - WHITE) * -t, WHITE + (POSITIVE - WHITE) * t)
+    rgb[~finite] = (128, 128, 128)
+    rows, cols = a.shape
+    cell_w = max(1, width // cols)
+    cell_h = max(cell_w, min(24, 160 // rows)) if rows <= 160 else 1
+    image = Image.fromarray(rgb.round().astype(np.uint8), "RGB")
+    image = image.resize((cols * cell_w, rows * cell_h), Image.NEAREST)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=True)
+    return {"image": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
+            "scale": _number(scale), "rows": rows, "cols": cols}

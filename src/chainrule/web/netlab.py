@@ -1,0 +1,289 @@
+"""The network lab (``/net``): draw a digit, see backprop reach the pixels, train live.
+
+Routes (all answers JSON; bad input gets a 4xx with ``{"error": ...}``):
+
+- ``GET  /net``                    the page
+- ``GET  /api/model``              which network the lab uses, and the runs it knows
+- ``POST /api/model``              ``{"run": ID}``: use that run's network (``"first"``: the
+  network trained on start, or the ``--model`` one)
+- ``POST /api/predict``            ``{"pixels": [...]}`` or ``{"image": "data:image/png;..."}``,
+  optional ``"label"``: probabilities, hidden activations, ``dL/dx``
+- ``POST /api/learn``              the same input with a true ``"label"`` and optional
+  ``"lr"``: one SGD step on a copy of the network
+- ``GET  /api/sample[?index=N]``   a (random) test image of the model's dataset, its label
+- ``POST /api/train``              a training form: ``{"run": ID}`` (409 while a run trains,
+  with ``"running": ID`` and ``"first"``: whether it is the lab's first network)
+- ``GET  /api/train/ID/events``    server-sent events, one JSON object per event
+- ``POST /api/train/ID/stop``      stop after the current step
+
+All numbers come from the library (:mod:`chainrule.probe`, :mod:`chainrule.live`,
+:mod:`chainrule.preprocess`); this module parses, checks and answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from chainrule.live import LiveRun, TrainingBusy
+from chainrule.web.app import LabState, RequestError, page
+from chainrule.web.netlab_input import (
+    MAX_BODY,
+    MAX_FORM,
+    MAX_LR,
+    check_keys,
+    float_field,
+    input_pixels,
+    label_field,
+    read_object,
+    shown,
+    train_config,
+)
+from chainrule.web.netlab_state import LabError, Model, NetLab  # noqa: F401 - re-exported
+
+# ---------------------------------------------------------------- answers
+
+
+def floats(a) -> list:
+    """An array as a JSON list of numbers (NaN and infinities as null)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    out = a.tolist()
+    if not np.all(np.isfinite(a)):
+        out = [v if math.isfinite(v) else None for v in out]
+    return out
+
+
+def _number(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def predict_answer(model: Model, x: np.ndarray, label: int | None, blank: bool) -> dict:
+    from chainrule.probe import probe
+
+    with model.lock:
+        p = probe(model.net, x, label)
+    return {"predicted": p.predicted, "probabilities": floats(p.probabilities),
+            "target": p.target, "loss": _number(p.loss), "class_names": model.class_names,
+            "hidden": [{"layer": k, "values": floats(v)} for k, v in p.hidden.items()],
+            "input_grad": floats(p.input_grad), "input": floats(x),
+            "shape": list(model.image_shape), "blank": blank, "model": model.id}
+
+
+def learn_answer(model: Model, x: np.ndarray, label: int, lr: float, blank: bool) -> dict:
+    from chainrule.probe import learn_step
+
+    step = learn_step(model.net, x, label, lr, top=12)
+    b, a = step.before, step.after
+    first, last = _end_params(model.net)
+    width = model.image_shape[1]
+
+    def change(c) -> dict:
+        out = {"param": c.param, "index": list(c.index), "before": _number(c.before),
+               "after": _number(c.after), "delta": _number(c.delta)}
+        if c.param == first[0] and len(c.index) == 2:
+            out["pixel"] = [c.index[0] // width, c.index[0] % width]
+        elif c.param in last:
+            out["to_class"] = c.index[-1]
+        return out
+
+    layers = [{"layer": "Softmax-with-Loss", "grad": floats(step.dout),
+               "norm": _number(float(np.linalg.norm(step.dout)))}]
+    layers += [{"layer": k, "grad": floats(g), "norm": _number(float(np.linalg.norm(g)))}
+               for k, g in reversed(b.layer_grads.items())]
+    layers.append({"layer": "input", "grad": floats(b.input_grad),
+                   "norm": _number(float(np.linalg.norm(b.input_grad)))})
+    return {
+        "label": step.label, "lr": step.lr, "input": floats(x), "shape": list(model.image_shape),
+        "blank": blank, "class_names": model.class_names, "model": model.id,
+        "y": floats(b.probabilities), "t": floats(np.eye(len(b.probabilities))[label]),
+        "dout": floats(step.dout), "layers": layers,
+        "before": {"probabilities": floats(b.probabilities), "loss": _number(b.loss),
+                   "predicted": b.predicted},
+        "after": {"probabilities": floats(a.probabilities), "loss": _number(a.loss),
+                  "predicted": a.predicted},
+        "changes": [change(c) for c in step.changes],
+        "param_change": {k: _number(v) for k, v in step.param_change.items()},
+    }
+
+
+def _end_params(net) -> tuple[tuple, tuple]:
+    """The names of the first and the last weight-holding layer's (W, b)."""
+    by_id = {id(p): k for k, p in net.params.items()}
+    held = [(by_id.get(id(getattr(layer, "W", None))), by_id.get(id(getattr(layer, "b", None))))
+            for layer in net.layers.values()]
+    held = [h for h in held if h[0] is not None]
+    return (held[0], held[-1]) if held else ((None, None), (None, None))
+
+
+# ---------------------------------------------------------------- routes
+
+
+PAGE = {"id": "net", "path": "/net"}
+LAB_OPTIONS = ("runs_dir", "data_dir", "download", "first_root", "plots", "first_iters", "seed")
+"""The options of :class:`NetLab` that ``create_app`` may carry for this page."""
+
+
+def lab_for(state: LabState) -> NetLab:
+    """The :class:`NetLab` of the lab app's shared state, made once (``state.netlab``).
+
+    ``state.model`` is the ``--model`` run (loaded now: a bad one raises
+    :class:`LabError`). The first network starts training when the server starts if
+    the option ``train_first`` is true (``chainrule serve`` sets it), else when the
+    network lab is first asked for it; a run in progress stops (and is saved) when
+    the server stops."""
+    lab = getattr(state, "netlab", None)
+    if lab is None:
+        options = {k: v for k, v in state.options.items() if k in LAB_OPTIONS}
+        lab = NetLab(state.model, **options)
+        state.netlab = lab
+        if state.options.get("train_first"):
+            state.on_startup.append(lab.start)
+        state.on_shutdown.append(lab.close)
+    return lab
+
+
+def routes(state: LabState) -> list[BaseRoute]:
+    """The network lab's routes, bound to the lab app's shared ``state``."""
+    lab = lab_for(state)
+
+    async def model_get(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(lab.info))
+
+    async def model_post(request: Request) -> Response:
+        data = await read_object(request, MAX_FORM)
+        check_keys(data, ("run",))
+        run_id = data.get("run")
+        if not isinstance(run_id, str) or not run_id:
+            raise RequestError("run must be a run id (a string) or \"first\"")
+        await run_in_threadpool(lab.use, run_id[:200])
+        return JSONResponse(lab.info())
+
+    async def predict(request: Request) -> Response:
+        data = await read_object(request, MAX_BODY)
+        check_keys(data, ("pixels", "image", "label"))
+        model = lab.current()
+        label = label_field(data, model, required=False)
+        x, blank = await run_in_threadpool(input_pixels, data, model)
+        return JSONResponse(await run_in_threadpool(predict_answer, model, x, label, blank))
+
+    async def learn(request: Request) -> Response:
+        data = await read_object(request, MAX_BODY)
+        check_keys(data, ("pixels", "image", "label", "lr"))
+        model = lab.current()
+        label = label_field(data, model, required=True)
+        lr = float_field(data, "lr", 0, MAX_LR, open_lo=True, default=0.1)
+        x, blank = await run_in_threadpool(input_pixels, data, model)
+        return JSONResponse(await run_in_threadpool(learn_answer, model, x, label, lr, blank))
+
+    async def sample(request: Request) -> Response:
+        params = request.query_params
+        unknown = [k for k in params if k != "index"]
+        if unknown:
+            raise RequestError(f"unknown option {shown(unknown[0])}; allowed: index")
+        model = lab.current()
+        try:
+            x, t = await run_in_threadpool(lab.test_set, model.dataset)
+        except (OSError, ImportError, ValueError) as exc:
+            raise RequestError(f"no {model.dataset} test images: {str(exc).splitlines()[0]}",
+                               409) from None
+        text = params.get("index")
+        if text is None:
+            index = int(lab.rng.integers(len(x)))
+        elif text.isdigit() and len(text) < 8 and int(text) < len(x):
+            index = int(text)
+        else:
+            raise RequestError(f"index must be a whole number from 0 to {len(x) - 1}")
+        pixels = np.asarray(x[index], dtype=np.float64)
+        if pixels.size != model.input_size:
+            raise RequestError(f"the {model.dataset} images do not fit the model", 409)
+        return JSONResponse({"pixels": floats(pixels), "label": int(t[index]),
+                             "index": index, "shape": list(model.image_shape),
+                             "dataset": model.dataset})
+
+    async def train(request: Request) -> Response:
+        data = await read_object(request, MAX_FORM)
+        config = train_config(data)
+        try:
+            live = await run_in_threadpool(lambda: lab.runs.start(
+                config, data_dir=lab.data_dir, download=lab.download, plots=lab.plots))
+        except TrainingBusy as exc:  # one run at a time: say which (the page shows it)
+            active = lab.runs.active()
+            first = lab.first_run is not None and active is lab.first_run
+            raise RequestError("the lab is still training its first network; try again in a "
+                               "few seconds" if first else str(exc), 409,
+                               running=None if active is None else active.id,
+                               first=first) from None
+        except (OSError, ValueError) as exc:
+            raise RequestError(str(exc).splitlines()[0], 400) from None
+        return JSONResponse({"run": live.id, "path": str(live.path),
+                             "config": live.config.to_dict()})
+
+    def live_run(request: Request) -> LiveRun:
+        run_id = request.path_params["run_id"]
+        live = lab.runs.get(run_id)
+        if live is None:
+            raise RequestError(f"no run {shown(run_id)} in this lab", 404)
+        return live
+
+    async def stop(request: Request) -> Response:
+        live = live_run(request)
+        if live is lab.first_run and not live.done:  # the page's network: it ends soon
+            raise RequestError("the first network is still training and cannot be stopped "
+                               "from the page; it is ready in a few seconds", 409)
+        live.stop()
+        return JSONResponse({"run": live.id, "status": live.status})
+
+    async def events(request: Request) -> Response:
+        live = live_run(request)
+        last = request.headers.get("last-event-id", "")
+        after = int(last) if last.isdigit() and len(last) < 10 else -1
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        past, unsubscribe = live.subscribe(lambda e: loop.call_soon_threadsafe(queue.put_nowait, e))
+
+        async def stream():
+            try:
+                yield "retry: 2000\n\n"
+                for event in past:
+                    if event["seq"] > after:
+                        yield _sse(event)
+                    if event["type"] == "end":
+                        return
+                while True:
+                    try:
+                        event = await asyncio.wait_for(queue.get(), 15)
+                    except asyncio.TimeoutError:
+                        yield ": still training\n\n"
+                        continue
+                    if event["seq"] > after:
+                        yield _sse(event)
+                    if event["type"] == "end":
+                        return
+            finally:
+                unsubscribe()
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"X-Accel-Buffering": "no"})
+
+    return [
+        Route("/net", page("net"), methods=["GET"]),
+        Route("/api/model", model_get, methods=["GET"]),
+        Route("/api/model", model_post, methods=["POST"]),
+        Route("/api/predict", predict, methods=["POST"]),
+        Route("/api/learn", learn, methods=["POST"]),
+        Route("/api/sample", sample, methods=["GET"]),
+        Route("/api/train", train, methods=["POST"]),
+        Route("/api/train/{run_id}/events", events, methods=["GET"]),
+        Route("/api/train/{run_id}/stop", stop, methods=["POST"]),
+    ]
+
+
+def _sse(event: dict) -> str:
+    return f"id: {event['seq']}\ndata: {json.dumps(event, allow_nan=False)}\n\n"

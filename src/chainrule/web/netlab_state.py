@@ -1,0 +1,266 @@
+"""The network lab's state: which network it shows, the first network it trains, its runs."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainrule.files import read_json
+from chainrule.live import LiveRun, LiveRuns, TrainingBusy
+from chainrule.train import TrainConfig
+from chainrule.web.app import RequestError
+
+FIRST_ITERS = {"mnist": 5000, "digits": 3000}
+"""The first network: the book's TwoLayerNet, SGD lr 0.1, batch 100, this many steps."""
+
+
+class LabError(ValueError):
+    """The lab cannot start as asked (a bad ``--model``); one line."""
+
+
+@dataclass
+class Model:
+    """A network the lab predicts with, and what the page says about it."""
+
+    net: Any
+    id: str  # "first", or a run id
+    dataset: str
+    image_shape: tuple[int, int]
+    class_names: list[str]
+    description: str
+    test_acc: float | None = None
+    iterations: int | None = None
+    path: str | None = None
+    source: str = "given"  # given (--model), first (trained on start) or run (from the page)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def input_size(self) -> int:
+        return self.image_shape[0] * self.image_shape[1]
+
+    def info(self) -> dict:
+        return {"id": self.id, "description": self.description, "dataset": self.dataset,
+                "image_shape": list(self.image_shape), "class_names": self.class_names,
+                "test_acc": self.test_acc, "iterations": self.iterations, "path": self.path,
+                "source": self.source}
+
+
+def load_model(target: str | os.PathLike, model_id: str = "first", source: str = "given") -> Model:
+    """The network in a run folder or model file; :class:`LabError` if it is unusable."""
+    from chainrule.checkpoint import CheckpointError, read_model
+    from chainrule.datasets import class_names
+    from chainrule.probe import input_shape
+    from chainrule.runs import RunError, find_model, image_shape
+    from chainrule.train import describe_net
+
+    try:
+        path, saved = find_model(target)
+        model = read_model(path)
+    except (RunError, CheckpointError, OSError) as exc:
+        raise LabError(str(exc)) from None
+    net, meta, saved = model.net, model.meta, saved or {}
+    size = math.prod(input_shape(net))
+    dataset = meta.get("dataset") or saved.get("dataset") or "mnist"
+    shape = meta.get("image_shape") or image_shape(dataset, size)
+    if not shape or len(shape) != 2 or shape[0] * shape[1] != size:
+        raise LabError(f"{path}: the network's {size} inputs are not a square image")
+    if not all(np.all(np.isfinite(p)) for p in net.params.values()):
+        raise LabError(f"{path}: the network's weights hold NaN or infinite values")
+    try:
+        outputs = int(net.predict(np.zeros((1, *input_shape(net)), net.dtype)).shape[-1])
+        names = list(meta.get("class_names") or class_names(dataset))
+    except ValueError as exc:
+        raise LabError(f"{path}: {exc}") from None
+    if len(names) != outputs:
+        names = [str(c) for c in range(outputs)]
+    summary = _read_json(Path(path).parent / "summary.json") if saved else {}
+    test_acc = summary.get("test_acc")
+    return Model(net, model_id, dataset, (int(shape[0]), int(shape[1])), names,
+                 describe_net(model.config), test_acc if isinstance(test_acc, float) else None,
+                 summary.get("iteration"), str(path), source)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return read_json(path, expect=dict)
+    except (OSError, ValueError):
+        return {}
+
+
+# ---------------------------------------------------------------- the lab's state
+
+
+class NetLab:
+    """What the network lab keeps between requests.
+
+    ``model``: a run folder or model file (``chainrule serve --model``), loaded now. Without
+    it, :meth:`start` trains a first network in the background: the book's TwoLayerNet
+    on MNIST (found on disk, else downloaded when ``download`` allows, as ``load_mnist``
+    does), else on the bundled ``digits``; kept under ``first_root`` (default: the
+    chainrule cache) and reused on the next start. Runs from the page go to ``runs_dir``.
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, *,
+                 runs_dir: str | os.PathLike = "runs", data_dir=None, download: bool = True,
+                 first_root: str | os.PathLike | None = None, plots: bool = True,
+                 first_iters: dict[str, int] | None = None, seed: int | None = None):
+        from chainrule.datasets import cache_dir
+
+        self.runs = LiveRuns(runs_dir)
+        self.data_dir, self.download, self.plots = data_dir, download, plots
+        self.first_root = Path(first_root) if first_root else cache_dir() / "lab"
+        self.first_iters = {**FIRST_ITERS, **(first_iters or {})}
+        self.rng = np.random.default_rng(seed)
+        self.first: Model | None = load_model(model) if model is not None else None
+        self.model: Model | None = self.first
+        self.status = "ready" if self.model else "new"  # new, training, ready, unavailable
+        self.message = ""
+        self.first_run: LiveRun | None = None
+        self._lock = threading.Lock()
+        self._test_sets: dict[str, tuple] = {}
+
+    # -------------------------------------------------------------- the first network
+
+    def start(self) -> None:
+        """Begin training (or loading) the first network, once; returns at once."""
+        with self._lock:
+            if self.status != "new":
+                return
+            self.status = "training"
+        self._first_network(self._first_dataset())
+
+    def _first_dataset(self) -> str:
+        """mnist when its files are on disk or it may be downloaded (and no digits network
+        is kept from an earlier start without MNIST); else digits."""
+        from chainrule.datasets import _offline, dataset_status
+
+        if (self.first_root / "mnist" / "model.npz").is_file():
+            return "mnist"
+        try:
+            found = dataset_status("mnist", self.data_dir).found
+        except (OSError, ValueError):
+            found = False
+        if found:
+            return "mnist"
+        kept = (self.first_root / "digits" / "model.npz").is_file()
+        return "mnist" if _offline(self.download) is None and not kept else "digits"
+
+    def _first_network(self, dataset: str) -> None:
+        """Use the first network kept in ``first_root/<dataset>``, else train it there.
+
+        It trains in a folder of this process's own and is renamed into place when
+        complete, so two labs starting at once never share a half-written folder."""
+        folder = self.first_root / dataset
+        if (folder / "model.npz").is_file():
+            with contextlib.suppress(LabError):
+                self._use_first(load_model(folder, source="first"))
+                return
+        work = self.first_root / f"{dataset}-training-{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)  # left by an earlier process with our id
+        config = TrainConfig(dataset=dataset, iters=self.first_iters[dataset])
+        self.message = (f"training a first network on {dataset}" if dataset == "mnist" else
+                        "no MNIST here: training a first network on the bundled 8x8 digits")
+        try:
+            self.first_run = self.runs.start(config, work, data_dir=self.data_dir,
+                                             download=self.download, plots=self.plots,
+                                             on_end=self._first_done)
+        except (TrainingBusy, OSError, ValueError) as exc:
+            self._unavailable(str(exc))
+
+    def _first_done(self, live: LiveRun) -> None:
+        dataset = live.config.dataset
+        if live.status == "completed":
+            folder = self.first_root / dataset
+            try:
+                live.path.rename(folder)
+            except OSError:  # another lab got there first: use its network
+                shutil.rmtree(live.path, ignore_errors=True)
+            try:
+                self._use_first(load_model(folder, source="first"))
+            except LabError as exc:
+                self._unavailable(str(exc))
+            return
+        shutil.rmtree(live.path, ignore_errors=True)
+        if dataset == "mnist" and live.status == "failed":
+            self._first_network("digits")
+        else:
+            self._unavailable(live.message)
+
+    def _use_first(self, model: Model) -> None:
+        with self._lock:
+            self.first = model
+            if self.model is None:
+                self.model = model
+            self.status, self.message = "ready", ""
+
+    def _unavailable(self, why: str) -> None:
+        self.status = "unavailable"
+        self.message = (f"no network to show ({why}). Start the lab with --model RUN_DIR, put "
+                        "MNIST where chainrule finds it (chainrule data fetch mnist, or "
+                        "CHAINRULE_DATA), or pip install 'chainrule[digits]' for the bundled "
+                        "8x8 digits")
+
+    def close(self) -> None:
+        self.runs.close()
+
+    # -------------------------------------------------------------- which model
+
+    def info(self) -> dict:
+        self.start()
+        active = self.runs.active()
+        return {
+            "status": self.status, "message": self.message,
+            "model": None if self.model is None else self.model.info(),
+            "first_run": None if self.first_run is None else self.first_run.id,
+            "training": None if active is None else active.id,
+            "runs": [{"id": r.id, "status": r.status, "has_model": r.has_model,
+                      "dataset": r.config.dataset, "first": r is self.first_run,
+                      "message": r.message} for r in self.runs.all()],
+        }
+
+    def use(self, run_id: str) -> Model:
+        if run_id == "first":
+            if self.first is None:
+                raise RequestError("the first network is not ready yet", 409)
+            self.model = self.first
+            return self.model
+        live = self.runs.get(run_id)
+        if live is None:
+            raise RequestError(f"no run {run_id!r} in this lab", 404)
+        if not live.done or not live.has_model:
+            raise RequestError(f"run {run_id} has no trained network yet (it is {live.status})",
+                             409)
+        try:
+            self.model = load_model(live.path, run_id, "run")
+        except LabError as exc:
+            raise RequestError(str(exc), 409) from None
+        return self.model
+
+    def current(self) -> Model:
+        self.start()
+        model = self.model
+        if model is None:
+            if self.status == "unavailable":
+                raise RequestError(self.message, 409)
+            raise RequestError("the first network is still training; it is ready in a few "
+                             "seconds", 409)
+        return model
+
+    def test_set(self, dataset: str):
+        """The test images and labels of ``dataset`` (loaded once, without downloading
+        unless the lab may)."""
+        with self._lock:
+            if dataset not in self._test_sets:
+                from chainrule.train import load_data
+
+                data = load_data(dataset, self.data_dir, download=self.download)
+                self._test_sets[dataset] = (data.x_test, data.t_test)
+            return self._test_sets[dataset]

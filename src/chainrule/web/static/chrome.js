@@ -1,0 +1,55 @@
+// The header every page shares: the project's name, the pages present, the language switch.
+//
+// mountHeader("graph") fills <header class="chrome"></header>; the pages come from
+// GET /api/pages, so the network lab's link appears only where that page exists.
+
+import { LANGUAGES, apply, language, onLanguage, setLanguage } from "./i18n.js";
+
+const NAMES = { en: "English", ja: "日本語", zh: "中文" }; // each in its own language
+
+function el(tag, attrs = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  for (const child of children) node.append(child);
+  return node;
+}
+
+async function pages(current) {
+  try {
+    const response = await fetch("/api/pages");
+    if (response.ok) return (await response.json()).pages;
+  } catch (e) {
+    /* the header still works without the list */
+  }
+  return [{ id: current, path: location.pathname }];
+}
+
+export async function mountHeader(current) {
+  const header = document.querySelector("header.chrome");
+  const brand = el("a", { class: "brand", href: "/" }, [
+    el("span", { class: "brand-name" }, ["chainrule"]),
+    el("span", { class: "brand-tag", "data-i18n": "brand.tagline" }),
+  ]);
+  const nav = el("nav", { class: "pages", "data-i18n-aria-label": "nav.label" });
+  for (const page of await pages(current)) {
+    const link = el("a", { href: page.path, "data-i18n": `nav.${page.id}`, "data-page": page.id });
+    if (page.id === current) link.setAttribute("aria-current", "page");
+    nav.append(link);
+  }
+  const switcher = el("div", { class: "languages", role: "group",
+                               "data-i18n-aria-label": "lang.label" });
+  for (const lang of LANGUAGES) {
+    const button = el("button", { type: "button", lang, "data-lang": lang }, [NAMES[lang]]);
+    button.addEventListener("click", () => setLanguage(lang));
+    switcher.append(button);
+  }
+  const mark = () => {
+    for (const b of switcher.querySelectorAll("button")) {
+      b.setAttribute("aria-pressed", String(b.dataset.lang === language()));
+    }
+  };
+  onLanguage(mark);
+  header.replaceChildren(brand, nav, switcher);
+  apply(header);
+  mark();
+}
