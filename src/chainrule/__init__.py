@@ -6,6 +6,8 @@ The book's names come first; everything here imports only NumPy, so
 
 from chainrule import _startup  # noqa: F401 - first: Ctrl-C while the command starts
 from chainrule.base import Layer
+from chainrule.conv import Convolution, Pooling, col2im, im2col
+from chainrule.convnets import DeepConvNet, SimpleConvNet
 from chainrule.datasets import load_mnist
 from chainrule.functions import (
     cross_entropy_error,
@@ -67,4 +69,5 @@ __all__ = [
     "relu_grad", "sum_squared_error", "softmax_loss", "numerical_gradient_2d",
     "SubLayer", "DivLayer", "PowLayer", "NegLayer", "LogLayer", "SigmoidNode", "ReluNode",
     "TanhNode",
+    "Convolution", "Pooling", "im2col", "col2im", "SimpleConvNet", "DeepConvNet",
 ]

@@ -80,17 +80,20 @@ def register_net(cls: type) -> type:
 
 
 def net_class(name: str) -> type:
-    """The network class called ``name``: registered, else found in :mod:`chainrule.nets`."""
+    """The network class called ``name``: registered, else found in :mod:`chainrule.nets`
+    or :mod:`chainrule.convnets`."""
     if not isinstance(name, str):
         raise CheckpointError(f"the network class must be a name, got {name!r}")
     if name in NET_CLASSES:
         return NET_CLASSES[name]
-    from chainrule import nets
+    from chainrule import convnets, nets
 
-    cls = getattr(nets, str(name), None)
-    if isinstance(cls, type) and callable(getattr(cls, "from_config", None)):
-        return cls
-    raise CheckpointError(f"unknown network class {name!r}: not in chainrule.nets and not "
+    for module in (nets, convnets):
+        cls = None if str(name).startswith("_") else getattr(module, str(name), None)
+        if isinstance(cls, type) and callable(getattr(cls, "from_config", None)):
+            return cls
+    raise CheckpointError(f"unknown network class {name!r}: not in chainrule.nets or "
+                          "chainrule.convnets and not "
                           "registered with chainrule.checkpoint.register_net")
 
 

@@ -1,10 +1,15 @@
-"""Chapter 7's convolution arithmetic: ``im2col`` unrolls image patches into rows.
+"""Chapter 7's convolution: ``im2col``, ``col2im``, and the ``Convolution`` and ``Pooling`` layers.
 
 Shapes follow the book: images are ``(N, C, H, W)``, filters ``(FN, C, FH, FW)``; a
 ``FH x FW`` window moved by ``stride`` over an image padded by ``pad`` zeros gives
 ``OH x OW`` positions (:func:`conv_output_size`); ``im2col`` returns one row per
 (image, position), ``(N * OH * OW, C * FH * FW)``, its columns in ``(C, FH, FW)`` order,
 so that ``im2col(x) @ W.reshape(FN, -1).T`` is the convolution.
+
+The layers compute the same products image by image instead, on patches laid out as
+``(N, C * FH * FW, OH * OW)`` (:func:`patches`): the copy that makes them reads whole
+rows of the image, and ``W.reshape(FN, -1) @ patches`` comes out as ``(N, FN, OH, OW)``
+with no transpose. :func:`fold` is its adjoint (``col2im`` in that layout).
 """
 
 from __future__ import annotations
@@ -12,26 +17,46 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from chainrule.base import Layer
+
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
     """``(input_size + 2 * pad - filter_size) // stride + 1``, as in the book."""
     return (input_size + 2 * pad - filter_size) // stride + 1
 
 
-def _output_shape(shape, filter_h: int, filter_w: int, stride: int, pad: int) -> tuple[int, int]:
+def _output_shape(shape, filter_h: int, filter_w: int, stride: int, pad: int,
+                  who: str = "im2col") -> tuple[int, int]:
     if len(shape) != 4:
-        raise ValueError(f"im2col: expected input of shape (N, C, H, W), got {tuple(shape)}")
-    for what, v, low in (("filter_h", filter_h, 1), ("filter_w", filter_w, 1),
-                         ("stride", stride, 1), ("pad", pad, 0)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
-            raise ValueError(f"im2col: {what} must be an integer >= {low}, got {v!r}")
+        raise ValueError(f"{who}: expected input of shape (N, C, H, W), got {tuple(shape)}")
+    _check_ints(who, filter_h=filter_h, filter_w=filter_w, stride=stride, pad=pad)
     _, _, h, w = shape
     oh = conv_output_size(h, filter_h, stride, pad)
     ow = conv_output_size(w, filter_w, stride, pad)
     if oh < 1 or ow < 1:
-        raise ValueError(f"im2col: a {filter_h}x{filter_w} filter does not fit a {h}x{w} "
+        raise ValueError(f"{who}: a {filter_h}x{filter_w} window does not fit a {h}x{w} "
                          f"input with pad {pad}")
     return oh, ow
+
+
+def _check_ints(who: str, **values) -> None:
+    for what, v in values.items():
+        low = 0 if what == "pad" else 1
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
+            raise ValueError(f"{who}: {what} must be an integer >= {low}, got {v!r}")
+
+
+def _windows(x: np.ndarray, filter_h: int, filter_w: int, stride: int, oh: int,
+             ow: int) -> np.ndarray:
+    """The ``(N, C, OH, OW, FH, FW)`` view of every window of the (already padded) ``x``."""
+    windows = sliding_window_view(x, (filter_h, filter_w), axis=(2, 3))
+    return windows[:, :, : (oh - 1) * stride + 1 : stride, : (ow - 1) * stride + 1 : stride]
+
+
+def _padded(x: np.ndarray, pad: int, fill=0) -> np.ndarray:
+    if not pad:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=fill)
 
 
 def im2col(input_data, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0) -> np.ndarray:
@@ -39,11 +64,7 @@ def im2col(input_data, filter_h: int, filter_w: int, stride: int = 1, pad: int =
     x = np.asarray(input_data)
     oh, ow = _output_shape(x.shape, filter_h, filter_w, stride, pad)
     n, c = x.shape[:2]
-    if pad:
-        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    # windows: (N, C, H', W', FH, FW) views, then every stride-th position
-    windows = sliding_window_view(x, (filter_h, filter_w), axis=(2, 3))
-    windows = windows[:, :, : (oh - 1) * stride + 1 : stride, : (ow - 1) * stride + 1 : stride]
+    windows = _windows(_padded(x, pad), filter_h, filter_w, stride, oh, ow)
     return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * filter_h * filter_w)
 
 
@@ -57,11 +78,239 @@ def col2im(col, input_shape, filter_h: int, filter_w: int, stride: int = 1,
     expected = (n * oh * ow, c * filter_h * filter_w)
     if col.shape != expected:
         raise ValueError(f"col2im: expected col of shape {expected}, got {col.shape}")
-    patches = col.reshape(n, oh, ow, c, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
-    img = np.zeros((n, c, h + 2 * pad + stride - 1, w + 2 * pad + stride - 1), dtype=col.dtype)
+    patches6 = col.reshape(n, oh, ow, c, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+    return _fold6(patches6, (n, c, h, w), stride, pad)
+
+
+def patches(x: np.ndarray, filter_h: int, filter_w: int, stride: int = 1, pad: int = 0,
+            out: np.ndarray | None = None) -> np.ndarray:
+    """``(N, C, H, W)`` images to ``(N, C * FH * FW, OH * OW)``: image ``n``'s patches as
+    columns (``im2col``'s rows, transposed per image). ``out`` is filled if it has that
+    shape and dtype (a buffer kept between calls), else a new array is made."""
+    n, c = x.shape[:2]
+    oh, ow = _output_shape(x.shape, filter_h, filter_w, stride, pad, "patches")
+    shape = (n, c * filter_h * filter_w, oh * ow)
+    if out is None or out.shape != shape or out.dtype != x.dtype:
+        out = np.empty(shape, dtype=x.dtype)
+    windows = _windows(_padded(x, pad), filter_h, filter_w, stride, oh, ow)
+    np.copyto(out.reshape(n, c, filter_h, filter_w, oh, ow), windows.transpose(0, 1, 4, 5, 2, 3))
+    return out
+
+
+def fold(cols: np.ndarray, input_shape, filter_h: int, filter_w: int, stride: int = 1,
+         pad: int = 0) -> np.ndarray:
+    """The adjoint of :func:`patches`: ``(N, C * FH * FW, OH * OW)`` summed back into
+    ``(N, C, H, W)`` images, padding cut off."""
+    n, c, h, w = input_shape
+    oh, ow = _output_shape(input_shape, filter_h, filter_w, stride, pad, "fold")
+    return _fold6(cols.reshape(n, c, filter_h, filter_w, oh, ow), input_shape, stride, pad)
+
+
+def _fold6(patches6: np.ndarray, input_shape, stride: int, pad: int) -> np.ndarray:
+    """``(N, C, FH, FW, OH, OW)`` window values added up at the pixels they came from."""
+    n, c, h, w = input_shape
+    _, _, filter_h, filter_w, oh, ow = patches6.shape
+    img = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=patches6.dtype)
     for y in range(filter_h):
-        y_end = y + stride * oh
         for x in range(filter_w):
-            x_end = x + stride * ow
-            img[:, :, y:y_end:stride, x:x_end:stride] += patches[:, :, y, x]
-    return img[:, :, pad:h + pad, pad:w + pad]
+            img[:, :, y : y + stride * oh : stride, x : x + stride * ow : stride] += \
+                patches6[:, :, y, x]
+    return img[:, :, pad : h + pad, pad : w + pad] if pad else img
+
+
+def _as_batch(layer: Layer, x) -> tuple[np.ndarray, bool]:
+    """``x`` as ``(N, C, H, W)``; a single ``(C, H, W)`` image gets ``N = 1`` (and True)."""
+    x = np.asarray(x)
+    if x.ndim == 3:
+        return x[np.newaxis], True
+    if x.ndim != 4:
+        raise ValueError(f"{type(layer).__name__}.forward: expected images of shape "
+                         f"(N, C, H, W) or one (C, H, W), got {x.shape}")
+    return x, False
+
+
+def _check_dout(layer: Layer, expected: tuple, dout) -> np.ndarray:
+    dout = np.asarray(dout)
+    if layer._single:
+        expected = expected[1:]
+    if dout.shape != tuple(expected):
+        raise ValueError(f"{type(layer).__name__}.backward: expected shape {tuple(expected)}, "
+                         f"got {dout.shape}")
+    return dout[np.newaxis] if layer._single else dout
+
+
+class Convolution(Layer):
+    """``out[n, f] = sum_c W[f, c] (x) x[n, c] + b[f]`` (cross-correlation, as in the book).
+
+    With ``P[n]`` the ``(C * FH * FW, OH * OW)`` patches of image ``n`` (:func:`patches`)
+    and ``Wm = W.reshape(FN, -1)``: ``out[n] = Wm @ P[n] + b``; backward
+    ``dW = sum_n dout[n] @ P[n].T``, ``db = sum over n, y, x of dout``,
+    ``dx = fold(Wm.T @ dout[n])`` (:func:`fold`, the adjoint of :func:`patches`).
+
+    The bias rides along in the products: ``P[n]`` is kept with a last row of ones and
+    ``Wm`` with a last column ``b``, so ``out`` comes out biased and ``db`` is the last
+    column of ``dW``'s product (no separate pass over the large ``out`` and ``dout``).
+    The patches are written into the same buffer at every forward of the same shape.
+
+    ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image. ``W`` ``(FN, C, FH, FW)`` and
+    ``b`` ``(FN,)`` are used by reference, so an in-place update reaches the layer.
+    """
+
+    def __init__(self, W, b, stride: int = 1, pad: int = 0):
+        if np.ndim(W) != 4 or np.shape(b) != (np.shape(W)[0],):
+            raise ValueError(f"Convolution: expected W of shape (FN, C, FH, FW) and b of shape "
+                             f"(FN,), got W {np.shape(W)} and b {np.shape(b)}")
+        _check_ints("Convolution", stride=stride, pad=pad)
+        self.W, self.b = W, b
+        self.stride, self.pad = int(stride), int(pad)
+        self.x_shape = None
+        self.cols = None  # the patches of the last forward, (N, C * FH * FW, OH * OW)
+        self._ones = None  # the buffer cols lives in, with its row of ones
+        self.dW = None
+        self.db = None
+        self._single = False
+
+    def forward(self, x):
+        x, self._single = _as_batch(self, x)
+        fn, c, fh, fw = self.W.shape
+        if x.shape[1] != c:
+            raise ValueError(f"Convolution.forward: expected {c} input channel(s), got images "
+                             f"of shape {x.shape}")
+        oh, ow = _output_shape(x.shape, fh, fw, self.stride, self.pad, "Convolution.forward")
+        n, k = len(x), c * fh * fw
+        shape = (n, k + 1, oh * ow)
+        if self._ones is None or self._ones.shape != shape or self._ones.dtype != x.dtype:
+            self._ones = np.empty(shape, dtype=x.dtype)
+            self._ones[:, k] = 1
+        self.cols = patches(x, fh, fw, self.stride, self.pad, out=self._ones[:, :k])
+        self.x_shape = x.shape
+        wb = np.empty((fn, k + 1), dtype=np.result_type(self.W, self.b))
+        wb[:, :k] = self.W.reshape(fn, k)
+        wb[:, k] = self.b
+        out = np.matmul(wb, self._ones).reshape(n, fn, oh, ow)
+        return out[0] if self._single else out
+
+    def backward(self, dout, *, input_grad: bool = True):
+        """Sets ``dW`` and ``db``; returns ``dx``, or None with ``input_grad=False``
+        (a network's first layer: nothing uses its ``dx``)."""
+        n, p = self.x_shape[0], self.cols.shape[2]
+        fn, _, fh, fw = self.W.shape
+        oh, ow = _output_shape(self.x_shape, fh, fw, self.stride, self.pad)
+        d = _check_dout(self, (n, fn, oh, ow), dout).reshape(n, fn, p)
+        dwb = np.matmul(d, self._ones.transpose(0, 2, 1)).sum(axis=0)
+        self.dW = dwb[:, :-1].reshape(self.W.shape)
+        self.db = dwb[:, -1].copy()
+        if not input_grad:
+            return None
+        if self.stride == 1 and self.pad < min(fh, fw):
+            dx = self._full_correlation(d.reshape(n, fn, oh, ow))
+        else:
+            dcols = np.matmul(self.W.reshape(fn, -1).T, d)
+            dx = fold(dcols, self.x_shape, fh, fw, self.stride, self.pad)
+        return dx[0] if self._single else dx
+
+    def _full_correlation(self, dout: np.ndarray) -> np.ndarray:
+        """``dx`` of a stride-1 convolution as a convolution itself: ``dout`` padded by
+        ``FH - 1 - pad`` rows and ``FW - 1 - pad`` columns, correlated with the filters
+        turned by 180 degrees and their two channel axes swapped. The same sums as
+        ``fold(Wm.T @ dout)``, as one product with ``FN * FH * FW`` terms per output and
+        no scattered adds."""
+        fn, c, fh, fw = self.W.shape
+        ph, pw = fh - 1 - self.pad, fw - 1 - self.pad
+        padded = np.pad(dout, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        flipped = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, fn * fh * fw)
+        dx = np.matmul(flipped, patches(padded, fh, fw))
+        return dx.reshape(self.x_shape)
+
+
+class Pooling(Layer):
+    """Max pooling: ``out[n, c, i, j] = max`` of the ``pool_h x pool_w`` window at
+    ``(i * stride, j * stride)``; ``dx`` gets ``dout[n, c, i, j]`` at that window's
+    maximum and 0 elsewhere (summed where windows overlap).
+
+    A window's maximum is its first in row-major order when several are equal, as the
+    book's ``argmax`` picks. Padding counts as ``-inf`` (never a maximum, as in
+    PyTorch; the book pads with zeros, which a window of negative numbers would pick),
+    so ``pad`` must be smaller than the window. The book's printed signature has
+    ``stride=1``; its scripts pass ``stride=2`` for the usual 2x2 pooling.
+
+    ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image; the output has ``x``'s dtype.
+    """
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0):
+        _check_ints("Pooling", pool_h=pool_h, pool_w=pool_w, stride=stride, pad=pad)
+        if pad >= pool_h or pad >= pool_w:
+            raise ValueError(f"Pooling: pad must be smaller than the {pool_h}x{pool_w} "
+                             f"window, got {pad}")
+        self.pool_h, self.pool_w = int(pool_h), int(pool_w)
+        self.stride, self.pad = int(stride), int(pad)
+        self.x_shape = None
+        self.arg_max = None  # for each output, its window's maximum (row-major index)
+        self._single = False
+
+    def _offsets(self, oh: int, ow: int):
+        """For each window position ``(a, b)``: the slices of the padded input it reads."""
+        s = self.stride
+        for a in range(self.pool_h):
+            for b in range(self.pool_w):
+                yield (slice(None), slice(None), slice(a, a + s * oh, s), slice(b, b + s * ow, s))
+
+    def forward(self, x):
+        x, self._single = _as_batch(self, x)
+        oh, ow = _output_shape(x.shape, self.pool_h, self.pool_w, self.stride, self.pad,
+                               "Pooling.forward")
+        xp = _padded(x, self.pad, _lowest(x.dtype))
+        windows = self._offsets(oh, ow)
+        out = xp[next(windows)].copy()
+        size = self.pool_h * self.pool_w
+        arg = np.zeros(out.shape, dtype=np.uint8 if size <= 256 else np.intp)
+        new, larger, code = np.empty_like(out), np.empty(out.shape, dtype=bool), np.empty_like(arg)
+        # Each window position's strided slice is read once: new = max(out, v), and v was
+        # strictly larger exactly where new > out (compared in contiguous arrays). Branch-
+        # free (np.where on random masks mispredicts a branch per element): positions come
+        # in increasing order, so the one that took over last is arg = max(arg, k * larger).
+        for k, window in enumerate(windows, 1):
+            np.maximum(out, xp[window], out=new)
+            np.greater(new, out, out=larger)
+            out, new = new, out
+            np.multiply(larger, arg.dtype.type(k), out=code)
+            np.maximum(arg, code, out=arg)
+        self.x_shape, self.arg_max = x.shape, arg
+        return out[0] if self._single else out
+
+    def backward(self, dout):
+        n, c, h, w = self.x_shape
+        oh, ow = self.arg_max.shape[2:]
+        d = _check_dout(self, (n, c, oh, ow), dout)
+        if not np.issubdtype(d.dtype, np.floating):
+            d = d.astype(np.float64)
+        p, s = self.pad, self.stride
+        # windows that do not overlap write each input pixel once; tiling ones all of them
+        disjoint = s >= self.pool_h and s >= self.pool_w
+        tiled = disjoint and p == 0 and (h, w) == (oh * s, ow * s) and s == self.pool_h == \
+            self.pool_w
+        shape = (n, c, h + 2 * p, w + 2 * p)
+        dx = np.empty(shape, dtype=d.dtype) if tiled else np.zeros(shape, dtype=d.dtype)
+        finite = bool(np.isfinite(d).all())  # d * mask would turn an inf into NaNs
+        picked = np.empty(self.arg_max.shape, dtype=bool)
+        for k, window in enumerate(self._offsets(oh, ow)):
+            np.equal(self.arg_max, k, out=picked)
+            if disjoint and finite:
+                np.multiply(d, picked, out=dx[window])
+                continue
+            part = d * picked if finite else np.where(picked, d, d.dtype.type(0))
+            if disjoint:
+                dx[window] = part
+            else:
+                dx[window] += part
+        dx = dx[:, :, p : h + p, p : w + p] if p else dx
+        return dx[0] if self._single else dx
+
+
+def _lowest(dtype: np.dtype):
+    """The value padding takes in max pooling: below every value of ``dtype``."""
+    if np.issubdtype(dtype, np.floating):
+        return -np.inf
+    if np.issubdtype(dtype, np.integer):
+        return np.iinfo(dtype).min
+    return 0

@@ -290,3 +290,50 @@ def compare_regularization(x_train, t_train, x_test, t_test, *,
         curves, {"variants": {k: dict(v) for k, v in variants.items()}, "train_size": len(x),
                  "test_size": len(xt), "hidden_size_list": list(hidden_size_list),
                  "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed})
+
+
+# ---------------------------------------------------------------- chapter 7: figure 7-24
+
+
+@dataclass
+class FilterResult:
+    """The first convolution's filters of a SimpleConvNet before and after training
+    (``(FN, C, FH, FW)`` arrays), the book's ``visualize_filter.py``."""
+
+    before: np.ndarray
+    after: np.ndarray
+    test_acc: float  # of the trained network, on the test images given
+    settings: dict = field(default_factory=dict)
+
+    name = "filters"
+
+
+def learn_filters(x_train, t_train, x_test=None, t_test=None, *, epochs: float = 1,
+                  batch_size: int = 100, lr: float = 0.001, seed: int = 0, dtype=np.float32,
+                  progress: Progress | None = None) -> FilterResult:
+    """Train the book's SimpleConvNet (30 filters of 5x5, Adam, as ``train_convnet.py``)
+    for ``epochs`` on square one-channel images and return its first layer's filters
+    before and after (figure 7-24: from noise to edge and blob detectors)."""
+    from chainrule.convnets import SimpleConvNet
+    from chainrule.train import keep_freed_memory
+
+    _check_sizes(batch_size=batch_size)
+    keep_freed_memory()  # as the trainer does: a convnet's steps reuse large arrays
+    if not epochs > 0:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    side = int(np.sqrt(np.prod(x_train.shape[1:])))
+    init, rng = _streams(seed)
+    net = SimpleConvNet((1, side, side), output_size=_classes(t_train), dtype=dtype,
+                        rng=np.random.default_rng(init))
+    before = net.params["W1"].copy()
+    iters = max(round(epochs * max(len(x_train) // batch_size, 1)), 1)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, "blas"):  # as the trainer's steps: small products, one thread
+        _train_together([net], [make_optimizer("adam", lr)], x_train, t_train, iters=iters,
+                        batch_size=batch_size, rng=rng, progress=progress, total=iters)
+    test_acc = float("nan") if x_test is None else net.accuracy(x_test, t_test)
+    return FilterResult(before, net.params["W1"].copy(), test_acc,
+                        {"epochs": epochs, "iters": iters, "batch_size": batch_size, "lr": lr,
+                         "seed": seed, "train_size": len(x_train),
+                         "test_size": 0 if x_test is None else len(x_test)})

@@ -537,3 +537,12 @@ def _check_params(config: dict, params: Mapping[str, np.ndarray]) -> None:
         if not isinstance(params[k], np.ndarray):
             raise ValueError(f"MultiLayerNet: parameter {k} must be a numpy array")
         _shape_ok(f"parameter {k}", shape, params[k])
+
+
+def input_shape(net) -> tuple[int, ...]:
+    """The shape of one input sample of ``net``: ``net.input_dim`` (``(C, H, W)`` for a
+    convolutional network), else ``(input_size,)`` from ``W1``'s rows."""
+    dim = getattr(net, "input_dim", None)
+    if dim is not None:
+        return tuple(int(d) for d in dim)
+    return (int(net.params["W1"].shape[0]),)

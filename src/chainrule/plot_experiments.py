@@ -110,13 +110,16 @@ def plot_overfit(result: ExperimentResult, path: str | os.PathLike | None = None
 
 
 def plot_experiment(result: ExperimentResult, path: str | os.PathLike | None = None):
-    """The book's figure for ``result`` (any of :data:`chainrule.experiments.EXPERIMENTS`)."""
+    """The book's figure for ``result`` (any of :data:`chainrule.experiments.EXPERIMENTS`,
+    or a :class:`~chainrule.experiments.FilterResult`)."""
     if result.name in ("optimizers", "init"):
         return plot_loss_curves(result, path)
     if result.name == "batchnorm":
         return plot_batchnorm(result, path)
     if result.name == "overfit":
         return plot_overfit(result, path)
+    if result.name == "filters":
+        return plot_filters(result, path)
     raise ValueError(f"plot_experiment: no figure for experiment {result.name!r}")
 
 
@@ -127,3 +130,23 @@ def save_csv(result: ExperimentResult, path: str | os.PathLike) -> Path:
     path = Path(path)
     write_text(path, result.to_csv())
     return path
+
+
+def plot_filters(result, path: str | os.PathLike | None = None, *, columns: int = 10):
+    """Figure 7-24: each first-layer filter as a small grey picture (dark: large weight,
+    the book's ``gray_r``; each filter scaled to its own range), before training on top
+    and after it below."""
+    n = len(result.before)
+    rows = math.ceil(n / columns)
+    fig = _figure(0.75 * columns + 0.2, 2 * (0.75 * rows + 0.45))
+    for sub, (title, filters) in zip(fig.subfigures(2, 1), (
+            ("before training", result.before),
+            (f"after {result.settings.get('iters', '?')} steps of training", result.after)),
+            strict=True):
+        sub.suptitle(title)
+        axes = sub.subplots(rows, columns, squeeze=False).ravel()
+        for i, ax in enumerate(axes):
+            ax.set_axis_off()
+            if i < n:
+                ax.imshow(filters[i, 0], cmap="gray_r", interpolation="nearest")
+    return _done(fig, path)

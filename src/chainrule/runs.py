@@ -423,7 +423,11 @@ class Run:
     def _summary(self, t0: float, start_iteration: int, message: str = "") -> Summary:
         trainer = self.trainer
         last = trainer.history.last()
-        if trainer.status == "completed" and trainer.iteration > 0 and (
+        if trainer.status == "completed" and trainer.eval_samples is not None:
+            # the book's chapter-7 protocol: the whole test set once, at the end
+            train_acc, test_acc = trainer.evaluate(train=False)
+            evaluated_at = trainer.iteration
+        elif trainer.status == "completed" and trainer.iteration > 0 and (
                 last is None or last["iteration"] != trainer.iteration - 1):
             train_acc, test_acc = trainer.evaluate()  # the network as saved
             evaluated_at = trainer.iteration
@@ -453,11 +457,13 @@ class Run:
 
     def meta(self) -> dict[str, Any]:
         from chainrule.datasets import class_names
+        from chainrule.nets import input_shape
 
-        input_size = self.trainer.x_train.shape[1]
+        shape = input_shape(self.net)
         return {"dataset": self.config.dataset,
                 "class_names": list(class_names(self.config.dataset)),
-                "image_shape": image_shape(self.config.dataset, input_size),
+                "image_shape": (list(shape[1:]) if len(shape) == 3 else
+                                image_shape(self.config.dataset, shape[0])),
                 "input_range": [0.0, 1.0]}
 
     def save_checkpoint(self) -> Path:
@@ -644,7 +650,9 @@ def train(config: TrainConfig | None = None, *, out: str | os.PathLike | None = 
           **options) -> Run:
     """Train as ``chainrule train`` does and return the :class:`Run` (``run.history``,
     ``run.net``, ``run.summary``). ``options`` override fields of ``config``
-    (``train(iters=2000, lr=0.05)``); ``resume`` continues a run folder instead.
+    (``train(iters=2000, lr=0.05)``), or of :meth:`TrainConfig.for_network`'s defaults
+    when there is no ``config`` (``train(network="simple-conv")``: chapter 7's run);
+    ``resume`` continues a run folder instead.
     """
     if resume is not None:
         unknown = set(options) - {"iters", "epochs"}
@@ -652,10 +660,11 @@ def train(config: TrainConfig | None = None, *, out: str | os.PathLike | None = 
             raise RunError("resume: only iters or epochs may be given with resume")
         run = Run.resume(resume, data=data, data_dir=data_dir, **options)
     else:
-        config = TrainConfig.from_dict({**(config or TrainConfig()).to_dict(), **options})
-        unknown = set(options) - set(config.to_dict())
+        unknown = set(options) - set(TrainConfig().to_dict())
         if unknown:
             raise TypeError(f"train: unknown option(s) {', '.join(sorted(unknown))}")
+        config = (TrainConfig.for_network(**options) if config is None  # its chapter's defaults
+                  else TrainConfig.from_dict({**config.to_dict(), **options}))
         run = Run.create(config, out, data=data, data_dir=data_dir)
     run.train(plots=plots, checkpoint_every=checkpoint_every)
     return run

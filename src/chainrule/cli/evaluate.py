@@ -6,6 +6,8 @@ import argparse
 import math
 from pathlib import Path
 
+import numpy as np
+
 from chainrule.cli import CLIError, printable
 from chainrule.cli._model import model_input, open_model
 
@@ -98,9 +100,13 @@ class _Shaped:
 
     def __init__(self, net, shape: tuple[int, ...]):
         self.net, self.shape = net, shape
+        if hasattr(net, "chunk_size"):  # a convnet predicts a few hundred images at a time
+            self.chunk_size = net.chunk_size
 
     def predict(self, x):
-        return self.net.predict(x if len(self.shape) == 1 else x.reshape(-1, *self.shape))
+        if len(self.shape) == 1:
+            return self.net.predict(x)
+        return self.net.predict(np.asarray(x).reshape(-1, *self.shape))
 
 
 def _draw(result, path: Path, title: str) -> None:

@@ -1,4 +1,5 @@
-"""``chainrule experiment NAME``: run one of chapter 6's experiments, save its figure and CSV."""
+"""``chainrule experiment NAME``: run one of the book's experiments (chapter 6's, and
+chapter 7's filters), save its figure and its data."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from chainrule.cli import CLIError
 
-NAMES = ("optimizers", "init", "batchnorm", "overfit")
+NAMES = ("optimizers", "init", "batchnorm", "overfit", "filters")
 ABOUT = {
     "optimizers": "SGD, Momentum, AdaGrad and Adam on a 5-layer ReLU net: loss per iteration "
                   "(figure 6-9; 2000 iterations, batch 128)",
@@ -20,6 +21,9 @@ ABOUT = {
     "overfit": "a 7-layer net on 300 training images, plain, with weight decay 0.1 and with "
                "dropout 0.2: train and test accuracy per epoch (figures 6-20, 6-21, 6-23; "
                "201 epochs, test accuracy on all test images)",
+    "filters": "the 30 first-layer filters of the book's SimpleConvNet before and after "
+               "training with Adam (figure 7-24, visualize_filter.py; 1 epoch, --epochs for "
+               "more; saves filters.npz instead of a CSV)",
 }
 ITERATION_BASED = ("optimizers", "init")
 MAX_ITERS, MAX_EPOCHS = 1_000_000, 100_000  # the book: 2000 iterations, 20 or 201 epochs
@@ -28,7 +32,8 @@ MAX_ITERS, MAX_EPOCHS = 1_000_000, 100_000  # the book: 2000 iterations, 20 or 2
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "experiment",
-        help="run a chapter-6 experiment (optimizers, init, batchnorm, overfit); save PNG + CSV",
+        help="run a chapter-6 experiment (optimizers, init, batchnorm, overfit) or chapter 7's "
+        "filters; save PNG + data",
         description="Run one of the book's chapter-6 experiments on MNIST and save its figure "
         "(NAME.png) and its curves (NAME.csv, one row per point) in --out. "
         + " ".join(f"{name}: {text}." for name, text in ABOUT.items()),
@@ -39,7 +44,8 @@ def register(subparsers) -> None:
     p.add_argument("--iters", type=int, metavar="N",
                    help="training iterations for optimizers and init (default 2000)")
     p.add_argument("--epochs", type=int, metavar="N",
-                   help="epochs for batchnorm (default 20) and overfit (default 201)")
+                   help="epochs for batchnorm (default 20), overfit (default 201) and filters "
+                   "(default 1)")
     p.add_argument("--test-size", type=int, metavar="N", default=0,
                    help="overfit: score only the first N test images each epoch (faster; "
                    "default 0: all of them)")
@@ -113,19 +119,30 @@ def run(args: argparse.Namespace) -> int:
         result = ex.compare_weight_init(x, t, **common)
     elif args.name == "batchnorm":
         result = ex.compare_batchnorm(x, t, **common)
+    elif args.name == "filters":
+        n = args.test_size or len(xt)
+        result = ex.learn_filters(x, t, xt[:n], tt[:n], **common)
     else:
         result = ex.compare_regularization(x, t, xt, tt, test_size=args.test_size or None,
                                            **common)
     seconds = time.perf_counter() - start
     if progress is not None:
         print(file=sys.stderr)
-    png, csv = args.out / f"{args.name}.png", args.out / f"{args.name}.csv"
+    png = args.out / f"{args.name}.png"
+    csv = args.out / (f"{args.name}.npz" if args.name == "filters" else f"{args.name}.csv")
     try:
         plot_experiment(result, png)
-        save_csv(result, csv)
+        if args.name == "filters":
+            from chainrule.checkpoint import write_npz
+
+            write_npz(csv, {"before": result.before, "after": result.after})
+        else:
+            save_csv(result, csv)
     except OSError as exc:
         raise CLIError(f"cannot write into {str(args.out)!r}: {exc.strerror or exc}") from None
-    print(f"{result.title} ({args.dataset}, {seconds:.0f} s)")
+    title = (f"SimpleConvNet's first-layer filters, {result.settings['iters']} steps"
+             if args.name == "filters" else result.title)
+    print(f"{title} ({args.dataset}, {seconds:.0f} s)")
     for line in _summary(result):
         print(f"  {line}")
     print(f"wrote {png}")
@@ -136,7 +153,13 @@ def run(args: argparse.Namespace) -> int:
 def _summary(result) -> list[str]:
     """One line per variant: the last values, as a reader of the figure would quote them."""
     lines = []
-    if result.name in ITERATION_BASED:
+    if result.name == "filters":
+        s = result.settings
+        lines.append(f"{len(result.before)} filters of {result.before.shape[2]}x"
+                     f"{result.before.shape[3]}; test accuracy after {s['iters']} steps "
+                     f"(Adam lr {s['lr']:g}, batch {s['batch_size']}): {result.test_acc:.4f} "
+                     f"on {s['test_size']} test images")
+    elif result.name in ITERATION_BASED:
         for c in result.curves:
             tail = c.y[-100:]
             lines.append(f"{c.label:<10} mean loss over the last {len(tail)} iterations: "

@@ -4,6 +4,7 @@ with progress, files and resume."""
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -11,13 +12,13 @@ from pathlib import Path
 from chainrule.cli import CLIError
 
 # argparse dest -> TrainConfig field, for the settings that decide a run's numbers
-SETTINGS = {"dataset": "dataset", "hidden": "hidden", "activation": "activation",
+SETTINGS = {"dataset": "dataset", "net": "network", "hidden": "hidden", "activation": "activation",
             "weight_init_std": "weight_init_std", "batchnorm": "batchnorm",
             "dropout": "dropout", "weight_decay": "weight_decay", "optimizer": "optimizer",
             "lr": "lr", "batch_size": "batch_size", "eval_every": "eval_every", "seed": "seed",
-            "dtype": "dtype"}
+            "dtype": "dtype", "eval_samples": "eval_samples"}
 # TrainConfig field -> the flag that sets it, where the names differ
-FLAGS = {"weight_init_std": "--init"}
+FLAGS = {"weight_init_std": "--init", "network": "--net"}
 EXIT_INTERRUPTED, EXIT_DIVERGED, EXIT_SAVE_FAILED = 130, 1, 74  # 74: sysexits' EX_IOERR
 
 
@@ -41,6 +42,11 @@ def register(subparsers) -> None:
                      help="mnist (default), fashion-mnist or digits")
     opts.add_argument("--data-dir", metavar="DIR", help="look for the dataset's files here first")
     net = p.add_argument_group("the network (defaults: TwoLayerNet, 784-50-10)")
+    net.add_argument("--net", type=str.lower, metavar="KIND",
+                     help="mlp (default: TwoLayerNet or MultiLayerNet), simple-conv (the book's "
+                     "chapter-7 SimpleConvNet) or deep-conv (chapter 8's DeepConvNet); a convnet "
+                     "takes its chapter's defaults: adam lr 0.001, 20 epochs, --eval-samples "
+                     "1000, hidden 100 (simple-conv) or 50 with dropout 0.5 (deep-conv)")
     net.add_argument("--hidden", type=int, nargs="+", metavar="N",
                      help="hidden layer sizes, e.g. --hidden 256 128 (50)")
     net.add_argument("--activation", type=str.lower, metavar="NAME",
@@ -66,6 +72,10 @@ def register(subparsers) -> None:
     opts.add_argument("--eval-every", type=int, metavar="N",
                      help="evaluate after every N-th step (default: once per epoch, "
                      "train_size // batch_size)")
+    opts.add_argument("--eval-samples", type=int, metavar="N",
+                      help="evaluate on the first N training and test images only, and on the "
+                      "whole test set at the end (the book's evaluate_sample_num_per_epoch; "
+                      "default 0: the full sets; 1000 for a convnet)")
     opts.add_argument("--seed", type=int, metavar="N", help="random seed (0)")
     opts.add_argument("--dtype", choices=("float32", "float64"), help="float32 (default)")
     out = p.add_argument_group("output")
@@ -134,7 +144,7 @@ def _config(args: argparse.Namespace):
         given["iters"] = args.iters
     if args.epochs is not None:
         given["epochs"] = args.epochs
-    return TrainConfig(**given).resolved()
+    return TrainConfig.for_network(**given).resolved()
 
 
 def _check_resume(args: argparse.Namespace) -> Path:
@@ -194,7 +204,9 @@ def _describe(run) -> str:
     return (f"{describe_net(run.info['net'], c.weight_init_std)} on {c.dataset} "
             f"({len(t.x_train)} train, {run.info['test_size']} test), {c.optimizer} lr "
             f"{c.lr:g}, batch {c.batch_size}, {t.iters} iterations ({epochs:.3g} epochs), "
-            f"evaluated every {t.eval_every}, {c.dtype}, seed {c.seed}")
+            f"evaluated every {t.eval_every}"
+            + (f" on the first {t.eval_samples} images" if t.eval_samples else "")
+            + f", {c.dtype}, seed {c.seed}")
 
 
 def _row_line(trainer, row: dict) -> str:
@@ -280,8 +292,10 @@ def _train(run, args: argparse.Namespace) -> int:
               f"checkpoint, model, metrics and plots in {run.path}\nresume with: {resume}",
               file=sys.stderr)
         return _exit_status(s.signal)
-    print(f"final: train acc {s.train_acc:.4f}, test acc {s.test_acc:.4f} "
-          f"(after {s.evaluated_at} iterations)")
+    measured = (f"test acc {s.test_acc:.4f} on the whole test set"
+                if trainer.eval_samples is not None and math.isnan(s.train_acc)
+                else f"train acc {s.train_acc:.4f}, test acc {s.test_acc:.4f}")
+    print(f"final: {measured} (after {s.evaluated_at} iterations)")
     print(f"time: {s.wall_s:.2f} s for {s.steps} iterations, {s.it_per_s:.0f} it/s")
     print(f"wrote {run.path}{'/' if not str(run.path).endswith('/') else ''}: "
           f"{', '.join(run.files())}")
