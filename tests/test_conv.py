@@ -263,3 +263,20 @@ def test_backward_checks_the_gradient_shape():
     with pytest.raises(ValueError, match=r"Pooling.backward: expected shape \(4, 1, 2, 2\)"):
         pool.backward(np.ones((4, 1, 3, 3)))
 
+
+
+def test_the_book_calls_of_chapter_7_work():
+    """apply_filter.py builds ``Convolution(w, 0)`` with one bias for every filter;
+    ``Pooling(2, 2)`` strides by 2 as the book's ``common/layers.py`` does."""
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((3, 1, 2, 2))
+    x = rng.standard_normal((2, 1, 5, 5))
+    shared = Convolution(W, 0.5).forward(x)
+    explicit = Convolution(W, np.full(3, 0.5)).forward(x)
+    np.testing.assert_allclose(shared, explicit)
+    layer = Convolution(W, 0)
+    layer.forward(x)
+    layer.backward(np.ones((2, 3, 4, 4)))
+    assert layer.db.shape == (3,)
+    np.testing.assert_allclose(layer.db, [32, 32, 32])
+    assert Pooling(2, 2).forward(np.zeros((1, 1, 6, 6))).shape == (1, 1, 3, 3)

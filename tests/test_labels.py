@@ -167,3 +167,16 @@ def test_any_labels_give_a_finite_loss_or_a_value_error(t, n, c):
     assert math.isfinite(loss) and n > 0 and c > 0
     assert valid.shape in (x.shape, x.shape[:-1])
     assert 0 <= accuracy_of(x, t) <= 1
+
+
+def test_a_column_of_class_indices_is_one_label_per_sample():
+    """The book's ch07/gradient_check.py passes ``T = np.array([1]).reshape((1, 1))``:
+    a column of indices, one per sample, is accepted; a broadcast still is not."""
+    y = np.full((3, 10), 0.1)
+    np.testing.assert_array_equal(check_labels(y, np.array([[1], [2], [3]])), [1, 2, 3])
+    layer = SoftmaxWithLoss()
+    assert layer.forward(np.zeros((1, 10)), np.array([[1]])) == pytest.approx(np.log(10))
+    with pytest.raises(ValueError, match="expected shape"):
+        check_labels(y, np.array([[1]]))
+    with pytest.raises(ValueError, match="integers|expected shape"):
+        check_labels(y, np.array([[1.0], [2.0], [3.0]]))

@@ -153,13 +153,15 @@ class Convolution(Layer):
     The patches are written into the same buffer at every forward of the same shape.
 
     ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image. ``W`` ``(FN, C, FH, FW)`` and
-    ``b`` ``(FN,)`` are used by reference, so an in-place update reaches the layer.
+    ``b`` ``(FN,)`` (or a number shared by every filter; ``db`` is ``(FN,)`` either way)
+    are used by reference, so an in-place update reaches the layer.
     """
 
     def __init__(self, W, b, stride: int = 1, pad: int = 0):
-        if np.ndim(W) != 4 or np.shape(b) != (np.shape(W)[0],):
+        if np.ndim(W) != 4 or np.shape(b) not in ((np.shape(W)[0],), ()):
             raise ValueError(f"Convolution: expected W of shape (FN, C, FH, FW) and b of shape "
-                             f"(FN,), got W {np.shape(W)} and b {np.shape(b)}")
+                             f"(FN,) (or one number for every filter, as the book's "
+                             f"apply_filter.py passes), got W {np.shape(W)} and b {np.shape(b)}")
         _check_ints("Convolution", stride=stride, pad=pad)
         self.W, self.b = W, b
         self.stride, self.pad = int(stride), int(pad)
@@ -231,13 +233,13 @@ class Pooling(Layer):
     A window's maximum is its first in row-major order when several are equal, as the
     book's ``argmax`` picks. Padding counts as ``-inf`` (never a maximum, as in
     PyTorch; the book pads with zeros, which a window of negative numbers would pick),
-    so ``pad`` must be smaller than the window. The book's printed signature has
-    ``stride=1``; its scripts pass ``stride=2`` for the usual 2x2 pooling.
+    so ``pad`` must be smaller than the window. ``stride`` defaults to 2, as in the
+    book's repository (``common/layers.py``); its scripts pass it explicitly.
 
     ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image; the output has ``x``'s dtype.
     """
 
-    def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0):
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0):
         _check_ints("Pooling", pool_h=pool_h, pool_w=pool_w, stride=stride, pad=pad)
         if pad >= pool_h or pad >= pool_w:
             raise ValueError(f"Pooling: pad must be smaller than the {pool_h}x{pool_w} "

@@ -67,9 +67,11 @@ def check_labels(y: np.ndarray, t, who: str = "") -> np.ndarray:
 
     ``t`` is either probability rows of ``y``'s shape (one-hot, or soft labels: finite,
     ``>= 0``, each row summing to 1 within :data:`ONE_HOT_ATOL`), returned as given, or
-    class indices of shape ``y.shape[:-1]`` (integers in ``0 .. C-1``), returned as an
-    integer array. No broadcasting: ``t`` has one label per sample. An empty batch
-    (no samples, or no classes) is refused: there is nothing to average over.
+    class indices of shape ``y.shape[:-1]`` (integers in ``0 .. C-1``; a column
+    ``y.shape[:-1] + (1,)`` of them too, as the book's chapter-7 gradient check passes),
+    returned as an integer array of shape ``y.shape[:-1]``. No broadcasting: ``t`` has
+    one label per sample. An empty batch (no samples, or no classes) is refused: there
+    is nothing to average over.
     """
     t = np.asarray(t)
     what = f"{who}: labels" if who else "labels"
@@ -85,6 +87,8 @@ def check_labels(y: np.ndarray, t, who: str = "") -> np.ndarray:
             raise ValueError(f"{what}: one-hot rows must be probability distributions (finite, "
                              f">= 0, each summing to 1); {_bad_row(t)}")
         return t
+    if t.shape == (*y.shape[:-1], 1) and np.issubdtype(t.dtype, np.integer):
+        t = t.reshape(y.shape[:-1])  # a column of indices, one per sample (the book's ch07)
     if t.shape != y.shape[:-1]:
         raise ValueError(
             f"{what}: expected shape {y.shape} (one-hot) or {y.shape[:-1]} (class indices), "
