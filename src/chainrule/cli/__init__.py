@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="chainrule",
-        description="Backpropagation from scratch: train, check and draw the networks "
-        "of Deep Learning from Scratch, chapter 5.",
+        description="Backpropagation from scratch: train, check, draw and explore the "
+        "networks of Deep Learning from Scratch (chapters 5 to 8), in the terminal or in "
+        "the browser (chainrule serve).",
     )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -25,7 +25,8 @@ EXIT_INTERRUPTED, EXIT_DIVERGED, EXIT_SAVE_FAILED = 130, 1, 74  # 74: sysexits' 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "train",
-        help="train TwoLayerNet or a deeper MultiLayerNet: progress, curves, checkpoints, resume",
+        help="train TwoLayerNet, a deeper MultiLayerNet or a convnet (--net): progress, "
+        "curves, checkpoints, resume",
         description="Train the book's TwoLayerNet with mini-batch SGD. The defaults are "
         "chapter 5's protocol: MNIST, 784-50-10, weight_init_std 0.01, SGD lr 0.1, batches "
         "of 100 drawn with replacement, 10000 iterations, train and test accuracy once per "
