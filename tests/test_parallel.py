@@ -2,6 +2,7 @@
 the layers that use it, Adam's in-place update, the networks' layer order, a training run."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -29,22 +30,62 @@ def same_bits(a, b) -> bool:
 # ---------------------------------------------------------------- the splitter
 
 
-def test_split_covers_the_range_once_on_several_threads(tiny_parts):
+def test_split_covers_the_range_once_in_consecutive_pieces(tiny_parts):
     seen, lock = [], threading.Lock()
 
     def work(a, b):
         with lock:
-            seen.append((a, b, threading.get_ident()))
+            seen.append((a, b))
 
     with parallel.threads(3):
         assert parallel.current() == 3
-        parallel.split(10, work)
-    assert sorted((a, b) for a, b, _ in seen) == [(0, 3), (3, 6), (6, 10)]
-    assert len({t for *_, t in seen}) == 3
+        parallel.split(25, work)
+    pieces = sorted(seen)
+    assert pieces[0][0] == 0 and pieces[-1][1] == 25 and len(pieces) > 3
+    assert all(b == c for (_, b), (c, _) in zip(pieces, pieces[1:], strict=False))
     assert parallel.current() == 1  # outside the block: the caller alone
     seen.clear()
-    parallel.split(10, work)
-    assert [(a, b) for a, b, _ in seen] == [(0, 10)]
+    parallel.split(25, work)
+    assert seen == [(0, 25)]
+
+
+def test_pieces_run_at_the_same_time_on_two_threads(tiny_parts):
+    ran_on = set()
+
+    def work(a, b):
+        me = threading.get_ident()
+        if a == 0:  # the first piece waits until another thread has run a piece
+            deadline = time.monotonic() + 10
+            while not ran_on - {me} and time.monotonic() < deadline:
+                time.sleep(0.001)
+        ran_on.add(me)
+
+    with parallel.threads(2):
+        parallel.split(20, work)
+    assert len(ran_on) == 2
+
+
+def test_a_helper_that_does_not_come_costs_nothing(tiny_parts):
+    """While the helper is held up (another process has its core), the caller does
+    every piece itself and returns without waiting for it."""
+    with parallel.threads(2):
+        parallel.split(4, lambda a, b: None)  # the helper exists
+    release, held = threading.Event(), threading.Event()
+
+    class Stuck:
+        def run_pieces(self):
+            held.set()
+            release.wait(10)
+
+    parallel._helpers[0].jobs.put(Stuck())
+    assert held.wait(10)
+    out = np.zeros(50)
+    try:
+        with parallel.threads(2):
+            parallel.split(50, lambda a, b: out.__setitem__(slice(a, b), np.arange(a, b)))
+        assert out.tolist() == list(range(50))
+    finally:
+        release.set()
 
 
 def test_blocks_and_small_work_stay_in_order_on_the_caller(monkeypatch):
@@ -55,17 +96,22 @@ def test_blocks_and_small_work_stay_in_order_on_the_caller(monkeypatch):
     assert calls == [(0, 2), (2, 4), (4, 6), (6, 8), (8, 10)]
 
 
-def test_an_error_in_a_helper_is_raised_after_every_part_is_done(tiny_parts):
-    finished = []
+def test_an_error_in_any_piece_is_raised_once_none_is_running(tiny_parts):
+    running, lock = [0], threading.Lock()
 
     def work(a, b):
-        if a > 0:
-            raise ValueError(f"part {a}")
-        finished.append(a)
+        with lock:
+            running[0] += 1
+        try:
+            if a == 6:
+                raise ValueError(f"piece {a}")
+        finally:
+            with lock:
+                running[0] -= 1
 
-    with parallel.threads(2), pytest.raises(ValueError, match="part 2"):
-        parallel.split(4, work)
-    assert finished == [0]
+    with parallel.threads(2), pytest.raises(ValueError, match="piece 6"):
+        parallel.split(12, work)
+    assert running[0] == 0
     with parallel.threads(2):  # the helper is still there and works
         out = np.zeros(4)
         parallel.split(4, lambda a, b: out.__setitem__(slice(a, b), 1))

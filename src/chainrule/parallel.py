@@ -1,13 +1,18 @@
 """A batch's work split across cores, with the same numbers as on one.
 
-``split(n, work)`` calls ``work(start, stop)`` on consecutive slices of ``range(n)``:
-the first on the calling thread, the others on persistent helper threads, all at the
+``split(n, work)`` calls ``work(start, stop)`` on consecutive pieces of ``range(n)``
+that cover it once, on the calling thread and on persistent helper threads at the
 same time (NumPy releases the GIL in its loops and matrix products), and returns
-when every slice is done. Each call writes only its own slice of arrays made
+when every piece is done. Each call writes only its own slice of arrays made
 beforehand, and computes each element the same way whatever the slice (one image's
 products, an elementwise formula): so the result is the same bits however many
-threads take part, including one. Sums across the slices (a gradient summed over the
-batch) are left to the caller, in a fixed order.
+threads take part, including one, and however the pieces fall. Sums across the
+pieces (a gradient summed over the batch) are left to the caller, in a fixed order.
+
+The pieces are not dealt out in advance: each thread takes the next one left until
+none is, and the caller waits only for pieces a helper has started. So a helper that
+the system has not scheduled (another process holds the core) costs nothing: the
+caller does its pieces, as it would on one thread.
 
 How many threads: 1 (everything on the caller, no helper started) unless the
 calling thread is inside ``with threads(k):``; the trainer uses it during steps and
@@ -18,10 +23,22 @@ running beside the steps), ``split`` uses one thread fewer, so that no core runs
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
+
+MIN_PART = 1 << 16
+"""Elements of work below which a piece is not worth a thread (handing it over costs
+microseconds)."""
+
+BLOCK = 1 << 18
+"""Elements of work per piece when ``split`` is asked for blocks: what a core's cache
+holds while the few NumPy passes of one piece go over it."""
+
+PIECES = 4
+"""Pieces per thread at least: a late thread's share is taken by the others."""
 
 _local = threading.local()
 _lock = threading.Lock()
@@ -70,51 +87,66 @@ def reserve() -> Iterator[None]:
             _reserved -= 1
 
 
-MIN_PART = 1 << 16
-"""Elements of work below which a slice is not worth a thread (handing it over costs
-tens of microseconds)."""
-
-
-BLOCK = 1 << 18
-"""Elements of work per call of ``work`` when ``split`` is asked for blocks: what a
-core's cache holds while the few NumPy passes of one call go over it."""
-
-
 def split(n: int, work: Callable[[int, int], object], *, size: int = MIN_PART,
           blocks: bool = False) -> None:
-    """``work(start, stop)`` over ``range(n)`` in consecutive slices, in parallel, when
-    each item is ``size`` elements of work (a slice gets at least :data:`MIN_PART`);
-    with ``blocks``, each slice in calls of about :data:`BLOCK` elements (for work made
-    of several passes over memory). An exception in any slice is raised here, after
-    all have finished."""
+    """``work(start, stop)`` over ``range(n)`` in consecutive pieces, in parallel, when
+    each item is ``size`` elements of work (a piece gets at least :data:`MIN_PART`);
+    with ``blocks``, in pieces of about :data:`BLOCK` elements (for work made of
+    several passes over memory). An exception in any piece is raised here, once no
+    piece is running any more."""
     size = max(size, 1)
-    if blocks and n * size > BLOCK:
-        step, whole = max(1, BLOCK // size), work
-
-        def work(start: int, stop: int) -> None:
-            for a in range(start, stop, step):
-                whole(a, min(a + step, stop))
-
     k = min(current(), n * size // MIN_PART)
-    if k <= 1:
-        work(0, n)
+    step = max(1, BLOCK // size) if blocks else n
+    if k > 1:
+        step = min(step, max(-(-n // (PIECES * k)), -(-MIN_PART // size)))
+    if k <= 1 or step >= n:
+        for a in range(0, n, step):
+            work(a, min(a + step, n))
         return
-    bounds = [n * i // k for i in range(k + 1)]
-    done: queue.SimpleQueue = queue.SimpleQueue()
-    helpers = _started(k - 1)
-    for helper, start, stop in zip(helpers, bounds[1:-1], bounds[2:], strict=True):
-        helper.jobs.put((work, start, stop, done))
-    try:
-        work(0, bounds[1])
-    finally:
-        errors = [done.get() for _ in helpers]
-    for exc in errors:
-        if exc is not None:
-            raise exc
+    call = _Call(work, n, step)
+    for helper in _started(k - 1):
+        helper.jobs.put(call)
+    call.run_pieces(own=True)
+
+
+class _Call:
+    """One ``split``: its pieces, taken in turn by whichever thread is free."""
+
+    def __init__(self, work: Callable[[int, int], object], n: int, step: int):
+        self.work, self.n, self.step = work, n, step
+        self.pieces = -(-n // step)
+        self.take = itertools.count().__next__  # atomic: one C call under the GIL
+        self.done: queue.SimpleQueue = queue.SimpleQueue()  # helpers' pieces: None or error
+
+    def run_pieces(self, *, own: bool = False) -> None:
+        """Run pieces until none is left; the caller (``own``) then waits for the
+        helpers' pieces still running, and raises the first error."""
+        mine, error = 0, None
+        while (i := self.take()) < self.pieces:
+            if error is None or not own:
+                try:
+                    a = i * self.step
+                    self.work(a, min(a + self.step, self.n))
+                except BaseException as exc:  # noqa: BLE001 - raised by the caller
+                    if not own:
+                        self.done.put(exc)
+                        continue
+                    error = exc  # take (and skip) the rest, so that no helper starts one
+            if own:
+                mine += 1
+            else:
+                self.done.put(None)
+        if not own:
+            return
+        for _ in range(self.pieces - mine):
+            exc = self.done.get()
+            error = error or exc
+        if error is not None:
+            raise error
 
 
 class _Helper:
-    """A daemon thread running ``work(start, stop)`` jobs from its queue, in order."""
+    """A daemon thread taking pieces of the ``split`` calls put on its queue."""
 
     def __init__(self, number: int):
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
@@ -122,14 +154,9 @@ class _Helper:
 
     def _run(self) -> None:
         while True:
-            work, start, stop, done = self.jobs.get()
-            try:
-                work(start, stop)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
-                done.put(exc)
-            else:
-                done.put(None)
-            del work, done
+            call = self.jobs.get()
+            call.run_pieces()
+            del call
 
 
 def _forget_helpers() -> None:  # a forked child has none of its parent's threads

@@ -634,7 +634,11 @@ class Trainer:
     def evaluate(self, *, train: bool = True) -> tuple[float, float]:
         """``(train_acc, test_acc)`` of the network now, on the full sets (NaN: no test set;
         with ``train=False``, NaN for the training set, which is then not measured)."""
-        with parallel.threads(self.threads):
+        # A network that predicts a few images at a time (a convnet's chunk_size) makes
+        # small products, which BLAS threads slow down (and stall on a busy machine):
+        # BLAS as in the steps, and the batch split between the cores instead.
+        chunked = getattr(self.net, "chunk_size", None) is not None
+        with parallel.threads(self.threads), _BlasThreads(self.step_threads if chunked else None):
             return self._accuracies(self.net, train=train)
 
     def _accuracies(self, net, samples: int | None = None, *,
