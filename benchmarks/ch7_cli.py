@@ -9,10 +9,11 @@ DeepConvNet on MNIST (about half an hour; run it at low priority, ``nice``).
 
 ``--seeds 0 1 2 3 4`` instead trains SimpleConvNet on MNIST (the book's
 ``train_convnet.py`` protocol, unchanged) once per seed, and the PyTorch peer
-(``../shared/bench/torch_convnet_protocol.py --seed S``, if PyTorch is installed;
-``--no-torch`` leaves it out) with the same seeds, and prints each final accuracy on
-the whole test set with the median, smallest and largest: how far the protocol's
-result moves with the seed alone (the seed draws the weights and the batches; the two
+(``../shared/bench/torch_convnet_protocol.py --seed S --threads 1``, if PyTorch is
+installed; ``--no-torch`` leaves it out; one thread, as its numbers depend on its thread
+count and two threads stall on a busy machine) with the same seeds, and prints each
+final accuracy on the whole test set with the median, smallest and largest: how far
+the protocol's result moves with the seed alone (the seed draws the weights and the batches; the two
 libraries draw different numbers from the same seed).
 
     CHAINRULE_DATA=../shared/datasets python benchmarks/ch7_cli.py [--deep] [--out DIR]
@@ -48,7 +49,8 @@ def chainrule_train(flags: str, out: Path) -> dict:
 
 def torch_accuracy(seed: int) -> float:
     data = Path(os.environ.get("CHAINRULE_DATA", PEER.parents[1] / "datasets")) / "mnist"
-    text = subprocess.run([sys.executable, str(PEER), str(data), "--seed", str(seed)],
+    text = subprocess.run([sys.executable, str(PEER), str(data), "--seed", str(seed),
+                           "--threads", "1"],
                           check=True, capture_output=True, text=True).stdout
     return float(re.search(r"test_acc=([0-9.]+)", text).group(1))
 

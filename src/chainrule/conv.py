@@ -152,6 +152,9 @@ class Convolution(Layer):
     ``Wm`` with a last column ``b``, so ``out`` comes out biased and ``db`` is the last
     column of ``dW``'s product (no separate pass over the large ``out`` and ``dout``).
     The patches are written into the same buffer at every forward of the same shape.
+    Both directions work image by image, so the batch is split between the cores
+    (:func:`chainrule.parallel.split`) with the same bits on any number of them; the
+    ``dW`` terms are summed over the batch afterwards, in order.
 
     ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image. ``W`` ``(FN, C, FH, FW)`` and
     ``b`` ``(FN,)`` (or a number shared by every filter; ``db`` is ``(FN,)`` either way)
@@ -258,6 +261,8 @@ class Pooling(Layer):
     book's repository (``common/layers.py``); its scripts pass it explicitly.
 
     ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image; the output has ``x``'s dtype.
+    Both directions go a few images at a time (what stays in cache), split between the
+    cores (:func:`chainrule.parallel.split`).
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0):
