@@ -59,11 +59,16 @@ def current() -> int:
     return max(1, getattr(_local, "threads", 1) - _reserved)
 
 
+DEFAULT_MAX = 8
+"""``threads(None)`` uses one thread per core, at most this many (a mini-batch of a
+hundred images leaves little to share beyond that)."""
+
+
 @contextlib.contextmanager
 def threads(k: int | None) -> Iterator[None]:
-    """Within the block, ``split`` on this thread uses up to ``k`` threads (None: as
-    many as :func:`cores`; 1: no helper)."""
-    k = cores() if k is None else int(k)
+    """Within the block, ``split`` on this thread uses up to ``k`` threads (None: one
+    per core, at most :data:`DEFAULT_MAX`; 1: no helper)."""
+    k = min(cores(), DEFAULT_MAX) if k is None else int(k)
     if k < 1:
         raise ValueError(f"threads: need at least 1, got {k}")
     before = getattr(_local, "threads", 1)
