@@ -4,7 +4,8 @@ SimpleConvNet (30 filters 5x5, 2x2 max pooling, hidden 100), weights 0.01 * N(0,
 lr 0.001, batches of 100 drawn with replacement, 20 epochs of 600 steps, accuracy on the
 first 1000 training and test images after each epoch, then on the whole test set:
 
-- **chainrule**: ``chainrule train --net simple-conv`` as a whole process (plots written);
+- **chainrule**: ``chainrule train --net simple-conv`` as a whole process (plots written;
+  its steps split each batch between the cores, :mod:`chainrule.parallel`);
 - **pytorch**: ``../shared/bench/torch_convnet_protocol.py DATA_DIR`` (torch 2.13 CPU, the
   same network, initialisation and schedule, its default threads);
 - **book**: the book's own NumPy code (``ch07/simple_convnet.py`` and
@@ -17,10 +18,14 @@ first 1000 training and test images after each epoch, then on the whole test set
 The three run alternately (A B C A B C ...), each a fresh process; the table shows
 medians of whole-process wall time, the training loop as each side reports it, peak RSS,
 and the final test accuracy (whole test set), with the ratios; ``--json`` keeps them.
+``--one-core`` pins every process to one core (``taskset -c 0``; PyTorch with
+``--threads 1``): the three per core.
 
     mkdir -p /tmp/dlfs && git -C /work/.mirror/oreilly-japan+deep-learning-from-scratch/repo \
         archive HEAD | tar -x -C /tmp/dlfs        # a checkout of the book's repository
     CHAINRULE_DATA=../shared/datasets python benchmarks/chapter7.py --repeats 3 --book /tmp/dlfs
+    CHAINRULE_DATA=../shared/datasets python benchmarks/chapter7.py --repeats 3 --book /tmp/dlfs \
+        --one-core --json benchmarks/chapter7-onecore.json
 
 The FLOP count takes the matrix products from the shapes (per step: the convolution's
 forward and dW, both Affine layers' forward, dW and dx; per evaluated image the
@@ -88,18 +93,19 @@ def protocol_flops(epochs: float) -> float:
     return steps * per_step + images * (conv + affine)
 
 
-def chainrule_run(env: dict, out_dir: str, epochs: float) -> dict:
-    r = run_process([sys.executable, "-m", "chainrule", "train", "--net", "simple-conv",
-                     "--epochs", str(epochs), "--out", out_dir], env)
+def chainrule_run(env: dict, out_dir: str, epochs: float, prefix: list[str]) -> dict:
+    r = run_process([*prefix, sys.executable, "-m", "chainrule", "train", "--net",
+                     "simple-conv", "--epochs", str(epochs), "--out", out_dir], env)
     text = r["output"]
     r["test_acc"] = float(_find(r"test_acc=([0-9.]+)", text))
     r["loop_s"] = float(_find(r"loop_s=([0-9.]+)", text))
     return r
 
 
-def torch_run(env: dict, data: Path, epochs: float, threads: int | None) -> dict:
+def torch_run(env: dict, data: Path, epochs: float, threads: int | None,
+              prefix: list[str]) -> dict:
     threads_flag = [] if threads is None else ["--threads", str(threads)]
-    r = run_process([sys.executable, str(PEER), str(data), "--epochs", str(epochs),
+    r = run_process([*prefix, sys.executable, str(PEER), str(data), "--epochs", str(epochs),
                      *threads_flag], env)
     r["test_acc"] = float(_find(r"test_acc=([0-9.]+)", r["output"]))
     r["loop_s"] = float(_find(r"wall_s=([0-9.]+)", r["output"]))
@@ -121,9 +127,10 @@ def book_checkout(book: Path, data: Path, tmp: str) -> str:
     return ch07
 
 
-def book_run(ch07: str, steps: int, epochs: float) -> dict:
+def book_run(ch07: str, steps: int, epochs: float, prefix: list[str]) -> dict:
     """``steps`` steps of the book's code, and its 20-epoch loop estimated from them."""
-    r = run_process([sys.executable, "-c", BOOK_DRIVER, str(steps), ch07], {**os.environ})
+    r = run_process([*prefix, sys.executable, "-c", BOOK_DRIVER, str(steps), ch07],
+                    {**os.environ})
     out = r["output"]
     step, eval_step = float(_find(r"\bstep_s=([0-9.e-]+)", out)), float(
         _find(r"eval_step_s=([0-9.e-]+)", out))
@@ -145,9 +152,16 @@ def main() -> int:
     ap.add_argument("--json", default="benchmarks/chapter7.json")
     ap.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     ap.add_argument("--torch-threads", type=int, metavar="N",
-                    help="PyTorch's threads (default: its own, one per core); on a busy "
-                    "machine its threads wait for each other, and 1 is the fairer peer")
+                    help="PyTorch's threads (default: its own, one per core)")
+    ap.add_argument("--one-core", action="store_true",
+                    help="pin every process to one core (taskset -c 0), PyTorch on 1 thread")
     args = ap.parse_args()
+    prefix = []
+    if args.one_core:
+        if shutil.which("taskset") is None:
+            raise SystemExit("--one-core needs taskset (util-linux)")
+        prefix, args.torch_threads = ["taskset", "-c", "0"], 1
+    load_before = os.getloadavg()
 
     data_root = Path(os.environ.get("CHAINRULE_DATA", ROOT.parent / "shared" / "datasets"))
     env = {**os.environ, "CHAINRULE_DATA": str(data_root)}
@@ -169,21 +183,23 @@ def main() -> int:
         ch07 = book_checkout(args.book.resolve(), data_root / "mnist", tmp) if args.book else None
         for k in range(args.repeats):
             rates.append(matmul_gflops())
-            rows["chainrule"].append(chainrule_run(env, f"{tmp}/run{k}", args.epochs))
+            rows["chainrule"].append(chainrule_run(env, f"{tmp}/run{k}", args.epochs, prefix))
             wall = rows["chainrule"][-1]["wall_s"]
-            line = f"round {k + 1}/{args.repeats}: chainrule {wall:.1f} s"
+            line = (f"round {k + 1}/{args.repeats} (load {os.getloadavg()[0]:.2f}): "
+                    f"chainrule {wall:.1f} s")
             if have_torch:
                 rows["pytorch"].append(torch_run(env, data_root / "mnist", args.epochs,
-                                                 args.torch_threads))
+                                                 args.torch_threads, prefix))
                 line += f", pytorch {rows['pytorch'][-1]['wall_s']:.1f} s"
             if ch07 is not None:
-                rows["book"].append(book_run(ch07, args.book_steps, args.epochs))
+                rows["book"].append(book_run(ch07, args.book_steps, args.epochs, prefix))
                 line += f", book {rows['book'][-1]['step_s'] * 1e3:.0f} ms per step"
             print(line, flush=True)
 
     flops = protocol_flops(args.epochs)
     summary = {"machine": f"{os.cpu_count()} cores, {_cpu_name()}", "repeats": args.repeats,
-               "torch_threads": args.torch_threads, "load_average": os.getloadavg(),
+               "torch_threads": args.torch_threads, "one_core": args.one_core,
+               "load_average_before": load_before, "load_average": os.getloadavg(),
                "epochs": args.epochs, "steps": round(args.epochs * STEPS_PER_EPOCH),
                "matmul_2000_gflops": statistics.median(rates), "protocol_gflop": flops / 1e9}
     for name, runs in rows.items():
@@ -202,11 +218,17 @@ def main() -> int:
     return 0
 
 
+def _loads(loads) -> str:
+    return " ".join(f"{v:.2f}" for v in loads)
+
+
 def _print_table(summary: dict, rows: dict) -> None:
     print()
     print(f"machine: {summary['machine']}; {summary['epochs']:g} epochs "
-          f"({summary['steps']} steps); medians of {summary['repeats']} alternating runs; "
-          f"load average at the end {summary['load_average'][1]:.1f} (5 min)")
+          f"({summary['steps']} steps); medians of {summary['repeats']} alternating runs"
+          f"{'; every process on one core' if summary['one_core'] else ''}; load average "
+          f"(1, 5, 15 min) before {_loads(summary['load_average_before'])}, at the end "
+          f"{_loads(summary['load_average'])}")
     print(f"{'':<10} {'wall s':>8} {'loop s':>8} {'ms/step':>8} {'peak MB':>8} "
           f"{'test acc':>9} {'GFLOP/s':>8}")
     for name in rows:

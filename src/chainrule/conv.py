@@ -18,6 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from chainrule.base import Layer
+from chainrule.parallel import split
 
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -151,6 +152,9 @@ class Convolution(Layer):
     ``Wm`` with a last column ``b``, so ``out`` comes out biased and ``db`` is the last
     column of ``dW``'s product (no separate pass over the large ``out`` and ``dout``).
     The patches are written into the same buffer at every forward of the same shape.
+    Both directions work image by image, so the batch is split between the cores
+    (:func:`chainrule.parallel.split`) with the same bits on any number of them; the
+    ``dW`` terms are summed over the batch afterwards, in order.
 
     ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image. ``W`` ``(FN, C, FH, FW)`` and
     ``b`` ``(FN,)`` (or a number shared by every filter; ``db`` is ``(FN,)`` either way)
@@ -184,12 +188,19 @@ class Convolution(Layer):
         if self._ones is None or self._ones.shape != shape or self._ones.dtype != x.dtype:
             self._ones = np.empty(shape, dtype=x.dtype)
             self._ones[:, k] = 1
-        self.cols = patches(x, fh, fw, self.stride, self.pad, out=self._ones[:, :k])
-        self.x_shape = x.shape
+        cols, s, p = self._ones[:, :k], self.stride, self.pad
         wb = np.empty((fn, k + 1), dtype=np.result_type(self.W, self.b))
         wb[:, :k] = self.W.reshape(fn, k)
         wb[:, k] = self.b
-        out = np.matmul(wb, self._ones).reshape(n, fn, oh, ow)
+        out = np.empty((n, fn, oh * ow), dtype=np.result_type(wb, x))
+
+        def images(a: int, b: int) -> None:  # images a..b-1: their patches, their product
+            patches(x[a:b], fh, fw, s, p, out=cols[a:b])
+            np.matmul(wb, self._ones[a:b], out=out[a:b])
+
+        split(n, images, size=(k + fn) * oh * ow)
+        self.cols, self.x_shape = cols, x.shape
+        out = out.reshape(n, fn, oh, ow)
         return out[0] if self._single else out
 
     def backward(self, dout, *, input_grad: bool = True):
@@ -199,16 +210,29 @@ class Convolution(Layer):
         fn, _, fh, fw = self.W.shape
         oh, ow = _output_shape(self.x_shape, fh, fw, self.stride, self.pad)
         d = _check_dout(self, (n, fn, oh, ow), dout).reshape(n, fn, p)
-        dwb = np.matmul(d, self._ones.transpose(0, 2, 1)).sum(axis=0)
+        k = self._ones.shape[1]
+        per_image = np.empty((n, fn, k), dtype=np.result_type(d, self._ones))
+        full = self.stride == 1 and self.pad < min(fh, fw)
+        dx = np.empty(self.x_shape, dtype=np.result_type(self.W, d)) if input_grad else None
+
+        def images(a: int, b: int) -> None:  # images a..b-1: their dW terms, their dx
+            np.matmul(d[a:b], self._ones[a:b].transpose(0, 2, 1), out=per_image[a:b])
+            if dx is None:
+                return
+            if full:
+                dx[a:b] = self._full_correlation(d[a:b].reshape(b - a, fn, oh, ow))
+            else:
+                dcols = np.matmul(self.W.reshape(fn, -1).T, d[a:b])
+                dx[a:b] = fold(dcols, (b - a, *self.x_shape[1:]), fh, fw, self.stride,
+                               self.pad)
+
+        split(n, images, size=fn * (k + (fh * fw * self.x_shape[1] if dx is not None else 0)) * p,
+              blocks=dx is not None)
+        dwb = per_image.sum(axis=0)  # over the batch in order, on one thread
         self.dW = dwb[:, :-1].reshape(self.W.shape)
         self.db = dwb[:, -1].copy()
-        if not input_grad:
+        if dx is None:
             return None
-        if self.stride == 1 and self.pad < min(fh, fw):
-            dx = self._full_correlation(d.reshape(n, fn, oh, ow))
-        else:
-            dcols = np.matmul(self.W.reshape(fn, -1).T, d)
-            dx = fold(dcols, self.x_shape, fh, fw, self.stride, self.pad)
         return dx[0] if self._single else dx
 
     def _full_correlation(self, dout: np.ndarray) -> np.ndarray:
@@ -222,7 +246,7 @@ class Convolution(Layer):
         padded = np.pad(dout, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
         flipped = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, fn * fh * fw)
         dx = np.matmul(flipped, patches(padded, fh, fw))
-        return dx.reshape(self.x_shape)
+        return dx.reshape(len(dout), *self.x_shape[1:])
 
 
 class Pooling(Layer):
@@ -237,6 +261,8 @@ class Pooling(Layer):
     book's repository (``common/layers.py``); its scripts pass it explicitly.
 
     ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image; the output has ``x``'s dtype.
+    Both directions go a few images at a time (what stays in cache), split between the
+    cores (:func:`chainrule.parallel.split`).
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0):
@@ -261,12 +287,26 @@ class Pooling(Layer):
         x, self._single = _as_batch(self, x)
         oh, ow = _output_shape(x.shape, self.pool_h, self.pool_w, self.stride, self.pad,
                                "Pooling.forward")
-        xp = _padded(x, self.pad, _lowest(x.dtype))
-        windows = self._offsets(oh, ow)
-        out = xp[next(windows)].copy()
+        n, c = x.shape[:2]
         size = self.pool_h * self.pool_w
-        arg = np.zeros(out.shape, dtype=np.uint8 if size <= 256 else np.intp)
-        new, larger, code = np.empty_like(out), np.empty(out.shape, dtype=bool), np.empty_like(arg)
+        out = np.empty((n, c, oh, ow), dtype=x.dtype)
+        arg = np.empty(out.shape, dtype=np.uint8 if size <= 256 else np.intp)
+        split(n, lambda a, b: self._max(x[a:b], out[a:b], arg[a:b]), size=c * oh * ow * size,
+              blocks=True)
+        self.x_shape, self.arg_max = x.shape, arg
+        return out[0] if self._single else out
+
+    def _max(self, x: np.ndarray, result: np.ndarray, arg: np.ndarray) -> None:
+        """``result`` and ``arg``: each window's maximum in ``x`` and its position."""
+        xp = _padded(x, self.pad, _lowest(x.dtype))
+        windows = self._offsets(*result.shape[2:])
+        # out and new swap after every window but the first: the last maximum lands in result
+        out, new = result, np.empty_like(result)
+        if self.pool_h * self.pool_w % 2 == 0:
+            out, new = new, out
+        np.copyto(out, xp[next(windows)])
+        arg[...] = 0
+        larger, code = np.empty(out.shape, dtype=bool), np.empty_like(arg)
         # Each window position's strided slice is read once: new = max(out, v), and v was
         # strictly larger exactly where new > out (compared in contiguous arrays). Branch-
         # free (np.where on random masks mispredicts a branch per element): positions come
@@ -277,8 +317,6 @@ class Pooling(Layer):
             out, new = new, out
             np.multiply(larger, arg.dtype.type(k), out=code)
             np.maximum(arg, code, out=arg)
-        self.x_shape, self.arg_max = x.shape, arg
-        return out[0] if self._single else out
 
     def backward(self, dout):
         n, c, h, w = self.x_shape
@@ -294,17 +332,22 @@ class Pooling(Layer):
         shape = (n, c, h + 2 * p, w + 2 * p)
         dx = np.empty(shape, dtype=d.dtype) if tiled else np.zeros(shape, dtype=d.dtype)
         finite = bool(np.isfinite(d).all())  # d * mask would turn an inf into NaNs
-        picked = np.empty(self.arg_max.shape, dtype=bool)
-        for k, window in enumerate(self._offsets(oh, ow)):
-            np.equal(self.arg_max, k, out=picked)
-            if disjoint and finite:
-                np.multiply(d, picked, out=dx[window])
-                continue
-            part = d * picked if finite else np.where(picked, d, d.dtype.type(0))
-            if disjoint:
-                dx[window] = part
-            else:
-                dx[window] += part
+
+        def images(a: int, b: int) -> None:  # images a..b-1
+            arg, dxp, da = self.arg_max[a:b], dx[a:b], d[a:b]
+            picked = np.empty(arg.shape, dtype=bool)
+            for k, window in enumerate(self._offsets(oh, ow)):
+                np.equal(arg, k, out=picked)
+                if disjoint and finite:
+                    np.multiply(da, picked, out=dxp[window])
+                    continue
+                part = da * picked if finite else np.where(picked, da, da.dtype.type(0))
+                if disjoint:
+                    dxp[window] = part
+                else:
+                    dxp[window] += part
+
+        split(n, images, size=c * h * w, blocks=True)
         dx = dx[:, :, p : h + p, p : w + p] if p else dx
         return dx[0] if self._single else dx
 

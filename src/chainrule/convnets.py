@@ -114,7 +114,7 @@ class _ConvNet:
     def predict(self, x, train_flg: bool = False):
         """Scores before softmax; ``train_flg`` turns dropout on (DeepConvNet)."""
         x, single = self._as_images(x)
-        for layer in self._layers:
+        for layer in _pooled_first(self._layers):
             x = layer.forward(x, train_flg) if isinstance(layer, Dropout) else layer.forward(x)
         return x[0] if single else x
 
@@ -139,7 +139,7 @@ class _ConvNet:
         """Gradients of the training-mode ``loss(x, t)`` by backpropagation."""
         self.loss(x, t)
         dout = self.last_layer.backward(1)
-        first, *rest = self._layers
+        first, *rest = _pooled_first(self._layers)
         for layer in reversed(rest):
             dout = layer.backward(dout)
         first.backward(dout, input_grad=False)  # its dx would be thrown away
@@ -359,6 +359,23 @@ class DeepConvNet(_ConvNet):
                         Dropout(self.dropout_ratio, rng=rng)]
         self._layers = self.layers
         self.last_layer = SoftmaxWithLoss()
+
+
+def _pooled_first(layers: Sequence) -> list:
+    """``layers`` in the order they run: a ReLU followed by max pooling runs after it.
+
+    ``pool(relu(x)) == relu(pool(x))`` bit for bit (max commutes with ``max(., 0)``),
+    and the gradient reaching ``x`` is the same: ``dout`` at each window's first
+    maximum, times ``x > 0`` there (where a window's maximum is not positive, ReLU's
+    zeros make both orders pass nothing back). The ReLU then sees a quarter of the
+    values, in both directions. (Only the layers' own records differ: the ReLU's
+    ``mask`` has the pooled shape, and a window with no positive value keeps the
+    position of its largest value, not of its first zero.)"""
+    order = list(layers)
+    for i in range(len(order) - 1):
+        if type(order[i]) is Relu and type(order[i + 1]) is Pooling:
+            order[i], order[i + 1] = order[i + 1], order[i]
+    return order
 
 
 # ---------------------------------------------------------------- checks and shapes

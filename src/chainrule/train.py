@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from chainrule import parallel
 from chainrule.functions import check_labels
 from chainrule.images import ScaledImages
 from chainrule.nets import MultiLayerNet, TwoLayerNet, accuracy_of, predict_in_chunks
@@ -532,10 +533,15 @@ class Trainer:
 
     ``step_threads`` caps the BLAS threads during training steps (a mini-batch's
     matrices are too small to share between threads: one is faster, and much faster
-    on a busy machine); evaluations use them all. It needs ``threadpoolctl`` and is
-    ignored without it; ``None`` leaves BLAS alone. Evaluations predict
-    ``eval_batch_size`` rows at a time: 2000 float32 rows of MNIST (6 MB) stay in cache
-    between the conversion from uint8 and the product, which 10000 rows do not.
+    on a busy machine); :meth:`evaluate` uses them all, but for a network that
+    predicts a few images at a time (a convnet's ``chunk_size``). It needs
+    ``threadpoolctl`` and is ignored without it; ``None`` leaves BLAS alone.
+    ``threads`` is how many threads the layers that split a batch (convolution,
+    pooling) and Adam may use (:mod:`chainrule.parallel`; None: one per core, up to
+    8); the numbers do not depend on it. While an evaluation runs beside the steps,
+    it takes one of them. Evaluations predict ``eval_batch_size`` rows at a time: 2000
+    float32 rows of MNIST (6 MB) stay in cache between the conversion from uint8 and
+    the product, which 10000 rows do not.
 
     ``eval_samples=k`` measures the scheduled accuracies on the first ``k`` samples of
     each set instead of all of them (the book's ``evaluate_sample_num_per_epoch``,
@@ -550,6 +556,7 @@ class Trainer:
                  batch_size: int = 100, iters: int = 10000, eval_every: int | None = None,
                  seed=None, rng: np.random.Generator | None = None,
                  eval_batch_size: int = 2000, step_threads: int | None = 1,
+                 threads: int | None = None,
                  eval_samples: int | None = None,
                  divergence_factor: float | None = DIVERGENCE_FACTOR):
         if len(x_train) != len(t_train) or (x_test is not None and len(x_test) != len(t_test)):
@@ -580,7 +587,10 @@ class Trainer:
         self.iters_per_epoch = iters_per_epoch(len(x_train), batch_size)
         self.eval_every = eval_every or self.iters_per_epoch
         self.eval_batch_size = eval_batch_size
+        if threads is not None and not (_is_int(threads) and threads >= 1):
+            raise ValueError(f"Trainer: threads must be an integer >= 1 or None, got {threads!r}")
         self.step_threads = step_threads
+        self.threads = threads
         self.rng = rng if rng is not None else np.random.default_rng(seed)
         self.iteration = 0  # steps done
         self.history = History()
@@ -626,7 +636,12 @@ class Trainer:
     def evaluate(self, *, train: bool = True) -> tuple[float, float]:
         """``(train_acc, test_acc)`` of the network now, on the full sets (NaN: no test set;
         with ``train=False``, NaN for the training set, which is then not measured)."""
-        return self._accuracies(self.net, train=train)
+        # A network that predicts a few images at a time (a convnet's chunk_size) makes
+        # small products, which BLAS threads slow down (and stall on a busy machine):
+        # BLAS as in the steps, and the batch split between the cores instead.
+        chunked = getattr(self.net, "chunk_size", None) is not None
+        with parallel.threads(self.threads), _BlasThreads(self.step_threads if chunked else None):
+            return self._accuracies(self.net, train=train)
 
     def _accuracies(self, net, samples: int | None = None, *,
                     train: bool = True) -> tuple[float, float]:
@@ -662,6 +677,7 @@ class Trainer:
         self.status = "running"
         keep_freed_memory()
         with (self.stopping_on_signals(handle_sigint),
+              parallel.threads(self.threads),
               _BlasThreads(self.step_threads) as threads,
               np.errstate(over="ignore", invalid="ignore"),  # a NaN loss is caught below
               ThreadPoolExecutor(1, thread_name_prefix="chainrule-eval") as pool):
@@ -764,7 +780,8 @@ class Trainer:
         snapshot = self.net.astype(self.net.dtype)
 
         def evaluate() -> dict[str, float]:
-            with np.errstate(over="ignore", invalid="ignore"):  # as in the loop: per thread
+            # as in the loop, per thread; and the steps leave this thread a core
+            with np.errstate(over="ignore", invalid="ignore"), parallel.reserve():
                 train_acc, test_acc = self._accuracies(snapshot, self.eval_samples)
             return {**row, "train_acc": train_acc, "test_acc": test_acc}
 
