@@ -63,7 +63,15 @@ LAYERS = {
         # the book's caches xc and batch_size are not kept (see the README)
         ["gamma", "beta", "momentum", "input_shape", "running_mean", "running_var", "std",
          "dgamma", "dbeta"]),
+    # chapter 7, chainrule.conv; the book's caches x, col and col_W are not kept (README)
+    "Convolution": ([("W", REQUIRED), ("b", REQUIRED), ("stride", 1), ("pad", 0)],
+                    {"forward": X_ONLY, "backward": DOUT},
+                    ["W", "b", "stride", "pad", "dW", "db"]),
+    "Pooling": ([("pool_h", REQUIRED), ("pool_w", REQUIRED), ("stride", 2), ("pad", 0)],
+                {"forward": X_ONLY, "backward": DOUT},
+                ["pool_h", "pool_w", "stride", "pad", "arg_max"]),
 }
+CONV_LAYERS = {"Convolution", "Pooling"}  # chainrule has them in chainrule.conv
 PARAMS_GRADS = [("params", REQUIRED), ("grads", REQUIRED)]
 OPTIMIZERS = {
     "SGD": ([("lr", 0.01)], ["lr"]),
@@ -168,17 +176,22 @@ def test_functions(book_name, table, shim):
 @pytest.mark.parametrize("shim", [False, True], ids=["chainrule", "shim"])
 def test_layers(shim):
     mod = module("layers", shim)
+    conv = mod if shim else importlib.import_module("chainrule.conv")
     rng = np.random.default_rng(0)
     args = {"Affine": (rng.standard_normal((4, 3)), np.zeros(3)),
-            "BatchNormalization": (np.ones(3), np.zeros(3))}
+            "BatchNormalization": (np.ones(3), np.zeros(3)),
+            "Convolution": (rng.standard_normal((2, 1, 2, 2)), np.zeros(2)),
+            "Pooling": (2, 2)}
     for name, (init, methods, attributes) in LAYERS.items():
-        cls = getattr(mod, name)
+        cls = getattr(conv if name in CONV_LAYERS else mod, name)
         assert_compatible(f"{name}()", cls, init)
         for method, expected in methods.items():
             assert_compatible(f"{name}.{method}", getattr(cls, method), expected)
         layer = cls(*args.get(name, ()))
         if name == "SoftmaxWithLoss":
             layer.forward(rng.standard_normal((2, 3)), np.array([0, 2]))
+        elif name in CONV_LAYERS:
+            layer.forward(rng.standard_normal((2, 1, 4, 4)))
         elif name != "Affine":
             layer.forward(rng.standard_normal((2, 3)))
         missing = [a for a in attributes if not hasattr(layer, a)]

@@ -62,6 +62,46 @@ def test_compare_batchnorm_and_regularization_shapes(data):
         ex.compare_regularization(x, t, xt, tt, train_size=1000)
 
 
+def test_compare_batchnorm_is_the_books_loop(data):
+    """The book's batch_norm_test.py: MultiLayerNetExtend, SGD on shared batches, eval-mode
+    accuracy right after steps 0, per_epoch, 2 * per_epoch, ..."""
+    from chainrule.nets import MultiLayerNetExtend
+    from chainrule.optim import SGD
+
+    x, t, _, _ = data
+    result = ex.compare_batchnorm(x, t, weight_scales=(0.01,), train_size=120,
+                                  hidden_size_list=(8, 8), epochs=3, batch_size=40)
+    init, rng = ex._streams(0)
+    nets = [MultiLayerNetExtend(12, [8, 8], 3, weight_init_std=0.01, use_batchnorm=bn,
+                                dtype=np.float32, rng=np.random.default_rng(init))
+            for bn in (True, False)]
+    accs: list[list[float]] = [[], []]
+    for i in range(9):
+        batch = rng.integers(120, size=40)
+        for net in nets:
+            SGD(0.01).update(net.params, net.gradient(x[batch], t[batch]))
+        if i % 3 == 0:
+            for acc, net in zip(accs, nets, strict=True):
+                acc.append(net.accuracy(x[:120], t[:120]))
+    for c, acc in zip(result.curves, accs, strict=True):
+        np.testing.assert_array_equal(c.y, acc)
+
+
+def test_compare_batchnorm_small_weights_learn_at_once_and_nan_nets_are_named(data, tmp_path):
+    """Running variances start at 0 (the book's): with tiny initial weights the batch-norm
+    net is right after one epoch (with MultiLayerNet's 1 it stayed at chance for
+    hundreds of steps); a net whose weights overflow reads 0.0 and is named."""
+    x, t, _, _ = data
+    result = ex.compare_batchnorm(x, t, weight_scales=(1e-3, 1e3), train_size=200,
+                                  hidden_size_list=(8, 8, 8), epochs=4, batch_size=50)
+    assert result.curve("Batch Normalization", "W: 0.001").y[1] > 0.9
+    assert result.settings["diverged"] == [["W: 1e+03", "Normal (without BatchNorm)"]]
+    assert np.all(result.curve("Normal (without BatchNorm)", "W: 1e+03").y[1:] == 0.0)
+    fig = plot_experiment(result)
+    notes = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert notes == ["weights NaN: 0.0\n(the book's argmax: ~0.1)"]
+
+
 def test_csv_is_long_form(data):
     x, t, _, _ = data
     result = ex.compare_optimizers(x, t, optimizers={"Adam": ("adam", 0.01)},

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainrule.nets import MultiLayerNet
+from chainrule.nets import MultiLayerNet, MultiLayerNetExtend
 from chainrule.optim import make_optimizer
 
 EXPERIMENTS = ("optimizers", "init", "batchnorm", "overfit")
@@ -86,15 +86,18 @@ def _streams(seed: int) -> tuple[np.random.SeedSequence, np.random.Generator]:
 def _train_together(nets: Sequence[MultiLayerNet], optimizers: Sequence, x, t, *,
                     iters: int, batch_size: int, rng: np.random.Generator,
                     every: int | None = None, on_eval: Callable[[int], object] | None = None,
-                    progress: Progress | None = None, done: int = 0, total: int = 0
-                    ) -> list[np.ndarray]:
+                    after: bool = False, progress: Progress | None = None, done: int = 0,
+                    total: int = 0) -> list[np.ndarray]:
     """Train each net with its optimizer on the same batches (drawn with replacement,
     as the book does); return each net's training loss per step. ``on_eval(i)`` runs
-    before step ``i`` when ``i % every == 0`` and once after the last step."""
+    before step ``i`` when ``i % every == 0`` and once after the last step; with
+    ``after``, right after step ``i`` when ``i % every == 0`` instead (the book's
+    scripts: step 0's update comes before the first measurement)."""
     losses = np.empty((len(nets), iters))
     n = len(x)
+    evaluating = on_eval is not None and bool(every)
     for i in range(iters):
-        if on_eval is not None and every and i % every == 0:
+        if evaluating and not after and i % every == 0:
             on_eval(i)
         batch = rng.integers(n, size=batch_size)
         xb, tb = x[batch], t[batch]
@@ -102,9 +105,11 @@ def _train_together(nets: Sequence[MultiLayerNet], optimizers: Sequence, x, t, *
             grads = net.gradient(xb, tb)
             losses[j, i] = net.lastLayer.loss
             opt.update(net.params, grads)
+        if evaluating and after and i % every == 0:
+            on_eval(i)
         if progress is not None and (i + 1) % 50 == 0:
             progress(done + (i + 1) * len(nets), total)
-    if on_eval is not None and every:
+    if evaluating and not after:
         on_eval(iters)
     return list(losses)
 
@@ -208,39 +213,50 @@ def compare_batchnorm(x_train, t_train, *, weight_scales: Sequence[float] = BOOK
                       dtype=np.float32, progress: Progress | None = None) -> ExperimentResult:
     """Figures 6-18 and 6-19: training accuracy per epoch of a 6-layer ReLU net with and
     without batch norm, for each initial weight std in ``weight_scales``, with SGD on
-    the first ``train_size`` training images."""
+    the first ``train_size`` training images.
+
+    As the book's ``batch_norm_test.py``: the nets are :class:`MultiLayerNetExtend`
+    (batch-norm running variances start at 0, so eval mode follows the batches from the
+    first step; :class:`MultiLayerNet`'s start at 1, which swamps the tiny variances of
+    small initial weights for hundreds of steps), accuracy is measured in eval mode
+    after steps 0, ``per_epoch``, ``2 * per_epoch``, ..., on all ``train_size`` images.
+    A net whose weights overflowed to NaN reads 0.0 (a NaN score counts as wrong; the
+    book's ``argmax`` calls it class 0, about 0.1): ``settings["diverged"]`` lists them
+    as ``[group, label]`` pairs."""
     _check_sizes(epochs=epochs, batch_size=batch_size)
     x, t = _subset(x_train, t_train, train_size, "train_size")
     per_epoch = max(len(x) // batch_size, 1)
     iters = epochs * per_epoch
     sizes = (x.shape[1], list(hidden_size_list), _classes(t_train))
     init, rng = _streams(seed)
-    curves, total = [], iters * 2 * len(weight_scales)
+    curves, total, diverged = [], iters * 2 * len(weight_scales), []
+    labels = ("Batch Normalization", "Normal (without BatchNorm)")
     for k, w in enumerate(weight_scales):
-        nets = [MultiLayerNet(*sizes, weight_init_std=w, use_batchnorm=bn, dtype=dtype,
-                              rng=np.random.default_rng(init)) for bn in (True, False)]
+        nets = [MultiLayerNetExtend(*sizes, weight_init_std=w, use_batchnorm=bn, dtype=dtype,
+                                    rng=np.random.default_rng(init)) for bn in (True, False)]
         accs: list[list[float]] = [[], []]
 
         def record(i, nets=nets, accs=accs):
-            if i < iters:  # the book measures before steps 0, per_epoch, ...
-                for acc, net in zip(accs, nets, strict=True):
-                    acc.append(net.accuracy(x, t))
+            for acc, net in zip(accs, nets, strict=True):
+                acc.append(net.accuracy(x, t))
 
         # Without batch norm, large initial weights make the activations overflow: that
-        # net's loss turns NaN and its accuracy stays at chance, as in the book's figure.
+        # net's loss turns NaN and its weights with it; its accuracy then reads 0.0.
         with np.errstate(over="ignore", invalid="ignore"):
             _train_together(nets, [make_optimizer("sgd", lr) for _ in nets], x, t,
                             iters=iters, batch_size=batch_size, rng=rng, every=per_epoch,
-                            on_eval=record, progress=progress, done=k * iters * 2, total=total)
+                            on_eval=record, after=True, progress=progress,
+                            done=k * iters * 2, total=total)
         group = f"W: {w:.3g}"
-        for label, acc in zip(("Batch Normalization", "Normal (without BatchNorm)"), accs,
-                              strict=True):
+        for label, acc, net in zip(labels, accs, nets, strict=True):
             curves.append(Curve(label, np.arange(epochs), np.array(acc), group))
+            if not all(np.isfinite(p).all() for p in net.params.values()):
+                diverged.append([group, label])
     return ExperimentResult(
         "batchnorm", "batch normalization vs initial weight scale", "epochs", "accuracy",
         curves, {"weight_scales": list(weight_scales), "train_size": len(x),
                  "hidden_size_list": list(hidden_size_list), "epochs": epochs,
-                 "batch_size": batch_size, "lr": lr, "seed": seed})
+                 "batch_size": batch_size, "lr": lr, "seed": seed, "diverged": diverged})
 
 
 # ---------------------------------------------------------------- figures 6-20, 6-21, 6-23

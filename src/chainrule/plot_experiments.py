@@ -65,17 +65,23 @@ def plot_loss_curves(result: ExperimentResult, path: str | os.PathLike | None = 
 
 def plot_batchnorm(result: ExperimentResult, path: str | os.PathLike | None = None):
     """Figure 6-19: one panel per initial weight scale, training accuracy per epoch with
-    batch norm (solid) and without (dashed)."""
+    batch norm (solid) and without (dashed); a note names the nets that diverged to NaN
+    (their curve reads 0.0)."""
     groups = result.groups()
     cols = math.ceil(math.sqrt(len(groups)))
     rows = math.ceil(len(groups) / cols)
     fig = _figure(2.6 * cols + 0.4, 2.2 * rows + 0.4)
     axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
+    diverged = result.settings.get("diverged") or []
     for ax, group in zip(axes, groups, strict=False):
         for c, style in zip([c for c in result.curves if c.group == group], ("-", "--"),
                             strict=False):
-            ax.plot(c.x, c.y, linestyle=style, marker="o" if style == "-" else None,
-                    markevery=2, markersize=3, label=c.label)
+            line, = ax.plot(c.x, c.y, linestyle=style, marker="o" if style == "-" else None,
+                            markevery=2, markersize=3, label=c.label)
+            if [group, c.label] in diverged:  # why it lies at 0 (the book's shows about 0.1)
+                ax.text(0.97, 0.04, "weights NaN: 0.0\n(the book's argmax: ~0.1)",
+                        transform=ax.transAxes, ha="right", va="bottom", fontsize=7,
+                        color=line.get_color())
         ax.set_title(group, fontsize=9)
         ax.set_ylim(0, 1.0)
     for ax in axes[len(groups):]:

@@ -165,8 +165,11 @@ def _summary(result) -> list[str]:
             lines.append(f"{c.label:<10} mean loss over the last {len(tail)} iterations: "
                          f"{tail.mean():.3f}")
     elif result.name == "batchnorm":
+        diverged = result.settings.get("diverged") or []
         for group in result.groups():
             finals = ", ".join(f"{c.label.split(' (')[0].lower()} {c.y[-1]:.2f}"
+                               + (" (diverged: NaN weights)" if [group, c.label] in diverged
+                                  else "")
                                for c in result.curves if c.group == group)
             lines.append(f"{group:<10} final train accuracy: {finals}")
     else:
