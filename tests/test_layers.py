@@ -206,3 +206,22 @@ def test_affine_can_skip_the_input_gradient():
     assert lean.backward(dout, input_grad=False) is None
     np.testing.assert_array_equal(full.dW, lean.dW)
     np.testing.assert_array_equal(full.db, lean.db)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int64])
+def test_relu_backward_is_np_where_bit_for_bit(dtype):
+    """Relu.backward's branch-free AND gives np.where(mask, 0, dout)'s bits: +0.0 where
+    the input was <= 0 (whatever dout holds there: NaN, inf, -0.0), dout untouched
+    elsewhere (NaN kept)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((7, 5, 3)).astype(dtype)
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    if np.issubdtype(dtype, np.floating):
+        dout.flat[:6] = [np.nan, np.inf, -np.inf, -0.0, np.nan, -0.0]
+        x.flat[:6] = [-1, 0, 1, -2, 3, 4]
+    layer = Relu()
+    layer.forward(x)
+    got = layer.backward(dout)
+    assert got.dtype == dout.dtype and got.tobytes() == np.where(x <= 0, 0, dout).tobytes()
+    flipped = dout[:, ::-1]
+    assert layer.backward(flipped).tobytes() == np.where(x <= 0, 0, flipped).tobytes()

@@ -41,7 +41,7 @@ def test_split_covers_the_range_once_in_consecutive_pieces(tiny_parts):
         assert parallel.current() == 3
         parallel.split(25, work)
     pieces = sorted(seen)
-    assert pieces[0][0] == 0 and pieces[-1][1] == 25 and len(pieces) > 3
+    assert pieces[0][0] == 0 and pieces[-1][1] == 25 and len(pieces) >= 3
     assert all(b == c for (_, b), (c, _) in zip(pieces, pieces[1:], strict=False))
     assert parallel.current() == 1  # outside the block: the caller alone
     seen.clear()
@@ -259,3 +259,31 @@ def test_training_same_numbers_on_one_and_two_threads(tiny_parts):
     assert all(same_bits(runs[0][2][k], runs[1][2][k]) for k in runs[0][2])
     with pytest.raises(ValueError, match="threads"):
         Trainer(net, Adam(), x, t, batch_size=10, threads=0)
+
+
+def test_affine_backward_same_bits_with_its_products_on_two_threads(monkeypatch):
+    """A large Affine makes dW and dx on two threads at once (a convnet's Affine1): the
+    same bits as one after the other; a small one (chapter 5's) does not hand over."""
+    from chainrule import layers
+    from chainrule.layers import Affine
+
+    calls = []
+    real = layers.split
+    monkeypatch.setattr(layers, "split", lambda *a, **k: (calls.append(a[0]), real(*a, **k)))
+    rng = np.random.default_rng(0)
+    for n, d_in, d_out, handed in ((100, 4320, 100, True), (100, 50, 10, False)):
+        x = rng.standard_normal((n, d_in)).astype(np.float32)
+        w = rng.standard_normal((d_in, d_out)).astype(np.float32)
+        dout = rng.standard_normal((n, d_out)).astype(np.float32)
+        results = []
+        for k in (1, 2):
+            layer = Affine(w, np.zeros(d_out, np.float32))
+            with parallel.threads(k):
+                layer.forward(x)
+                dx = layer.backward(dout)
+            results.append((dx, layer.dW, layer.db))
+        for a, b in zip(*results, strict=True):
+            assert same_bits(a, b)
+        assert same_bits(results[0][1], x.T @ dout) and same_bits(results[0][0], dout @ w.T)
+        assert (len(calls) == 2) == handed
+        calls.clear()

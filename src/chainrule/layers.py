@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from chainrule.base import Layer
+from chainrule.parallel import MIN_PART, split
 from chainrule.functions import check_labels, cross_entropy_from_log, log_softmax, sigmoid
 from chainrule.rng import Random, make_rng
 
@@ -36,7 +37,18 @@ class Relu(Layer):
 
     def backward(self, dout):
         _check_shape(self, "backward", self.mask.shape, np.shape(dout))
-        return np.where(self.mask, 0, dout)
+        ints = _SAME_SIZE_INTS.get(getattr(dout, "dtype", None))
+        if ints is None or not dout.flags.c_contiguous:
+            return np.where(self.mask, 0, dout)
+        # np.where's bits without its branch per element (a random mask mispredicts half
+        # of them: 1.55 ms against 0.18 ms on a convnet's 432,000 values): each float's
+        # bits ANDed with 0 where the mask is set, with all ones where it is not.
+        keep = np.subtract(self.mask.view(np.int8), 1, dtype=ints)
+        return np.bitwise_and(dout.view(ints), keep, out=keep).view(dout.dtype)
+
+
+_SAME_SIZE_INTS = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64,
+                   np.dtype(np.float16): np.int16}
 
 
 class Sigmoid(Layer):
@@ -52,6 +64,13 @@ class Sigmoid(Layer):
     def backward(self, dout):
         _check_shape(self, "backward", self.out.shape, np.shape(dout))
         return dout * (1 - self.out) * self.out
+
+
+SPLIT_PRODUCTS = 1 << 22
+"""Multiply-adds of ``dW``'s product from which :meth:`Affine.backward` makes ``dW`` and
+``dx`` on two threads at once, when :mod:`chainrule.parallel` allows two (a trainer's
+steps). SimpleConvNet's ``Affine1`` (100 x 4320 x 100): 1.44 ms on one thread, 0.84 ms
+on two; chapter 5's products are far smaller, and a hand-over would only cost."""
 
 
 class Affine(Layer):
@@ -103,11 +122,22 @@ class Affine(Layer):
             self.x.shape[0], self.W.shape[1])
         _check_shape(self, "backward", expected, dout.shape)
         dout = dout.reshape(self.x.shape[0], -1)
-        self.dW = self.x.T @ dout
         self.db = dout.sum(axis=0)
         if not input_grad:
+            self.dW = self.x.T @ dout
             return None
-        return (dout @ self.W.T).reshape(self.original_x_shape)
+        if self.x.size * dout.shape[1] < SPLIT_PRODUCTS:
+            self.dW = self.x.T @ dout
+            return (dout @ self.W.T).reshape(self.original_x_shape)
+        products = [None, None]  # dW and dx, each made whole by one thread: the same bits
+
+        def product(a: int, b: int) -> None:
+            for i in range(a, b):
+                products[i] = self.x.T @ dout if i == 0 else dout @ self.W.T
+
+        split(2, product, size=MIN_PART)
+        self.dW, dx = products
+        return dx.reshape(self.original_x_shape)
 
 
 class SoftmaxWithLoss(Layer):

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.parallel import split
-
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 """The names :func:`make_optimizer` accepts (any case)."""
 
@@ -259,9 +257,9 @@ class Adam(_Stateful):
         for key in params:
             p, g = params[key], grads[key]
             if _same_layout(p, g, m[key], v[key]):
-                p, g, mk, vk = (a.reshape(-1) for a in (p, g, m[key], v[key]))
-                split(len(p), lambda a, b, p=p, g=g, mk=mk, vk=vk: _adam_slice(
-                    p[a:b], g[a:b], mk[a:b], vk[a:b], b1, b2, lr_t), size=16)
+                # On the calling thread: a dozen short NumPy calls per block, which two
+                # threads slowed down (SimpleConvNet's update: 0.80 ms on one, 1.06 on two).
+                _adam_slice(*(a.reshape(-1) for a in (p, g, m[key], v[key])), b1, b2, lr_t)
                 continue
             m[key] += (1 - b1) * (g - m[key])
             v[key] += (1 - b2) * (g * g - v[key])
