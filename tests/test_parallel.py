@@ -287,3 +287,33 @@ def test_affine_backward_same_bits_with_its_products_on_two_threads(monkeypatch)
         assert same_bits(results[0][1], x.T @ dout) and same_bits(results[0][0], dout @ w.T)
         assert (len(calls) == 2) == handed
         calls.clear()
+
+
+def test_adam_flushes_subnormal_m_and_keeps_every_weight():
+    """A weight whose gradient stops (a dead ReLU unit) has its m decay through the
+    subnormal floats, which are slow: they are set to 0, and no weight changes for it."""
+    rng = np.random.default_rng(3)
+    p0 = (rng.standard_normal(5000) * 0.01).astype(np.float32)
+    fast, ref = {"W": p0.copy()}, {"W": p0.copy()}
+    m = np.zeros_like(p0)
+    v = np.zeros_like(p0)
+    opt = Adam(0.001)
+    b1, b2 = 0.9, 0.999
+    subnormal_seen = False
+    for t in range(1, 1101):
+        g = (rng.standard_normal(5000) * 1e-3).astype(np.float32)
+        if t > 50:
+            g[:2500] = 0  # half the units die after 50 steps
+        opt.update(fast, {"W": g})
+        m += (1 - b1) * (g - m)  # the formulas, subnormals and all
+        v += (1 - b2) * (g * g - v)
+        lr_t = float(0.001 * np.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t))
+        ref["W"] -= lr_t * m / (np.sqrt(v) + 1e-7)
+        tiny = np.finfo(np.float32).tiny
+        subnormal = (m != 0) & (np.abs(m) < tiny)
+        subnormal_seen |= bool(subnormal.any())
+        got_m = opt.m["W"]
+        assert not ((got_m != 0) & (np.abs(got_m) < tiny)).any()
+        assert same_bits(np.where(subnormal, np.float32(0), m), got_m)
+        assert same_bits(fast["W"], ref["W"])
+    assert subnormal_seen

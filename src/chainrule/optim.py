@@ -273,9 +273,23 @@ def _same_layout(p, g, *state) -> bool:
         for a in (p, g, *state))
 
 
+_FLUSHED = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
 def _adam_slice(p, g, m, v, b1: float, b2: float, lr_t: float) -> None:
     """Adam's update of ``p``, ``m``, ``v`` in place, in blocks that stay in cache: the
-    same operations in the same order as the formulas, so the same bits."""
+    same operations in the same order as the formulas, so the same bits, but one.
+
+    An ``m`` below the smallest normal float is set to 0. A unit that stops getting a
+    gradient (a dead ReLU) has its ``m`` decay by ``beta1`` per step, through the
+    subnormal floats, and arithmetic on those takes a hundred cycles or more on x86
+    (SimpleConvNet's update took 3.8 ms instead of 0.85 after five epochs, with 18% of
+    ``W2``'s ``m`` subnormal). What such an ``m`` would move a weight by, about
+    ``lr * 1e-38 / sqrt(v)``, no float32 weight above 1e-25 can register: the weights,
+    and so every number of a run, stay the same (``tests/test_parallel.py`` trains
+    with and without it)."""
+    ints = _FLUSHED.get(m.dtype)
+    tiny = np.finfo(m.dtype).tiny if ints is not None else 0
     block = 1 << 15
     for i in range(0, len(p), block):
         s = slice(i, i + block)
@@ -283,6 +297,10 @@ def _adam_slice(p, g, m, v, b1: float, b2: float, lr_t: float) -> None:
         t = np.subtract(gb, mb)  # m += (1 - b1) * (g - m)
         t *= 1 - b1
         mb += t
+        if ints is not None:  # branch-free: m's bits ANDed with 0 where |m| < tiny
+            small = np.less(np.abs(mb, out=t), tiny)
+            np.bitwise_and(mb.view(ints), np.subtract(small.view(np.int8), 1, dtype=ints,
+                                                      out=t.view(ints)), out=mb.view(ints))
         np.multiply(gb, gb, out=t)  # v += (1 - b2) * (g * g - v)
         t -= vb
         t *= 1 - b2
