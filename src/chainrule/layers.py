@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 from chainrule.base import Layer
-from chainrule.parallel import MIN_PART, split
 from chainrule.functions import check_labels, cross_entropy_from_log, log_softmax, sigmoid
+from chainrule.parallel import MIN_PART, split
 from chainrule.rng import Random, make_rng
 
 
