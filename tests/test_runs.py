@@ -158,3 +158,16 @@ def test_summary_json_has_no_nan(tmp_path):
     run.train(plots=False, handle_sigint=False)
     saved = json.loads((run.path / "summary.json").read_text())
     assert saved["test_acc"] is None and math.isfinite(saved["train_acc"])
+
+
+def test_zero_steps_report_the_network_as_made(tmp_path):
+    """``--iters 0`` trains nothing: the summary gives the untrained network's accuracies
+    (about chance), not NaN."""
+    data = blobs()
+    run = Run.create(TrainConfig(dataset="digits", hidden=8, batch_size=10, iters=0),
+                     tmp_path / "run", data=data)
+    summary = run.train(plots=False, handle_sigint=False)
+    assert summary.status == "completed" and summary.iteration == 0
+    assert summary.evaluated_at == 0
+    expected = float(np.mean(np.argmax(run.net.predict(data.x_test), axis=1) == data.t_test))
+    assert summary.test_acc == pytest.approx(expected) and 0 <= summary.train_acc <= 1

@@ -427,9 +427,9 @@ class Run:
             # the book's chapter-7 protocol: the whole test set once, at the end
             train_acc, test_acc = trainer.evaluate(train=False)
             evaluated_at = trainer.iteration
-        elif trainer.status == "completed" and trainer.iteration > 0 and (
+        elif trainer.status == "completed" and (
                 last is None or last["iteration"] != trainer.iteration - 1):
-            train_acc, test_acc = trainer.evaluate()  # the network as saved
+            train_acc, test_acc = trainer.evaluate()  # the network as saved (0 steps: as made)
             evaluated_at = trainer.iteration
         elif last is not None:
             train_acc, test_acc = last["train_acc"], last["test_acc"]
