@@ -393,3 +393,37 @@ def test_eval_samples_measures_the_first_k_of_each_set():
     assert trainer.evaluate() == full
     with pytest.raises(ValueError, match="eval_samples"):
         Trainer(net, SGD(0.1), x, t, batch_size=10, eval_samples=0)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_second_signal_stops_at_once_and_names_itself(sig, monkeypatch, capsys):
+    """The first stop signal asks for a stop after the step; a second one raises
+    SignalInterrupt carrying its number, and the CLI exits 128 + it (130, 143, 129)."""
+    from chainrule import cli
+    from chainrule.train import SignalInterrupt
+
+    tr = trainer()
+    with pytest.raises(SignalInterrupt) as caught, tr.stopping_on_signals():
+        os.kill(os.getpid(), sig)
+        assert tr.stop_requested and tr.stopped_by == sig
+        os.kill(os.getpid(), sig)
+    assert caught.value.signum == sig and isinstance(caught.value, KeyboardInterrupt)
+
+    def command(args):
+        raise SignalInterrupt(sig)
+
+    monkeypatch.setattr(cli, "build_parser", lambda: _Parser(command))
+    assert cli.main([]) == 128 + sig
+    err = capsys.readouterr().err.strip()
+    assert err == ("chainrule: interrupted" if sig == signal.SIGINT
+                   else f"chainrule: interrupted by {signal.Signals(sig).name}")
+
+
+class _Parser:
+    def __init__(self, func):
+        self.func = func
+
+    def parse_args(self, argv):
+        import argparse
+
+        return argparse.Namespace(command="train", func=self.func)

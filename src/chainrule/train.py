@@ -59,6 +59,15 @@ at 26000 times, ``--lr 1e6`` at 2e29 times, Adam at lr 10 at 41000 times. Runs t
 fail to learn (SGD at lr 30, Adam at lr 1: 73 and 469 times) are left to go on."""
 
 
+class SignalInterrupt(KeyboardInterrupt):
+    """A second stop signal inside :meth:`Trainer.stopping_on_signals`: stop at once.
+    ``signum`` says which (the CLI exits with 128 + it, as a shell would report)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN, infinite or far above the first step's loss (see
     :data:`DIVERGENCE_FACTOR`); the step that produced it was not applied."""
@@ -801,9 +810,10 @@ class Trainer:
         """Within the block the first SIGINT (Ctrl-C), SIGTERM (``kill``, ``timeout``,
         ``docker stop``, schedulers) or SIGHUP (a closed terminal) asks the loop to stop
         after the step in progress (``stopped_by`` holds the signal number); a second
-        one raises ``KeyboardInterrupt`` at once. Signals set to be ignored (``nohup``,
-        a background job's SIGINT) stay ignored. Only in the main thread; the previous
-        handlers come back at the end. Nested blocks do nothing."""
+        one raises :class:`SignalInterrupt` (a ``KeyboardInterrupt``) at once. Signals
+        set to be ignored (``nohup``, a background job's SIGINT) stay ignored. Only in
+        the main thread; the previous handlers come back at the end. Nested blocks do
+        nothing."""
         if not enabled or self._signals or \
                 threading.current_thread() is not threading.main_thread():
             yield
@@ -811,7 +821,7 @@ class Trainer:
 
         def handler(signum, frame):
             if self.stop_requested:
-                raise KeyboardInterrupt
+                raise SignalInterrupt(signum)
             self.stopped_by = signum
             self.request_stop()
 

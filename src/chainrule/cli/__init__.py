@@ -19,6 +19,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 70, 130
@@ -80,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
             _fail(printable(line), 0)
         return _fail(f"chainrule {command}: error: {printable(first)}"
                      + (" (details above)" if details else ""), EXIT_USAGE)
-    except KeyboardInterrupt:
-        return _fail("chainrule: interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a second stop signal while training
+        signum = getattr(exc, "signum", None)
+        if signum is None or signum == signal.SIGINT:
+            return _fail("chainrule: interrupted", EXIT_INTERRUPTED)
+        return _fail(f"chainrule: interrupted by {signal.Signals(signum).name}", 128 + signum)
     except BrokenPipeError:  # e.g. `chainrule predict ... | head`: the reader has gone
         sys.stdout = None  # nothing left to flush at exit
         return 141
