@@ -21,8 +21,7 @@ and the final test accuracy (whole test set), with the ratios; ``--json`` keeps 
 ``--one-core`` pins every process to one core (``taskset -c 0``; PyTorch with
 ``--threads 1``): the three per core.
 
-    mkdir -p /tmp/dlfs && git -C /work/.mirror/oreilly-japan+deep-learning-from-scratch/repo \
-        archive HEAD | tar -x -C /tmp/dlfs        # a checkout of the book's repository
+    git clone https://github.com/oreilly-japan/deep-learning-from-scratch /tmp/dlfs
     CHAINRULE_DATA=../shared/datasets python benchmarks/chapter7.py --repeats 3 --book /tmp/dlfs
     CHAINRULE_DATA=../shared/datasets python benchmarks/chapter7.py --repeats 3 --book /tmp/dlfs \
         --one-core --json benchmarks/chapter7-onecore.json
