@@ -225,3 +225,11 @@ def test_relu_backward_is_np_where_bit_for_bit(dtype):
     assert got.dtype == dout.dtype and got.tobytes() == np.where(x <= 0, 0, dout).tobytes()
     flipped = dout[:, ::-1]
     assert layer.backward(flipped).tobytes() == np.where(x <= 0, 0, flipped).tobytes()
+
+
+def test_relu_takes_one_number():
+    """Relu on a plain number: its backward no longer fails on a bool without a shape."""
+    for x, dout, dx in ((3.0, 2.0, 2.0), (-1.0, 2.0, 0.0), (np.float32(0), np.float32(5), 0.0)):
+        layer = Relu()
+        assert layer.forward(x) == max(x, 0)
+        assert layer.backward(dout) == dx

@@ -32,13 +32,14 @@ class Relu(Layer):
         self.mask = None  # True where x <= 0, as in the book
 
     def forward(self, x):
-        self.mask = x <= 0
+        self.mask = np.asarray(x) <= 0  # an array even for one number
         return np.maximum(x, 0)
 
     def backward(self, dout):
         _check_shape(self, "backward", self.mask.shape, np.shape(dout))
         ints = _SAME_SIZE_INTS.get(getattr(dout, "dtype", None))
-        if ints is None or not dout.flags.c_contiguous:
+        if ints is None or not isinstance(dout, np.ndarray) or dout.ndim == 0 or \
+                not dout.flags.c_contiguous:
             return np.where(self.mask, 0, dout)
         # np.where's bits without its branch per element (a random mask mispredicts half
         # of them: 1.55 ms against 0.18 ms on a convnet's 432,000 values): each float's
