@@ -268,8 +268,8 @@ def test_affine_backward_same_bits_with_its_products_on_two_threads(monkeypatch)
     from chainrule.layers import Affine
 
     calls = []
-    real = layers.split
-    monkeypatch.setattr(layers, "split", lambda *a, **k: (calls.append(a[0]), real(*a, **k)))
+    real = layers.together
+    monkeypatch.setattr(layers, "together", lambda *a: (calls.append(len(a)), real(*a))[1])
     rng = np.random.default_rng(0)
     for n, d_in, d_out, handed in ((100, 4320, 100, True), (100, 50, 10, False)):
         x = rng.standard_normal((n, d_in)).astype(np.float32)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.floats import zero_where
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 """The names :func:`make_optimizer` accepts (any case)."""
 
@@ -273,7 +275,9 @@ def _same_layout(p, g, *state) -> bool:
         for a in (p, g, *state))
 
 
-_FLUSHED = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+_FLUSH_SUBNORMALS = True
+"""Whether Adam sets ``m``'s subnormal float32 / float64 values to 0 (see
+:func:`_adam_slice`; ``benchmarks/adam_subnormal.py`` turns it off to compare)."""
 
 
 def _adam_slice(p, g, m, v, b1: float, b2: float, lr_t: float) -> None:
@@ -289,8 +293,8 @@ def _adam_slice(p, g, m, v, b1: float, b2: float, lr_t: float) -> None:
     above 1e-25 can register: the weights, and so every number of a run, stay the same
     (``tests/test_parallel.py`` checks it step by step against the formulas; the
     benchmark compares two 5-epoch runs)."""
-    ints = _FLUSHED.get(m.dtype)
-    tiny = np.finfo(m.dtype).tiny if ints is not None else 0
+    flush = _FLUSH_SUBNORMALS and m.dtype in (np.float32, np.float64)
+    tiny = np.finfo(m.dtype).tiny if flush else 0
     block = 1 << 15
     for i in range(0, len(p), block):
         s = slice(i, i + block)
@@ -298,10 +302,8 @@ def _adam_slice(p, g, m, v, b1: float, b2: float, lr_t: float) -> None:
         t = np.subtract(gb, mb)  # m += (1 - b1) * (g - m)
         t *= 1 - b1
         mb += t
-        if ints is not None:  # branch-free: m's bits ANDed with 0 where |m| < tiny
-            small = np.less(np.abs(mb, out=t), tiny)
-            np.bitwise_and(mb.view(ints), np.subtract(small.view(np.int8), 1, dtype=ints,
-                                                      out=t.view(ints)), out=mb.view(ints))
+        if flush:
+            zero_where(np.less(np.abs(mb, out=t), tiny), mb, out=mb)
         np.multiply(gb, gb, out=t)  # v += (1 - b2) * (g * g - v)
         t -= vb
         t *= 1 - b2

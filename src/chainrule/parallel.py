@@ -117,6 +117,19 @@ def split(n: int, work: Callable[[int, int], object], *, size: int = MIN_PART,
     call.run_pieces(own=True)
 
 
+def together(*calls: Callable[[], object]) -> list:
+    """``[call() for call in calls]``, the calls run at the same time on up to
+    :func:`current` threads (each call whole on one thread, so the same results)."""
+    results: list = [None] * len(calls)
+
+    def run(a: int, b: int) -> None:
+        for i in range(a, b):
+            results[i] = calls[i]()
+
+    split(len(calls), run, size=MIN_PART)  # each call is worth a thread
+    return results
+
+
 class _Call:
     """One ``split``: its pieces, taken in turn by whichever thread is free."""
 

@@ -545,12 +545,12 @@ class Trainer:
     on a busy machine); :meth:`evaluate` uses them all, but for a network that
     predicts a few images at a time (a convnet's ``chunk_size``). It needs
     ``threadpoolctl`` and is ignored without it; ``None`` leaves BLAS alone.
-    ``threads`` is how many threads the layers that split a batch (convolution,
-    pooling) and Adam may use (:mod:`chainrule.parallel`; None: one per core, up to
-    8); the numbers do not depend on it. While an evaluation runs beside the steps,
-    it takes one of them. Evaluations predict ``eval_batch_size`` rows at a time: 2000
-    float32 rows of MNIST (6 MB) stay in cache between the conversion from uint8 and
-    the product, which 10000 rows do not.
+    ``threads`` is how many threads the layers that split their work (convolution,
+    pooling, a large affine's two products) may use (:mod:`chainrule.parallel`; None:
+    one per core, up to 8); the numbers do not depend on it. While an evaluation runs
+    beside the steps, it takes one of them. Evaluations predict ``eval_batch_size``
+    rows at a time: 2000 float32 rows of MNIST (6 MB) stay in cache between the
+    conversion from uint8 and the product, which 10000 rows do not.
 
     ``eval_samples=k`` measures the scheduled accuracies on the first ``k`` samples of
     each set instead of all of them (the book's ``evaluate_sample_num_per_epoch``,
