@@ -158,16 +158,13 @@ class _ConvNet:
     def load_params(self, file_name: str | os.PathLike = "params.npz") -> None:
         """Copy the arrays saved by :meth:`save_params` into ``params`` (in place, so the
         layers see them). Names and shapes must match; a pickle file is refused."""
-        try:
-            with np.load(file_name, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-        except (ValueError, OSError) as exc:
-            if isinstance(exc, FileNotFoundError):
-                raise
-            raise ValueError(f"{file_name}: not an .npz archive of parameters ({exc}); "
-                             "chainrule never loads pickle files") from None
-        except AttributeError:  # a single .npy array has no .files
-            raise ValueError(f"{file_name}: not an .npz archive of parameters") from None
+        from chainrule.npz import NpzError, read_npz
+
+        try:  # sizes checked before anything is read, as for every file from a stranger
+            arrays = read_npz(file_name, accept=lambda key: True,
+                              kind="archive of parameters")
+        except NpzError as exc:
+            raise ValueError(f"{exc}; chainrule never loads pickle files") from None
         name = type(self).__name__
         if set(arrays) != set(self.params):
             raise ValueError(f"{name}.load_params: {file_name} holds {sorted(arrays)}, "
