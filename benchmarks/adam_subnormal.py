@@ -21,8 +21,8 @@ import numpy as np
 
 
 def main() -> int:
-    from chainrule import optim
-    from chainrule.train import TrainConfig, Trainer, keep_freed_memory, load_data
+    from chainrule.nn import optim
+    from chainrule.training.train import TrainConfig, Trainer, keep_freed_memory, load_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=float, default=5)

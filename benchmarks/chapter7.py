@@ -5,7 +5,7 @@ lr 0.001, batches of 100 drawn with replacement, 20 epochs of 600 steps, accurac
 first 1000 training and test images after each epoch, then on the whole test set:
 
 - **chainrule**: ``chainrule train --net simple-conv`` as a whole process (plots written;
-  its steps split each batch between the cores, :mod:`chainrule.parallel`);
+  its steps split each batch between the cores, :mod:`chainrule.core.parallel`);
 - **pytorch**: ``../shared/bench/torch_convnet_protocol.py DATA_DIR`` (torch 2.13 CPU, the
   same network, initialisation and schedule, its default threads);
 - **book**: the book's own NumPy code (``ch07/simple_convnet.py`` and

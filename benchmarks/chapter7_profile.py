@@ -30,9 +30,9 @@ import numpy as np
 def main() -> int:
     from threadpoolctl import threadpool_limits
 
-    from chainrule import parallel
-    from chainrule.convnets import _pooled_first
-    from chainrule.train import TrainConfig, Trainer, keep_freed_memory, load_data
+    from chainrule.core import parallel
+    from chainrule.nn.convnets import _pooled_first
+    from chainrule.training.train import TrainConfig, Trainer, keep_freed_memory, load_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=200)

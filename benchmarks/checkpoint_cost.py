@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.checkpoint import save_checkpoint
-from chainrule.nets import TwoLayerNet
-from chainrule.optim import SGD
-from chainrule.train import History, Trainer
+from chainrule.nn.nets import TwoLayerNet
+from chainrule.nn.optim import SGD
+from chainrule.training.checkpoint import save_checkpoint
+from chainrule.training.train import History, Trainer
 
 
 def trainer_at(steps: int, every: int) -> Trainer:

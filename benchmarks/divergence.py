@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from chainrule.train import DIVERGENCE_FACTOR, TrainConfig, Trainer, load_data
+from chainrule.training.train import DIVERGENCE_FACTOR, TrainConfig, Trainer, load_data
 
 TABLE = dict(activation="relu", weight_init_std="he", optimizer="adam", lr=0.001)
 LEGITIMATE = {

@@ -22,11 +22,11 @@ import time
 
 import numpy as np
 
-import chainrule.layers as layers
-import chainrule.train as train
-from chainrule.nets import TwoLayerNet
-from chainrule.optim import SGD
-from chainrule.train import Trainer
+import chainrule.core.layers as layers
+import chainrule.training.train as train
+from chainrule.nn.nets import TwoLayerNet
+from chainrule.nn.optim import SGD
+from chainrule.training.train import Trainer
 
 
 def before(y, t, who="labels"):

@@ -1,7 +1,7 @@
 """What the generic ``Layer`` wrappers cost in the training loop.
 
 Every ``Layer`` subclass's ``forward`` and ``backward`` are wrapped (the recording
-hook and the backward-before-forward check, :mod:`chainrule.base`). This times the
+hook and the backward-before-forward check, :mod:`chainrule.core.base`). This times the
 chapter-5 step (TwoLayerNet 784-50-10, float32, batch 100: ``gradient`` and an SGD
 update) with the wrappers, without the backward check, and with every wrapper
 removed, alternating in one process, as CPU time of the thread (BLAS held to one
@@ -21,7 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from chainrule import TwoLayerNet
-from chainrule.base import Layer
+from chainrule.core.base import Layer
 
 
 def layer_classes() -> list[type]:
@@ -102,7 +102,7 @@ def per_call(wrapped: dict, number: int = 20000) -> None:
     """The wrappers' own cost per call (best of 7; robust on a busy machine)."""
     import timeit
 
-    from chainrule.layers import Relu
+    from chainrule.core.layers import Relu
 
     relu, x = Relu(), np.ones(4, dtype=np.float32)
     relu.forward(x)

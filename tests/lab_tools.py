@@ -62,8 +62,8 @@ def net_lab_app(model: Path | None, tmp: Path, **options):
 
 def train_mnist_model(out: Path, mnist_arrays, *, hidden: int = 30, iters: int = 400) -> Path:
     """A TwoLayerNet trained briefly on real MNIST, saved as a normal run folder."""
-    from chainrule.runs import Run
-    from chainrule.train import Data, TrainConfig
+    from chainrule.training.runs import Run
+    from chainrule.training.train import Data, TrainConfig
 
     (x, t), (xt, tt) = mnist_arrays
     with Run.create(TrainConfig(hidden=hidden, iters=iters, eval_every=iters), out,

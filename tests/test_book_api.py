@@ -63,7 +63,7 @@ LAYERS = {
         # the book's caches xc and batch_size are not kept (see the README)
         ["gamma", "beta", "momentum", "input_shape", "running_mean", "running_var", "std",
          "dgamma", "dbeta"]),
-    # chapter 7, chainrule.conv; the book's caches x, col and col_W are not kept (README)
+    # chapter 7, chainrule.core.conv; the book's caches x, col and col_W are not kept (README)
     "Convolution": ([("W", REQUIRED), ("b", REQUIRED), ("stride", 1), ("pad", 0)],
                     {"forward": X_ONLY, "backward": DOUT},
                     ["W", "b", "stride", "pad", "dW", "db"]),
@@ -71,7 +71,7 @@ LAYERS = {
                 {"forward": X_ONLY, "backward": DOUT},
                 ["pool_h", "pool_w", "stride", "pad", "arg_max"]),
 }
-CONV_LAYERS = {"Convolution", "Pooling"}  # chainrule has them in chainrule.conv
+CONV_LAYERS = {"Convolution", "Pooling"}  # chainrule has them in chainrule.core.conv
 PARAMS_GRADS = [("params", REQUIRED), ("grads", REQUIRED)]
 OPTIMIZERS = {
     "SGD": ([("lr", 0.01)], ["lr"]),
@@ -112,16 +112,16 @@ MNIST_CONSTANTS = {"train_num": 60000, "test_num": 10000, "img_dim": (1, 28, 28)
 
 # the book's module -> chainrule's module, the book shim's module
 MODULES = {
-    "functions": ("chainrule.functions", "chainrule.book_shim.common.functions"),
-    "gradient": ("chainrule.gradient", "chainrule.book_shim.common.gradient"),
-    "layers": ("chainrule.layers", "chainrule.book_shim.common.layers"),
-    "util": ("chainrule.util", "chainrule.book_shim.common.util"),
-    "optimizer": ("chainrule.optim", "chainrule.book_shim.common.optimizer"),
-    "trainer": ("chainrule.trainer", "chainrule.book_shim.common.trainer"),
-    "multi_layer_net": ("chainrule.nets", "chainrule.book_shim.common.multi_layer_net"),
-    "multi_layer_net_extend": ("chainrule.nets",
+    "functions": ("chainrule.core.functions", "chainrule.book_shim.common.functions"),
+    "gradient": ("chainrule.core.gradient", "chainrule.book_shim.common.gradient"),
+    "layers": ("chainrule.core.layers", "chainrule.book_shim.common.layers"),
+    "util": ("chainrule.book.util", "chainrule.book_shim.common.util"),
+    "optimizer": ("chainrule.nn.optim", "chainrule.book_shim.common.optimizer"),
+    "trainer": ("chainrule.book.trainer", "chainrule.book_shim.common.trainer"),
+    "multi_layer_net": ("chainrule.nn.nets", "chainrule.book_shim.common.multi_layer_net"),
+    "multi_layer_net_extend": ("chainrule.nn.nets",
                                "chainrule.book_shim.common.multi_layer_net_extend"),
-    "mnist": ("chainrule.mnist", "chainrule.book_shim.dataset.mnist"),
+    "mnist": ("chainrule.book.mnist", "chainrule.book_shim.dataset.mnist"),
 }
 # what ``from common.<module> import *`` gives in the book (its own names, what its
 # imports bring along, and ``np``); the shim's modules must give at least these
@@ -176,7 +176,7 @@ def test_functions(book_name, table, shim):
 @pytest.mark.parametrize("shim", [False, True], ids=["chainrule", "shim"])
 def test_layers(shim):
     mod = module("layers", shim)
-    conv = mod if shim else importlib.import_module("chainrule.conv")
+    conv = mod if shim else importlib.import_module("chainrule.core.conv")
     rng = np.random.default_rng(0)
     args = {"Affine": (rng.standard_normal((4, 3)), np.zeros(3)),
             "BatchNormalization": (np.ones(3), np.zeros(3)),
@@ -217,7 +217,7 @@ def test_trainer(shim):
     assert_compatible("Trainer()", cls, TRAINER)
     assert_compatible("Trainer.train", cls.train, [])
     assert_compatible("Trainer.train_step", cls.train_step, [])
-    from chainrule.nets import MultiLayerNet
+    from chainrule.nn.nets import MultiLayerNet
 
     x, t = np.zeros((4, 3)), np.array([0, 1, 0, 1])
     trainer = cls(MultiLayerNet(3, [2], 2, seed=0), x, t, x, t, mini_batch_size=2, verbose=False)

@@ -9,18 +9,18 @@ import math
 import numpy as np
 import pytest
 
-from chainrule import checkpoint
-from chainrule.functions import (
+from chainrule.book.util import shuffle_dataset, smooth_curve
+from chainrule.core.functions import (
     cross_entropy_error,
     relu_grad,
     softmax,
     softmax_loss,
     sum_squared_error,
 )
-from chainrule.gradient import numerical_gradient_2d
-from chainrule.layers import Dropout
-from chainrule.nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
-from chainrule.util import shuffle_dataset, smooth_curve
+from chainrule.core.gradient import numerical_gradient_2d
+from chainrule.core.layers import Dropout
+from chainrule.nn.nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from chainrule.training import checkpoint
 
 
 def relu(a):

@@ -1,13 +1,13 @@
-"""The book's ``Trainer`` (chainrule.trainer) against the loop its code documents, step for step."""
+"""The book's ``Trainer`` (chainrule.book.trainer) against the loop its code documents, step for step."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from chainrule.nets import MultiLayerNet, MultiLayerNetExtend
-from chainrule.optim import Adam
-from chainrule.trainer import Trainer
+from chainrule.book.trainer import Trainer
+from chainrule.nn.nets import MultiLayerNet, MultiLayerNetExtend
+from chainrule.nn.optim import Adam
 
 
 def blobs(n=40, d=6, k=3, seed=0):

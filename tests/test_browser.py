@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from chainrule.cli import main
-from chainrule.draw import GRAD_COLOR, text_width
+from chainrule.graph.draw import GRAD_COLOR, text_width
 
 SVG = "{http://www.w3.org/2000/svg}"
 

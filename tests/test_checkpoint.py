@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from chainrule import checkpoint
-from chainrule.checkpoint import (
+from chainrule.nn.nets import TwoLayerNet
+from chainrule.training import checkpoint
+from chainrule.training.checkpoint import (
     CheckpointError,
     atomic_open,
     load_checkpoint,
@@ -19,8 +20,7 @@ from chainrule.checkpoint import (
     save_model,
     write_npz,
 )
-from chainrule.nets import TwoLayerNet
-from chainrule.train import Data, TrainConfig, Trainer
+from chainrule.training.train import Data, TrainConfig, Trainer
 
 
 @pytest.fixture

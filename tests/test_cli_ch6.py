@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule.checkpoint import load_model, read_model
 from chainrule.cli import main
 from chainrule.cli import train as cli_train
-from chainrule.nets import MultiLayerNet, TwoLayerNet
+from chainrule.nn.nets import MultiLayerNet, TwoLayerNet
+from chainrule.training.checkpoint import load_model, read_model
 
 pytest.importorskip("sklearn", reason="the digits dataset needs scikit-learn")
 
@@ -74,8 +74,8 @@ def test_one_hidden_size_and_an_optimizer_keep_twolayernet(tmp_path, capsys):
 
 def test_the_cli_equals_a_hand_written_library_loop(deep_run):
     """The recipe to reproduce a run by hand: weights from spawn(2)[0], batches from spawn(2)[1]."""
-    from chainrule.optim import make_optimizer
-    from chainrule.train import load_data
+    from chainrule.nn.optim import make_optimizer
+    from chainrule.training.train import load_data
 
     d = load_data("digits")
     x, t = np.asarray(d.x_train), d.t_train
@@ -145,7 +145,7 @@ def test_evaluate_a_saved_multilayernet(deep_run, capsys):
 def test_predict_with_a_saved_multilayernet(deep_run, tmp_path, capsys):
     from PIL import Image
 
-    from chainrule.train import load_data
+    from chainrule.training.train import load_data
 
     d = load_data("digits")
     net = load_model(deep_run / "model.npz")

@@ -11,11 +11,11 @@ import signal
 import numpy as np
 import pytest
 
-from chainrule.checkpoint import load_model
 from chainrule.cli import main
-from chainrule.convnets import DeepConvNet, SimpleConvNet
-from chainrule.runs import Run
-from chainrule.train import Data, TrainConfig
+from chainrule.nn.convnets import DeepConvNet, SimpleConvNet
+from chainrule.training.checkpoint import load_model
+from chainrule.training.runs import Run
+from chainrule.training.train import Data, TrainConfig
 
 
 def images(n_train=300, n_test=60, side=8, classes=4, seed=0) -> Data:
@@ -87,7 +87,7 @@ def test_interrupt_and_resume_is_exact(network, cls, tmp_path):
 def test_train_from_python_with_image_shaped_data(tmp_path):
     """``runs.train(network=...)`` takes the chapter's defaults; (N, C, H, W) data, as the
     book's ``load_mnist(flatten=False)`` gives, sets the network's input shape."""
-    from chainrule.runs import train
+    from chainrule.training.runs import train
 
     flat = images(side=10)
     data = Data(flat.x_train.reshape(-1, 1, 10, 10), flat.t_train,
@@ -170,8 +170,8 @@ def test_predict_a_digit_with_a_convnet(conv_run, mnist_arrays, tmp_path, capsys
 
 
 def test_learn_filters_and_its_figure(tmp_path):
-    from chainrule.experiments import learn_filters
-    from chainrule.plot_experiments import plot_experiment
+    from chainrule.book.experiments import learn_filters
+    from chainrule.book.figures import plot_experiment
 
     data = images(n_train=200, side=12)
     result = learn_filters(data.x_train, data.t_train, data.x_test, data.t_test, epochs=2,

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule.checkpoint import save_model
 from chainrule.cli import main
-from chainrule.nets import TwoLayerNet
+from chainrule.nn.nets import TwoLayerNet
+from chainrule.training.checkpoint import save_model
 
 PIL = pytest.importorskip("PIL.Image")
 
@@ -133,7 +133,7 @@ def test_a_picture_bomb_is_refused_from_its_header(tmp_path, capsys, side, messa
 def test_pillow_own_bomb_limit_is_an_error_too(tmp_path, monkeypatch):
     from PIL import Image
 
-    from chainrule.preprocess import ImageError, read_image
+    from chainrule.data.preprocess import ImageError, read_image
 
     bomb = png_bomb(tmp_path / "bomb.png", 3000, 3000)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # warning above, error at 2x
@@ -147,7 +147,7 @@ def test_pillow_own_bomb_limit_is_an_error_too(tmp_path, monkeypatch):
 def test_a_picture_can_come_as_a_file_object(tmp_path):
     import io
 
-    from chainrule.preprocess import ImageError, read_image
+    from chainrule.data.preprocess import ImageError, read_image
 
     data = picture(tmp_path / "d.png").read_bytes()
     assert read_image(io.BytesIO(data)).shape == (12, 12)
@@ -158,7 +158,7 @@ def test_a_picture_can_come_as_a_file_object(tmp_path):
 
 
 def test_a_large_picture_is_shrunk_before_it_becomes_numbers(tmp_path):
-    from chainrule.preprocess import WORK_SIDE, load_image, read_image
+    from chainrule.data.preprocess import WORK_SIDE, load_image, read_image
 
     a = np.full((3000, 2000), 255, np.uint8)
     a[500:2500, 900:1100] = 0
@@ -214,9 +214,9 @@ def test_evaluate_writes_the_format_the_name_asks_for(tmp_path, capsys, digits_m
                                            ("no/such/folder.png", "does not exist")])
 def test_evaluate_refuses_a_figure_it_cannot_write_before_evaluating(
         tmp_path, capsys, digits_model, name, message, monkeypatch):
-    import chainrule.train
+    import chainrule.training.train
 
-    monkeypatch.setattr(chainrule.train, "evaluate", lambda *a, **k: pytest.fail("evaluated"))
+    monkeypatch.setattr(chainrule.training.train, "evaluate", lambda *a, **k: pytest.fail("evaluated"))
     code, out, err = run(capsys, "evaluate", digits_model, "--png", tmp_path / name)
     assert code == 2 and message in one_line(err)
 

@@ -26,9 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chainrule.checkpoint import save_model
 from chainrule.cli import build_parser, main
-from chainrule.nets import TwoLayerNet
+from chainrule.nn.nets import TwoLayerNet
+from chainrule.training.checkpoint import save_model
 
 SKIP = {"serve"}
 EXAMPLES = int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "0")) or 20

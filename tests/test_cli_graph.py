@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from chainrule import book
+from chainrule.book import examples as book
 from chainrule.cli import demo, graph, main
 
 

@@ -71,7 +71,7 @@ def test_serve_prints_the_address_answers_and_stops_on_ctrl_c():
 def test_both_labs_answer_at_once_while_the_first_network_trains(tmp_path):
     """Without --model the network lab trains a first network behind the server, which
     answers meanwhile; Ctrl-C stops that run and leaves no half-trained folder."""
-    from chainrule.datasets import cache_dir
+    from chainrule.data.datasets import cache_dir
 
     proc, url = start("--no-browser", "--port", "0")
     try:
@@ -167,7 +167,7 @@ def test_without_the_extra_it_says_what_to_install(monkeypatch, capsys):
 
 
 def test_import_chainrule_does_not_import_the_web_libraries():
-    code = ("import sys, chainrule, chainrule.web, chainrule.graph\n"
+    code = ("import sys, chainrule, chainrule.web, chainrule.graph.record\n"
             "from chainrule.cli import build_parser\n"
             "build_parser()\n"
             "heavy = [m for m in sys.modules if m.split('.')[0] in "

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from chainrule.checkpoint import load_checkpoint
 from chainrule.cli import main
+from chainrule.training.checkpoint import load_checkpoint
 
 pytest.importorskip("sklearn", reason="the digits dataset needs scikit-learn")
 
@@ -103,7 +103,7 @@ def test_a_second_process_in_the_same_folder_is_refused(tmp_path, capsys):
 def test_an_exploding_loss_stops_with_the_checkpoints_iteration(tmp_path, monkeypatch,
                                                                 capsys):
     """--lr 1e6 took the loss to 1e27, finite, and the run "completed" at 10%."""
-    from chainrule.train import Trainer
+    from chainrule.training.train import Trainer
 
     accuracies = Trainer._accuracies
 

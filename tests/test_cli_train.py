@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule.checkpoint import load_checkpoint, load_model
 from chainrule.cli import main
+from chainrule.training.checkpoint import load_checkpoint, load_model
 
 pytest.importorskip("sklearn", reason="the digits dataset needs scikit-learn")
 
@@ -152,7 +152,7 @@ def test_gradcheck_full_on_a_small_net_and_failure_exit_code(monkeypatch, capsys
     out = capsys.readouterr().out
     assert "every one of the 310 coordinates" in out and "gradient check passed" in out
 
-    from chainrule.nets import TwoLayerNet
+    from chainrule.nn.nets import TwoLayerNet
 
     right = TwoLayerNet.gradient
     monkeypatch.setattr(TwoLayerNet, "gradient",
@@ -174,8 +174,8 @@ def test_gradcheck_default_on_mnist_is_quick_and_passes(real_data_root, monkeypa
 @pytest.fixture(scope="module")
 def mnist_model(mnist_arrays, tmp_path_factory):
     """A TwoLayerNet trained 600 steps on real MNIST, in a run folder."""
-    from chainrule.runs import Run
-    from chainrule.train import Data, TrainConfig
+    from chainrule.training.runs import Run
+    from chainrule.training.train import Data, TrainConfig
 
     (x, t), (xt, tt) = mnist_arrays
     run = Run.create(TrainConfig(iters=600, eval_every=600), tmp_path_factory.mktemp("m"),

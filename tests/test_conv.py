@@ -5,8 +5,16 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from chainrule.conv import Convolution, Pooling, col2im, conv_output_size, fold, im2col, patches
-from chainrule.gradient import numerical_gradient
+from chainrule.core.conv import (
+    Convolution,
+    Pooling,
+    col2im,
+    conv_output_size,
+    fold,
+    im2col,
+    patches,
+)
+from chainrule.core.gradient import numerical_gradient
 
 # ---------------------------------------------------------------- references: plain loops
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from test_conv import fits, geometry
 
-from chainrule.conv import Convolution, Pooling
+from chainrule.core.conv import Convolution, Pooling
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from chainrule import gradient_check
-from chainrule.checkpoint import CheckpointError, load_model, save_model
-from chainrule.conv import Convolution, Pooling
-from chainrule.convnets import DeepConvNet, SimpleConvNet
-from chainrule.layers import Affine, Dropout, Relu
-from chainrule.nets import input_shape
+from chainrule.core.conv import Convolution, Pooling
+from chainrule.core.layers import Affine, Dropout, Relu
+from chainrule.nn.convnets import DeepConvNet, SimpleConvNet
+from chainrule.nn.nets import input_shape
+from chainrule.training.checkpoint import CheckpointError, load_model, save_model
 
 SMALL_CONV = {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1}
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule import datasets
 from chainrule.cli import main
-from chainrule.datasets import (
+from chainrule.data import datasets
+from chainrule.data.datasets import (
     ChecksumError,
     DataFile,
     DatasetNotFoundError,

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule import datasets, download
 from chainrule.cli import main
-from chainrule.datasets import DataFile, DatasetNotFoundError, fetch_dataset, load_mnist
-from chainrule.download import DownloadError, fetch_file
+from chainrule.data import datasets, download
+from chainrule.data.datasets import DataFile, DatasetNotFoundError, fetch_dataset, load_mnist
+from chainrule.data.download import DownloadError, fetch_file
 
 NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -359,7 +359,7 @@ def test_no_part_file_survives_a_signal(server, tmp_path, sig):
     dest = tmp_path / "train-images-idx3-ubyte.gz"
     code = textwrap.dedent(f"""
         import signal
-        from chainrule.download import fetch_file
+        from chainrule.data.download import fetch_file
         signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignored
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)

@@ -9,9 +9,10 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from chainrule import book, draw
-from chainrule.graph import Graph
-from chainrule.nodes import AddLayer, MulLayer
+from chainrule.book import examples as book
+from chainrule.core.nodes import AddLayer, MulLayer
+from chainrule.graph import draw
+from chainrule.graph.record import Graph
 
 SVG = "{http://www.w3.org/2000/svg}"
 

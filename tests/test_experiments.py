@@ -6,9 +6,9 @@ import io
 import numpy as np
 import pytest
 
-from chainrule import experiments as ex
+from chainrule.book import experiments as ex
+from chainrule.book.figures import plot_experiment, save_csv, smooth_curve
 from chainrule.cli import main
-from chainrule.plot_experiments import plot_experiment, save_csv, smooth_curve
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,8 @@ def test_compare_batchnorm_and_regularization_shapes(data):
 def test_compare_batchnorm_is_the_books_loop(data):
     """The book's batch_norm_test.py: MultiLayerNetExtend, SGD on shared batches, eval-mode
     accuracy right after steps 0, per_epoch, 2 * per_epoch, ..."""
-    from chainrule.nets import MultiLayerNetExtend
-    from chainrule.optim import SGD
+    from chainrule.nn.nets import MultiLayerNetExtend
+    from chainrule.nn.optim import SGD
 
     x, t, _, _ = data
     result = ex.compare_batchnorm(x, t, weight_scales=(0.01,), train_size=120,

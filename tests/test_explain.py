@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chainrule import book
-from chainrule.explain import NOTES, rule
-from chainrule.graph import Graph
-from chainrule.layers import BatchNormalization, Dropout, Tanh
-from chainrule.nodes import MulLayer
+from chainrule.book import examples as book
+from chainrule.core.layers import BatchNormalization, Dropout, Tanh
+from chainrule.core.nodes import MulLayer
+from chainrule.graph.explain import NOTES, rule
+from chainrule.graph.record import Graph
 
 
 def test_the_apple_orange_rules():

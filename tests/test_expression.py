@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainrule import Graph
-from chainrule.expression import (
+from chainrule.graph.expression import (
     MAX_DEPTH,
     MAX_LENGTH,
     MAX_OPERATIONS,

@@ -13,9 +13,10 @@ import time
 
 import pytest
 
-from chainrule import _startup, files
+from chainrule import _startup
 from chainrule.cli import printable
-from chainrule.files import json_depth, loads_json, read_json
+from chainrule.store import files
+from chainrule.store.files import json_depth, loads_json, read_json
 
 
 def test_read_json_good_and_typed(tmp_path):
@@ -78,7 +79,7 @@ def test_atomic_open_leaves_nothing_on_a_signal(tmp_path, sig):
     temporary file nor a half-written target; it still dies of the signal."""
     code = textwrap.dedent(f"""
         import signal, time
-        from chainrule.files import atomic_open
+        from chainrule.store.files import atomic_open
         signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignored
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from chainrule import cross_entropy_error, sigmoid, softmax
-from chainrule.functions import log_softmax
+from chainrule.core.functions import log_softmax
 
 finite = st.floats(-50, 50, allow_nan=False, width=64)
 

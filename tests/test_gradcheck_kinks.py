@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from chainrule import TwoLayerNet, gradient_check, layers
+from chainrule import TwoLayerNet, gradient_check
 from chainrule.cli import main
-from chainrule.gradient import GradientCheckReport
+from chainrule.core import layers
+from chainrule.core.gradient import GradientCheckReport
 
 
 def kinky(seed=0, n=200):

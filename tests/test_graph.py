@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from chainrule import book
-from chainrule.graph import Graph
-from chainrule.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-from chainrule.nets import TwoLayerNet
-from chainrule.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
+from chainrule.book import examples as book
+from chainrule.core.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from chainrule.core.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
+from chainrule.graph.record import Graph
+from chainrule.nn.nets import TwoLayerNet
 
 
 # -- the book's examples ------------------------------------------------------------
@@ -280,7 +280,7 @@ def test_keyword_arguments_follow_forwards_order():
 
 
 def test_flags_are_not_values():
-    from chainrule.layers import BatchNormalization, Dropout
+    from chainrule.core.layers import BatchNormalization, Dropout
 
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal((4, 3))
@@ -386,7 +386,7 @@ def test_an_output_that_is_its_input_is_a_new_value(value):
 
 
 def test_dropout_in_eval_mode_returns_a_value_of_its_own():
-    from chainrule.layers import Dropout
+    from chainrule.core.layers import Dropout
 
     x0 = np.array([1.0, -2.0])
     returns_its_input = Dropout(0.5, seed=0).forward(x0, False) is x0  # inverted dropout
@@ -490,7 +490,7 @@ def test_a_layer_in_nested_graphs_is_one_call():
 
 
 def test_backward_before_forward_names_the_layer():
-    from chainrule.layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss, Tanh
+    from chainrule.core.layers import Affine, BatchNormalization, Dropout, SoftmaxWithLoss, Tanh
 
     layers = [MulLayer(), AddLayer(), ExpLayer(), ReciprocalLayer(), Relu(), Sigmoid(),
               Tanh(), Dropout(), SoftmaxWithLoss(), Affine(np.ones((2, 3)), np.zeros(3)),
@@ -502,8 +502,8 @@ def test_backward_before_forward_names_the_layer():
 
 
 def test_every_layer_class_checks_backward_before_forward():
-    import chainrule.conv  # noqa: F401  (its layers, when there are any)
-    from chainrule.base import Layer
+    import chainrule.core.conv  # noqa: F401  (its layers, when there are any)
+    from chainrule.core.base import Layer
 
     classes, todo = [], [Layer]
     while todo:

@@ -7,11 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from chainrule import book
-from chainrule.graph import Graph
-from chainrule.layers import BatchNormalization, Dropout, Relu
-from chainrule.nets import MultiLayerNet
-from chainrule.nodes import AddLayer, ExpLayer, MulLayer
+from chainrule.book import examples as book
+from chainrule.core.layers import BatchNormalization, Dropout, Relu
+from chainrule.core.nodes import AddLayer, ExpLayer, MulLayer
+from chainrule.graph.record import Graph
+from chainrule.nn.nets import MultiLayerNet
 
 
 def state(g: Graph) -> list:
@@ -70,7 +70,7 @@ def test_examples_take_inputs_as_keywords():
 
 
 def test_check_inputs_names_the_bad_input():
-    from chainrule.graph import InputError
+    from chainrule.graph.record import InputError
 
     assert book.check_inputs("apple", {"apple": 150, "tax": np.float32(1.5)}) == {
         "apple": 150.0, "tax": 1.5}
@@ -205,7 +205,7 @@ def test_numerical_grad_of_arrays_uses_numerical_gradient():
 
 
 def _with_index_labels() -> Graph:
-    from chainrule.layers import SoftmaxWithLoss
+    from chainrule.core.layers import SoftmaxWithLoss
 
     with Graph() as g:
         x = g.input("x", np.ones((2, 3)))

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chainrule.idx import IDX_TYPES, IDXError, read_idx
+from chainrule.data.idx import IDX_TYPES, IDXError, read_idx
 
 CODES = {np.dtype(v).newbyteorder("="): k for k, v in IDX_TYPES.items()}
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from chainrule.images import ScaledImages
-from chainrule.nets import TwoLayerNet
-from chainrule.train import Trainer
+from chainrule.data.images import ScaledImages
+from chainrule.nn.nets import TwoLayerNet
+from chainrule.training.train import Trainer
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from chainrule import SoftmaxWithLoss, TwoLayerNet, cross_entropy_error
-from chainrule.functions import check_labels
-from chainrule.nets import MultiLayerNet, accuracy_of
-from chainrule.optim import SGD
-from chainrule.train import Trainer, evaluate
+from chainrule.core.functions import check_labels
+from chainrule.nn.nets import MultiLayerNet, accuracy_of
+from chainrule.nn.optim import SGD
+from chainrule.training.train import Trainer, evaluate
 
 
 def small_net(**kw):

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainrule.gradient import numerical_gradient
-from chainrule.layers import BatchNormalization, Dropout, Tanh
+from chainrule.core.gradient import numerical_gradient
+from chainrule.core.layers import BatchNormalization, Dropout, Tanh
 
 shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
 seeds = st.integers(0, 2**32 - 1)

@@ -1,4 +1,4 @@
-"""chainrule.live (a run in a thread, as events) and the lab's first network."""
+"""chainrule.training.live (a run in a thread, as events) and the lab's first network."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from chainrule.live import LiveRuns, TrainingBusy, learning_check, not_learning
-from chainrule.train import History, TrainConfig
+from chainrule.training.live import LiveRuns, TrainingBusy, learning_check, not_learning
+from chainrule.training.train import History, TrainConfig
 
 SMALL = TrainConfig(dataset="digits", hidden=10, iters=100, eval_every=50)
 
@@ -37,9 +37,9 @@ def test_a_full_disk_fails_in_one_line_and_frees_the_folder(tmp_path, monkeypatc
     folder's lock is released by the end event, so --resume can finish the job."""
     import errno
 
-    from chainrule import checkpoint
     from chainrule.cli import main
-    from chainrule.runs import RunLock
+    from chainrule.training import checkpoint
+    from chainrule.training.runs import RunLock
 
     real = checkpoint.save_model
 
@@ -89,7 +89,7 @@ def test_not_learning_names_the_likely_cause():
     assert "barely moved" in low and "larger learning rate" in low
     assert not_learning(history([2.3, 0.5, 0.3], [0.1, 0.8, 0.9]), config) == ""
     # the network as saved, measured after the last row, has the last word
-    from chainrule.runs import Summary
+    from chainrule.training.runs import Summary
 
     def measured(acc: float) -> Summary:
         return Summary("completed", 300, 300, acc, acc, 300, 1.0, 300, 300.0)
@@ -149,7 +149,7 @@ def test_first_network_falls_back_to_digits(tmp_path, no_mnist, monkeypatch):
 
 def test_no_network_at_all_says_what_to_do(tmp_path, no_mnist, monkeypatch):
     pytest.importorskip("starlette")
-    from chainrule import datasets
+    from chainrule.data import datasets
     from chainrule.web.netlab_state import NetLab
 
     def no_sklearn():

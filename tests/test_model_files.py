@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainrule import checkpoint
-from chainrule.checkpoint import CheckpointError, load_checkpoint, read_model, save_model
-from chainrule.nets import MultiLayerNet, TwoLayerNet
-from chainrule.npz import Limits, read_npz
+from chainrule.nn.nets import MultiLayerNet, TwoLayerNet
+from chainrule.store.npz import Limits, read_npz
+from chainrule.training import checkpoint
+from chainrule.training.checkpoint import CheckpointError, load_checkpoint, read_model, save_model
 
 
 @pytest.fixture
@@ -309,8 +309,8 @@ def test_read_npz_reads_only_what_is_asked(tmp_path, good):
 
 @pytest.fixture
 def ckpt(tmp_path) -> Path:
-    from chainrule.checkpoint import save_checkpoint
-    from chainrule.train import Data, TrainConfig, Trainer
+    from chainrule.training.checkpoint import save_checkpoint
+    from chainrule.training.train import Data, TrainConfig, Trainer
 
     rng = np.random.default_rng(0)
     x, t = rng.random((40, 12), dtype=np.float32), rng.integers(0, 3, 40)

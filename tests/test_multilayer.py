@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from chainrule.gradient import gradient_check
-from chainrule.layers import (
+from chainrule.core.gradient import gradient_check
+from chainrule.core.layers import (
     Affine,
     BatchNormalization,
     Dropout,
@@ -15,7 +15,7 @@ from chainrule.layers import (
     SoftmaxWithLoss,
     Tanh,
 )
-from chainrule.nets import MultiLayerNet, MultiLayerNetExtend
+from chainrule.nn.nets import MultiLayerNet, MultiLayerNetExtend
 
 VARIANTS = {
     "relu": {},

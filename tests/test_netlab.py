@@ -13,8 +13,8 @@ pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
 from lab_tools import net_lab_app, running_lab, train_mnist_model  # noqa: E402
 
-from chainrule.checkpoint import load_model  # noqa: E402
-from chainrule.functions import softmax  # noqa: E402
+from chainrule.core.functions import softmax  # noqa: E402
+from chainrule.training.checkpoint import load_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_a_blank_canvas_is_a_valid_input(client):
 def test_a_drawn_picture_is_centred_and_scaled_by_preprocess(client, mnist_arrays):
     from PIL import Image
 
-    from chainrule.preprocess import prepare_image
+    from chainrule.data.preprocess import prepare_image
 
     _, (x_test, t_test) = mnist_arrays
     digit = (x_test[0].reshape(28, 28) * 255).astype(np.uint8)
@@ -109,7 +109,7 @@ def test_a_drawn_picture_is_centred_and_scaled_by_preprocess(client, mnist_array
 
 
 def test_one_step_of_learning_moves_the_copy_not_the_model(client, model_dir, mnist_arrays):
-    from chainrule.probe import learn_step
+    from chainrule.nn.probe import learn_step
 
     _, (x_test, _) = mnist_arrays
     x = x_test[11].tolist()
@@ -241,7 +241,7 @@ def test_requests_at_once_each_get_their_own_numbers(client, mnist_arrays):
 
 def test_unusable_models_are_refused_in_one_line(tmp_path):
     from chainrule import TwoLayerNet
-    from chainrule.checkpoint import save_model
+    from chainrule.training.checkpoint import save_model
     from chainrule.web.netlab_state import LabError, load_model
 
     save_model(tmp_path / "odd.npz", TwoLayerNet(10, 5, 3, seed=0))

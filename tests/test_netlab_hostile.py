@@ -28,7 +28,7 @@ N = 1000
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     from chainrule import TwoLayerNet
-    from chainrule.checkpoint import save_model
+    from chainrule.training.checkpoint import save_model
 
     tmp = tmp_path_factory.mktemp("hostile")
     net = TwoLayerNet(64, 10, 10, weight_init_std=0.5, dtype=np.float32, seed=0)

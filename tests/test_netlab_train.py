@@ -155,7 +155,7 @@ def test_learning_rate_10(lab):
 
 def assert_free(path: Path) -> None:
     """No Run holds the folder's lock any more (in this process or another)."""
-    from chainrule.runs import RunLock
+    from chainrule.training.runs import RunLock
 
     RunLock.check(path)
 

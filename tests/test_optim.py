@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from chainrule.optim import (
+from chainrule.nn.optim import (
     OPTIMIZERS,
     SGD,
     AdaGrad,

@@ -7,12 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from chainrule import parallel
-from chainrule.conv import Convolution, Pooling
-from chainrule.convnets import DeepConvNet, SimpleConvNet, _pooled_first
-from chainrule.layers import Dropout, Relu
-from chainrule.optim import Adam
-from chainrule.train import Trainer
+from chainrule.core import parallel
+from chainrule.core.conv import Convolution, Pooling
+from chainrule.core.layers import Dropout, Relu
+from chainrule.nn.convnets import DeepConvNet, SimpleConvNet, _pooled_first
+from chainrule.nn.optim import Adam
+from chainrule.training.train import Trainer
 
 
 @pytest.fixture
@@ -264,8 +264,8 @@ def test_training_same_numbers_on_one_and_two_threads(tiny_parts):
 def test_affine_backward_same_bits_with_its_products_on_two_threads(monkeypatch):
     """A large Affine makes dW and dx on two threads at once (a convnet's Affine1): the
     same bits as one after the other; a small one (chapter 5's) does not hand over."""
-    from chainrule import layers
-    from chainrule.layers import Affine
+    from chainrule.core import layers
+    from chainrule.core.layers import Affine
 
     calls = []
     real = layers.together

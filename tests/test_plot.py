@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from chainrule import plot
-from chainrule.train import Evaluation, History
+from chainrule.training import plots as plot
+from chainrule.training.train import Evaluation, History
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -66,8 +66,8 @@ def test_plotting_an_empty_history_works(tmp_path):
 
 
 def test_no_matplotlib_until_a_figure_is_drawn():
-    code = ("import sys, chainrule, chainrule.plot, chainrule.runs, chainrule.train, "
-            "chainrule.checkpoint, chainrule.cli; "
+    code = ("import sys, chainrule, chainrule.training.plots, chainrule.training.runs, chainrule.training.train, "
+            "chainrule.training.checkpoint, chainrule.cli; "
             "from chainrule.cli import build_parser; build_parser(); "
             "print(sorted(m for m in ('matplotlib', 'tqdm', 'PIL') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

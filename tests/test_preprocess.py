@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chainrule.preprocess import ImageError, load_image, prepare_image, read_image
+from chainrule.data.preprocess import ImageError, load_image, prepare_image, read_image
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from chainrule import MultiLayerNet, TwoLayerNet
-from chainrule.functions import softmax
-from chainrule.gradient import numerical_gradient
-from chainrule.probe import input_shape, learn_step, param_grads, probe
+from chainrule.core.functions import softmax
+from chainrule.core.gradient import numerical_gradient
+from chainrule.nn.probe import input_shape, learn_step, param_grads, probe
 
 
 def _input_loss(net, x, target, predict):

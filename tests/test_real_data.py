@@ -9,9 +9,10 @@ import shutil
 import numpy as np
 import pytest
 
-from chainrule import datasets, load_mnist
+from chainrule import load_mnist
 from chainrule.cli import main
-from chainrule.datasets import DATASETS, ChecksumError, dataset_status
+from chainrule.data import datasets
+from chainrule.data.datasets import DATASETS, ChecksumError, dataset_status
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

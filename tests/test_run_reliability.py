@@ -13,9 +13,15 @@ import numpy as np
 import pytest
 from test_runs import CONFIG, blobs  # the same small run: 400 samples, 200 steps
 
-from chainrule.checkpoint import load_checkpoint
-from chainrule.runs import LOCK, STEP_LOSS, Run, RunBusy, RunError, SaveError
-from chainrule.train import DIVERGENCE_FACTOR, TrainConfig, Trainer, TrainingDiverged, check_memory
+from chainrule.training.checkpoint import load_checkpoint
+from chainrule.training.runs import LOCK, STEP_LOSS, Run, RunBusy, RunError, SaveError
+from chainrule.training.train import (
+    DIVERGENCE_FACTOR,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    check_memory,
+)
 
 
 def config(**change) -> TrainConfig:
@@ -291,7 +297,7 @@ def test_a_folder_that_cannot_be_locked_is_one_error(tmp_path, monkeypatch):
 def test_a_run_finished_meanwhile_is_refused_and_left_alone(tmp_path, monkeypatch):
     """Between the first look at the folder and its lock, another process may have
     started a run there: the refusal must not clean up that run's files."""
-    import chainrule.runs as runs
+    import chainrule.training.runs as runs
 
     first = Run.create(CONFIG, tmp_path / "r", data=blobs())
     first.close()
@@ -308,7 +314,7 @@ def test_a_run_finished_meanwhile_is_refused_and_left_alone(tmp_path, monkeypatc
 def test_resume_refuses_a_hostile_config_json_in_one_line(tmp_path, text):
     """A config.json nested thousands deep, or not an object, is a RunError, not a
     RecursionError or AttributeError from the library."""
-    from chainrule.runs import Run, RunError
+    from chainrule.training.runs import Run, RunError
 
     (tmp_path / "config.json").write_text(text)
     with pytest.raises(RunError, match="config.json"):

@@ -10,9 +10,9 @@ import signal
 import numpy as np
 import pytest
 
-from chainrule.checkpoint import load_checkpoint, load_model
-from chainrule.runs import Run, RunError, find_model, image_shape, new_run_dir, train
-from chainrule.train import Data, TrainConfig, TrainingDiverged
+from chainrule.training.checkpoint import load_checkpoint, load_model
+from chainrule.training.runs import Run, RunError, find_model, image_shape, new_run_dir, train
+from chainrule.training.train import Data, TrainConfig, TrainingDiverged
 
 
 def blobs(n_train=400, n_test=100, dim=16, classes=4, seed=0) -> Data:
@@ -129,7 +129,7 @@ def test_train_function_for_notebooks(tmp_path):
 
 
 def test_train_function_builds_a_multilayernet_from_options(tmp_path):
-    from chainrule.nets import MultiLayerNet
+    from chainrule.nn.nets import MultiLayerNet
 
     run = train(out=tmp_path / "deep", data=blobs(), plots=False, dataset="digits",
                 hidden=[16, 8], batchnorm=True, dropout=0.1, optimizer="adam", batch_size=10,

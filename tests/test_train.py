@@ -11,10 +11,10 @@ import warnings
 import numpy as np
 import pytest
 
-from chainrule import checkpoint
-from chainrule.nets import TwoLayerNet
-from chainrule.optim import SGD
-from chainrule.train import (
+from chainrule.nn.nets import TwoLayerNet
+from chainrule.nn.optim import SGD
+from chainrule.training import checkpoint
+from chainrule.training.train import (
     Data,
     History,
     TrainConfig,
@@ -228,7 +228,7 @@ def test_config_validation_of_the_network_fields(change, match):
     ({"weight_decay": 1e-4, "weight_init_std": 0.01}, False, 0.01, 0.1),
 ])
 def test_config_resolves_the_net_the_init_and_the_learning_rate(change, two_layer, init, lr):
-    from chainrule.nets import MultiLayerNet
+    from chainrule.nn.nets import MultiLayerNet
 
     c = TrainConfig(**change)
     r = c.resolved()
@@ -322,8 +322,8 @@ def test_load_data_keeps_uint8_and_normalizes_rows_like_load_mnist(real_data_roo
 
 
 def test_deeper_net_with_dropout_batchnorm_and_adam_resumes_bit_identically(tmp_path):
-    from chainrule.nets import MultiLayerNet
-    from chainrule.optim import Adam
+    from chainrule.nn.nets import MultiLayerNet
+    from chainrule.nn.optim import Adam
 
     data = blobs()
 
@@ -376,7 +376,7 @@ def test_no_checkpoint_stands_past_an_unrecorded_evaluation():
 def test_eval_samples_measures_the_first_k_of_each_set():
     """``eval_samples=k``: the scheduled accuracies are those of the first k samples
     (the book's evaluate_sample_num_per_epoch); ``evaluate()`` still uses the full sets."""
-    from chainrule.nets import accuracy_of
+    from chainrule.nn.nets import accuracy_of
 
     rng = np.random.default_rng(0)
     x, t = rng.standard_normal((300, 4)), rng.integers(0, 3, 300)
@@ -400,7 +400,7 @@ def test_a_second_signal_stops_at_once_and_names_itself(sig, monkeypatch, capsys
     """The first stop signal asks for a stop after the step; a second one raises
     SignalInterrupt carrying its number, and the CLI exits 128 + it (130, 143, 129)."""
     from chainrule import cli
-    from chainrule.train import SignalInterrupt
+    from chainrule.training.train import SignalInterrupt
 
     tr = trainer()
     with pytest.raises(SignalInterrupt) as caught, tr.stopping_on_signals():

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from lab_tools import lab_client
 
-from chainrule import book
-from chainrule.graph import Graph
+from chainrule.book import examples as book
+from chainrule.graph.record import Graph
 from chainrule.web import create_app
 
 
@@ -245,7 +245,7 @@ def test_every_language_has_every_word():
 def test_the_pages_drawing_is_clickable_and_its_words_are_the_pages():
     import xml.etree.ElementTree as ET
 
-    from chainrule import draw
+    from chainrule.graph import draw
 
     g = book.apple_orange()
     plain = draw.to_svg(g)
@@ -414,7 +414,7 @@ def test_every_rule_note_is_translated():
     from pathlib import Path
 
     import chainrule.web
-    from chainrule.explain import NOTES
+    from chainrule.graph.explain import NOTES
 
     folder = Path(chainrule.web.__file__).with_name("static") / "i18n"
     for lang in ("en", "ja", "zh"):

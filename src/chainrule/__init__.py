@@ -5,11 +5,9 @@ The book's names come first; everything here imports only NumPy, so
 """
 
 from chainrule import _startup  # noqa: F401 - first: Ctrl-C while the command starts
-from chainrule.base import Layer
-from chainrule.conv import Convolution, Pooling, col2im, im2col
-from chainrule.convnets import DeepConvNet, SimpleConvNet
-from chainrule.datasets import load_mnist
-from chainrule.functions import (
+from chainrule.core.base import Layer
+from chainrule.core.conv import Convolution, Pooling, col2im, im2col
+from chainrule.core.functions import (
     cross_entropy_error,
     identity_function,
     mean_squared_error,
@@ -22,15 +20,13 @@ from chainrule.functions import (
     step_function,
     sum_squared_error,
 )
-from chainrule.gradient import (
+from chainrule.core.gradient import (
     GradientCheckReport,
     gradient_check,
     numerical_gradient,
     numerical_gradient_2d,
 )
-from chainrule.graph import Graph
-from chainrule.idx import IDXError, read_idx
-from chainrule.layers import (
+from chainrule.core.layers import (
     Affine,
     BatchNormalization,
     Dropout,
@@ -39,8 +35,7 @@ from chainrule.layers import (
     SoftmaxWithLoss,
     Tanh,
 )
-from chainrule.nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
-from chainrule.nodes import (
+from chainrule.core.nodes import (
     AddLayer,
     DivLayer,
     ExpLayer,
@@ -54,7 +49,12 @@ from chainrule.nodes import (
     SubLayer,
     TanhNode,
 )
-from chainrule.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
+from chainrule.data.datasets import load_mnist
+from chainrule.data.idx import IDXError, read_idx
+from chainrule.graph.record import Graph
+from chainrule.nn.convnets import DeepConvNet, SimpleConvNet
+from chainrule.nn.nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from chainrule.nn.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 __version__ = "0.1.0"
 

@@ -7,9 +7,9 @@ from chainrule.cli import CLIError
 
 def open_model(target: str):
     """``(ModelFile, the run's config.json or None)``; a bad target is a one-line error.
-    The model is checked as ``chainrule.checkpoint.read_model`` checks it."""
-    from chainrule.checkpoint import CheckpointError, read_model
-    from chainrule.runs import RunError, find_model
+    The model is checked as ``chainrule.training.checkpoint.read_model`` checks it."""
+    from chainrule.training.checkpoint import CheckpointError, read_model
+    from chainrule.training.runs import RunError, find_model
 
     try:
         path, saved = find_model(target)
@@ -20,7 +20,7 @@ def open_model(target: str):
 
 def model_input(model) -> tuple[int, ...]:
     """The shape of one input of ``model``'s network (checked when the file was read)."""
-    from chainrule.checkpoint import input_shape
+    from chainrule.training.checkpoint import input_shape
 
     shape = input_shape(model.config, model.net.params)
     if shape is None:  # pragma: no cover - read_model refuses such files

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(verbose: bool) -> int:
-    from chainrule.datasets import DATASET_NAMES, dataset_status
+    from chainrule.data.datasets import DATASET_NAMES, dataset_status
 
     bad = False
     for name in DATASET_NAMES:
@@ -74,7 +74,7 @@ def _list(verbose: bool) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from chainrule.datasets import (
+    from chainrule.data.datasets import (
         DatasetNotFoundError,
         DownloadError,
         cache_dir,

@@ -38,7 +38,7 @@ def _fmt(v) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule import book
+    from chainrule.book import examples as book
 
     if not (math.isfinite(args.x) and abs(args.x) <= X_LIMIT):
         raise CLIError(f"--x must be a number from -{X_LIMIT:g} to {X_LIMIT:g} (the primitive "
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _sigmoid(x: float) -> int:
-    from chainrule import book
+    from chainrule.book import examples as book
 
     g = book.sigmoid(x)
     y = g.value("y")

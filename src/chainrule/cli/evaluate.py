@@ -59,8 +59,8 @@ def _run_config(saved, target: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.datasets import DATASET_NAMES, class_names
-    from chainrule.train import describe_net, evaluate, load_data
+    from chainrule.data.datasets import DATASET_NAMES, class_names
+    from chainrule.training.train import describe_net, evaluate, load_data
 
     png = _figure_path(args)
     model, saved = open_model(args.target)
@@ -111,8 +111,8 @@ class _Shaped:
 
 def _draw(result, path: Path, title: str) -> None:
     """The confusion matrix in the format ``path``'s suffix names, written atomically."""
-    from chainrule.files import atomic_open
-    from chainrule.plot import plot_confusion
+    from chainrule.store.files import atomic_open
+    from chainrule.training.plots import plot_confusion
 
     fig = plot_confusion(result, None, title=title)
     try:

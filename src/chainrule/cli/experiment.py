@@ -91,9 +91,9 @@ def _progress(quiet: bool):
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    from chainrule import experiments as ex
-    from chainrule.datasets import load_mnist
-    from chainrule.plot_experiments import plot_experiment, save_csv
+    from chainrule.book import experiments as ex
+    from chainrule.book.figures import plot_experiment, save_csv
+    from chainrule.data.datasets import load_mnist
 
     try:
         (x, t), (xt, tt) = load_mnist(dataset=args.dataset, data_dir=args.data_dir)
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         plot_experiment(result, png)
         if args.name == "filters":
-            from chainrule.checkpoint import write_npz
+            from chainrule.training.checkpoint import write_npz
 
             write_npz(csv, {"before": result.before, "after": result.after})
         else:

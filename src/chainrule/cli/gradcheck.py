@@ -42,10 +42,10 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from chainrule.datasets import DATASET_NAMES
-    from chainrule.gradient import gradient_check
-    from chainrule.nets import TwoLayerNet
-    from chainrule.train import check_memory, load_data, num_classes
+    from chainrule.core.gradient import gradient_check
+    from chainrule.data.datasets import DATASET_NAMES
+    from chainrule.nn.nets import TwoLayerNet
+    from chainrule.training.train import check_memory, load_data, num_classes
 
     for flag, value, low in (("--samples", args.samples, 1), ("--directions", args.directions, 0),
                              ("--images", args.images, 1), ("--hidden", args.hidden, 1),

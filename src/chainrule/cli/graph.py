@@ -61,7 +61,7 @@ def _values(pairs: list[str]) -> dict[str, float]:
 
 
 def _expression_graph(args: argparse.Namespace):
-    from chainrule.expression import ExpressionError, InputError, graph_of
+    from chainrule.graph.expression import ExpressionError, InputError, graph_of
 
     try:
         return graph_of(args.expr, _values(args.at))
@@ -72,8 +72,8 @@ def _expression_graph(args: argparse.Namespace):
 
 
 def _book_graph(args: argparse.Namespace):
-    from chainrule import book
-    from chainrule.graph import InputError
+    from chainrule.book import examples as book
+    from chainrule.graph.record import InputError
 
     try:
         values = book.check_inputs(args.name, _values(args.at))
@@ -83,7 +83,7 @@ def _book_graph(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule import draw
+    from chainrule.graph import draw
 
     if args.name is None and args.expr is None:
         raise CLIError("give NAME (" + ", ".join(NAMES) + ") or --expr TEXT")
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(g, precision: int) -> str:
     """``f = 9 at x = 1, y = 2; df/dx = 6, df/dy = 6``."""
-    from chainrule.draw import format_value
+    from chainrule.graph.draw import format_value
 
     def fmt(v) -> str:
         return format_value(v, precision)

@@ -32,9 +32,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.functions import softmax
-    from chainrule.preprocess import ImageError, load_image
-    from chainrule.runs import image_shape
+    from chainrule.core.functions import softmax
+    from chainrule.data.preprocess import ImageError, load_image
+    from chainrule.training.runs import image_shape
 
     model, _ = open_model(args.model)
     net, meta = model.net, model.meta

@@ -96,8 +96,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import math
 
-    from chainrule.checkpoint import CheckpointError
-    from chainrule.runs import Run, RunError, SaveError
+    from chainrule.training.checkpoint import CheckpointError
+    from chainrule.training.runs import Run, RunError, SaveError
 
     if not (math.isfinite(args.checkpoint_every) and args.checkpoint_every >= 0):
         raise CLIError(f"--checkpoint-every must be a number of seconds >= 0, got "
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("not enough memory for this network and data; try a smaller "
                        "--hidden or --batch-size") from None
     except (OSError, ImportError) as exc:  # the dataset is missing or unreadable
-        from chainrule.datasets import DatasetNotFoundError
+        from chainrule.data.datasets import DatasetNotFoundError
 
         message = str(exc)
         if isinstance(exc, DatasetNotFoundError):  # its hint, said the command line's way
@@ -137,7 +137,7 @@ def _init(text: str) -> float | str:
 
 
 def _config(args: argparse.Namespace):
-    from chainrule.train import TrainConfig
+    from chainrule.training.train import TrainConfig
 
     given = {field: getattr(args, flag) for flag, field in SETTINGS.items()
              if getattr(args, flag) is not None}
@@ -150,8 +150,8 @@ def _config(args: argparse.Namespace):
 
 def _check_resume(args: argparse.Namespace) -> Path:
     """The run folder; a flag that contradicts the run's config is an error."""
-    from chainrule.files import read_json
-    from chainrule.train import INIT_NAMES, TrainConfig
+    from chainrule.store.files import read_json
+    from chainrule.training.train import INIT_NAMES, TrainConfig
 
     path = Path(args.resume)
     if args.out is not None and Path(args.out).resolve() != path.resolve():
@@ -198,7 +198,7 @@ def _flag_names(message: str) -> str:
 
 
 def _describe(run) -> str:
-    from chainrule.train import describe_net
+    from chainrule.training.train import describe_net
 
     c, t = run.config, run.trainer
     epochs = t.iters / t.iters_per_epoch
@@ -255,8 +255,8 @@ class Progress:
 
 
 def _train(run, args: argparse.Namespace) -> int:
-    from chainrule.runs import SaveError
-    from chainrule.train import TrainingDiverged
+    from chainrule.training.runs import SaveError
+    from chainrule.training.train import TrainingDiverged
 
     trainer = run.trainer
     if not args.quiet:

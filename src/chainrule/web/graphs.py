@@ -4,7 +4,7 @@ This is the one module of :mod:`chainrule.web` that calls the library's graph co
 (the section "library calls" below), and the web package adds no math of its own:
 values and gradients are the layers' own, numerical derivatives are
 ``Graph.numerical_grad``'s, local rules are ``explain.rule``'s, the step order is the
-graph's, and "agree" is :mod:`chainrule.gradient`'s comparison. What this module adds
+graph's, and "agree" is :mod:`chainrule.core.gradient`'s comparison. What this module adds
 is presentation: the numbers as JSON (non-finite ones as the strings ``"NaN"``,
 ``"Infinity"``, ``"-Infinity"``), short texts as the drawings print them
 (``draw.format_value``), slider ranges, array summaries and heatmap pictures.
@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import book, draw
-from chainrule.explain import rule
-from chainrule.expression import ExpressionError, parse
-from chainrule.gradient import _compare
-from chainrule.graph import Edge, Graph
+from chainrule.book import examples as book
+from chainrule.core.gradient import _compare
+from chainrule.graph import draw
+from chainrule.graph.explain import rule
+from chainrule.graph.expression import ExpressionError, parse
+from chainrule.graph.record import Edge, Graph
 
 BUILT_IN = ("apple", "apple-orange", "sigmoid", "chain", "two-layer-net")
 SERVED = "yours"  # the name of the graph given to create_app(graph=...)

@@ -16,8 +16,8 @@ Routes (all answers JSON; bad input gets a 4xx with ``{"error": ...}``):
 - ``GET  /api/train/ID/events``    server-sent events, one JSON object per event
 - ``POST /api/train/ID/stop``      stop after the current step
 
-All numbers come from the library (:mod:`chainrule.probe`, :mod:`chainrule.live`,
-:mod:`chainrule.preprocess`); this module parses, checks and answers.
+All numbers come from the library (:mod:`chainrule.nn.probe`, :mod:`chainrule.training.live`,
+:mod:`chainrule.data.preprocess`); this module parses, checks and answers.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from chainrule.live import LiveRun, TrainingBusy
+from chainrule.training.live import LiveRun, TrainingBusy
 from chainrule.web.app import LabState, RequestError, page
 from chainrule.web.netlab_input import (
     MAX_BODY,
@@ -65,7 +65,7 @@ def _number(v: float) -> float | None:
 
 
 def predict_answer(model: Model, x: np.ndarray, label: int | None, blank: bool) -> dict:
-    from chainrule.probe import probe
+    from chainrule.nn.probe import probe
 
     with model.lock:
         p = probe(model.net, x, label)
@@ -77,7 +77,7 @@ def predict_answer(model: Model, x: np.ndarray, label: int | None, blank: bool) 
 
 
 def learn_answer(model: Model, x: np.ndarray, label: int, lr: float, blank: bool) -> dict:
-    from chainrule.probe import learn_step
+    from chainrule.nn.probe import learn_step
 
     step = learn_step(model.net, x, label, lr, top=12)
     b, a = step.before, step.after

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from starlette.requests import Request
 
-from chainrule.train import TrainConfig
+from chainrule.training.train import TrainConfig
 from chainrule.web.app import RequestError, read_json
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def _pixels(pixels, n: int) -> np.ndarray:
 def _image(url, model: Model) -> tuple[np.ndarray, bool]:
     from PIL import Image, UnidentifiedImageError
 
-    from chainrule.preprocess import ImageError, prepare_image, read_image
+    from chainrule.data.preprocess import ImageError, prepare_image, read_image
 
     if not isinstance(url, str):
         raise RequestError("image must be a data URL string (data:image/png;base64,...)")
@@ -154,8 +154,8 @@ TRAIN_KEYS = ("dataset", "hidden", "activation", "optimizer", "lr", "batch_size"
 
 def train_config(data: dict) -> TrainConfig:
     """The :class:`TrainConfig` of a training form, within :data:`TRAIN_LIMITS`."""
-    from chainrule.datasets import DATASET_NAMES
-    from chainrule.optim import OPTIMIZERS
+    from chainrule.data.datasets import DATASET_NAMES
+    from chainrule.nn.optim import OPTIMIZERS
 
     check_keys(data, TRAIN_KEYS)
     lim = TRAIN_LIMITS

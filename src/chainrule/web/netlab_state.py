@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.files import read_json
-from chainrule.live import LiveRun, LiveRuns, TrainingBusy
-from chainrule.train import TrainConfig
+from chainrule.store.files import read_json
+from chainrule.training.live import LiveRun, LiveRuns, TrainingBusy
+from chainrule.training.train import TrainConfig
 from chainrule.web.app import RequestError
 
 FIRST_ITERS = {"mnist": 5000, "digits": 3000}
@@ -55,11 +55,11 @@ class Model:
 
 def load_model(target: str | os.PathLike, model_id: str = "first", source: str = "given") -> Model:
     """The network in a run folder or model file; :class:`LabError` if it is unusable."""
-    from chainrule.checkpoint import CheckpointError, read_model
-    from chainrule.datasets import class_names
-    from chainrule.probe import input_shape
-    from chainrule.runs import RunError, find_model, image_shape
-    from chainrule.train import describe_net
+    from chainrule.data.datasets import class_names
+    from chainrule.nn.probe import input_shape
+    from chainrule.training.checkpoint import CheckpointError, read_model
+    from chainrule.training.runs import RunError, find_model, image_shape
+    from chainrule.training.train import describe_net
 
     try:
         path, saved = find_model(target)
@@ -112,7 +112,7 @@ class NetLab:
                  runs_dir: str | os.PathLike = "runs", data_dir=None, download: bool = True,
                  first_root: str | os.PathLike | None = None, plots: bool = True,
                  first_iters: dict[str, int] | None = None, seed: int | None = None):
-        from chainrule.datasets import cache_dir
+        from chainrule.data.datasets import cache_dir
 
         self.runs = LiveRuns(runs_dir)
         self.data_dir, self.download, self.plots = data_dir, download, plots
@@ -140,7 +140,7 @@ class NetLab:
     def _first_dataset(self) -> str:
         """mnist when its files are on disk or it may be downloaded (and no digits network
         is kept from an earlier start without MNIST); else digits."""
-        from chainrule.datasets import _offline, dataset_status
+        from chainrule.data.datasets import _offline, dataset_status
 
         if (self.first_root / "mnist" / "model.npz").is_file():
             return "mnist"
@@ -259,7 +259,7 @@ class NetLab:
         unless the lab may)."""
         with self._lock:
             if dataset not in self._test_sets:
-                from chainrule.train import load_data
+                from chainrule.training.train import load_data
 
                 data = load_data(dataset, self.data_dir, download=self.download)
                 self._test_sets[dataset] = (data.x_test, data.t_test)

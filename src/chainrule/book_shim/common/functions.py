@@ -1,3 +1,3 @@
 """The book's ``common/functions.py``: chainrule's functions (and ``np``)."""
 # ruff: noqa: F401, F403
-from chainrule.functions import *
+from chainrule.core.functions import *

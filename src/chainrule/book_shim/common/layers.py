@@ -2,7 +2,7 @@
 (chapter 7), with the functions, ``im2col`` and ``col2im`` that the book's module imports
 (and so exports) too."""
 # ruff: noqa: F401, F403
-from chainrule.conv import Convolution, Pooling
-from chainrule.functions import *
-from chainrule.layers import *
-from chainrule.util import col2im, im2col
+from chainrule.book.util import col2im, im2col
+from chainrule.core.conv import Convolution, Pooling
+from chainrule.core.functions import *
+from chainrule.core.layers import *

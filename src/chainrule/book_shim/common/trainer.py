@@ -1,3 +1,3 @@
-"""The book's ``common/trainer.py``: :class:`chainrule.trainer.Trainer`."""
+"""The book's ``common/trainer.py``: :class:`chainrule.book.trainer.Trainer`."""
 # ruff: noqa: F401, F403
-from chainrule.trainer import *
+from chainrule.book.trainer import *

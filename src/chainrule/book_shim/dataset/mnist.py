@@ -1,3 +1,3 @@
 """The book's ``dataset/mnist.py``: chainrule's loader (no pickle, verified downloads)."""
 # ruff: noqa: F401, F403
-from chainrule.mnist import *
+from chainrule.book.mnist import *

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from chainrule.base import Layer
-from chainrule.parallel import split
+from chainrule.core.base import Layer
+from chainrule.core.parallel import split
 
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -153,7 +153,7 @@ class Convolution(Layer):
     column of ``dW``'s product (no separate pass over the large ``out`` and ``dout``).
     The patches are written into the same buffer at every forward of the same shape.
     Both directions work image by image, so the batch is split between the cores
-    (:func:`chainrule.parallel.split`) with the same bits on any number of them; the
+    (:func:`chainrule.core.parallel.split`) with the same bits on any number of them; the
     ``dW`` terms are summed over the batch afterwards, in order.
 
     ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image. ``W`` ``(FN, C, FH, FW)`` and
@@ -262,7 +262,7 @@ class Pooling(Layer):
 
     ``x`` is ``(N, C, H, W)``, or one ``(C, H, W)`` image; the output has ``x``'s dtype.
     Both directions go a few images at a time (what stays in cache), split between the
-    cores (:func:`chainrule.parallel.split`).
+    cores (:func:`chainrule.core.parallel.split`).
     """
 
     def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0):

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.base import Layer
-from chainrule.functions import sigmoid
+from chainrule.core.base import Layer
+from chainrule.core.functions import sigmoid
 
 
 def _unbroadcast(grad, shape: tuple):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.files import atomic_open
+from chainrule.store.files import atomic_open
 
 
 def _figure(width: float = 6.4, height: float = 4.8):

@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import base
-from chainrule.base import Layer, distinct, recording
-from chainrule.snapshot import LayerStates
+from chainrule.core import base
+from chainrule.core.base import Layer, distinct, recording
+from chainrule.graph.snapshot import LayerStates
 
 _PY_NUMBERS = (bool, int, float, complex)  # Python may share these objects
 
@@ -79,7 +79,7 @@ class Node:
     ``inputs`` are the value edges in the order of ``forward``'s parameters; ``args``
     and ``kwargs`` repeat the call itself, with edges in place of values and flags
     kept as they were, so that the call can be made again (:meth:`Graph.rerun`).
-    ``token`` identifies the call (:func:`chainrule.base.forward_token`).
+    ``token`` identifies the call (:func:`chainrule.core.base.forward_token`).
     """
 
     index: int
@@ -411,13 +411,13 @@ class Graph:
         any backward), so the result is comparable with ``grad(key)``. ``key`` is a
         name, a recorded value or an :class:`Edge`, input or intermediate. A number
         for a scalar edge; for an array edge an array of its shape, computed in
-        float64 with :func:`chainrule.gradient.numerical_gradient`. Only the nodes
+        float64 with :func:`chainrule.core.gradient.numerical_gradient`. Only the nodes
         downstream of the edge run again (a layer with a ``fix_mask`` attribute, such
         as Dropout, with it set, so that it reuses its recorded mask), and the graph,
         its layers and their cached state (random generators included) are left
         exactly as they were.
         """
-        from chainrule.gradient import numerical_gradient
+        from chainrule.core.gradient import numerical_gradient
 
         edge = self[key]
         start = self._start if self._start is not None else self.output
@@ -473,9 +473,9 @@ class Graph:
 
         ``Graph.from_expression("(x + y) ** 2", x=1, y=2)``: one node of the library's
         node layers per operation, the names as inputs, ``dout = 1``. See
-        :mod:`chainrule.expression` for what may be written and which errors it gives.
+        :mod:`chainrule.graph.expression` for what may be written and which errors it gives.
         """
-        from chainrule.expression import graph_of
+        from chainrule.graph.expression import graph_of
 
         return graph_of(text, inputs)
 
@@ -539,32 +539,32 @@ class Graph:
 
     # -- drawing -----------------------------------------------------------------
     def to_svg(self, **options) -> str:
-        """The graph as a standalone SVG (see :func:`chainrule.draw.to_svg`)."""
-        from chainrule import draw
+        """The graph as a standalone SVG (see :func:`chainrule.graph.draw.to_svg`)."""
+        from chainrule.graph import draw
 
         return draw.to_svg(self, **options)
 
     def to_png(self, **options) -> bytes:
         """The same picture as PNG bytes, drawn with matplotlib."""
-        from chainrule import draw
+        from chainrule.graph import draw
 
         return draw.to_png(self, **options)
 
     def to_dot(self, **options) -> str:
         """Graphviz source (``dot -Tsvg``)."""
-        from chainrule import draw
+        from chainrule.graph import draw
 
         return draw.to_dot(self, **options)
 
     def to_mermaid(self, **options) -> str:
         """A Mermaid ``flowchart LR``."""
-        from chainrule import draw
+        from chainrule.graph import draw
 
         return draw.to_mermaid(self, **options)
 
     def save(self, path, **options) -> None:
         """Write the drawing; the format follows the suffix (.svg .png .dot .gv .mmd)."""
-        from chainrule import draw
+        from chainrule.graph import draw
 
         draw.save(self, path, **options)
 
@@ -587,7 +587,7 @@ def _seed(dout: Any, value: Any) -> Any:
 
 class _Saved:
     """The values, gradients and tokens of a graph, and the state of the layers of
-    some of its nodes (:class:`~chainrule.snapshot.LayerStates`), to put back."""
+    some of its nodes (:class:`~chainrule.graph.snapshot.LayerStates`), to put back."""
 
     def __init__(self, graph: Graph, nodes: list[Node]):
         self.graph = graph

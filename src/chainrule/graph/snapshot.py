@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.base import Layer
+from chainrule.core.base import Layer
 
 
 class LayerStates:

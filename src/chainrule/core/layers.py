@@ -10,11 +10,11 @@ import math
 
 import numpy as np
 
-from chainrule.base import Layer
-from chainrule.floats import zero_where
-from chainrule.functions import check_labels, cross_entropy_from_log, log_softmax, sigmoid
-from chainrule.parallel import together
-from chainrule.rng import Random, make_rng
+from chainrule.core.base import Layer
+from chainrule.core.floats import zero_where
+from chainrule.core.functions import check_labels, cross_entropy_from_log, log_softmax, sigmoid
+from chainrule.core.parallel import together
+from chainrule.core.rng import Random, make_rng
 
 
 def _check_shape(layer: Layer, what: str, expected: tuple, given: tuple) -> None:
@@ -58,7 +58,7 @@ class Sigmoid(Layer):
 
 SPLIT_PRODUCTS = 1 << 22
 """Multiply-adds of ``dW``'s product from which :meth:`Affine.backward` makes ``dW`` and
-``dx`` on two threads at once, when :mod:`chainrule.parallel` allows two (a trainer's
+``dx`` on two threads at once, when :mod:`chainrule.core.parallel` allows two (a trainer's
 steps). SimpleConvNet's ``Affine1`` (100 x 4320 x 100): 1.44 ms on one thread, 0.84 ms
 on two; chapter 5's products are far smaller, and a hand-over would only cost."""
 

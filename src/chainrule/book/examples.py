@@ -1,6 +1,6 @@
 """The computational graphs of chapter 5, computed by the library's own layers.
 
-Each function runs the book's code inside a :class:`~chainrule.graph.Graph` and
+Each function runs the book's code inside a :class:`~chainrule.graph.record.Graph` and
 returns it, back-propagated from ``dout = 1`` unless ``backward=False``; its number
 inputs are keyword arguments (:data:`INPUTS`). The ``chainrule demo`` and
 ``chainrule graph`` commands and the browser lab all start here.
@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.draw import format_value
-from chainrule.graph import Graph, InputError
-from chainrule.layers import Sigmoid
-from chainrule.nets import TwoLayerNet
-from chainrule.nodes import AddLayer, ExpLayer, MulLayer, PowLayer, ReciprocalLayer
+from chainrule.core.layers import Sigmoid
+from chainrule.core.nodes import AddLayer, ExpLayer, MulLayer, PowLayer, ReciprocalLayer
+from chainrule.graph.draw import format_value
+from chainrule.graph.record import Graph, InputError
+from chainrule.nn.nets import TwoLayerNet
 
 
 def apple(apple: float = 100, apple_num: float = 2, tax: float = 1.1, *,
@@ -131,9 +131,9 @@ has none: its inputs are arrays (its ``batch`` and ``seed`` are settings)."""
 
 def check_inputs(name: str, inputs: dict[str, Any]) -> dict[str, float]:
     """The inputs for ``EXAMPLES[name]``, checked: each a name of ``INPUTS[name]`` and
-    a finite real number (as float64), or an :class:`~chainrule.graph.InputError`
+    a finite real number (as float64), or an :class:`~chainrule.graph.record.InputError`
     naming it. An unknown example name is a ``KeyError``."""
-    from chainrule.expression import real_number
+    from chainrule.graph.expression import real_number
 
     if name not in EXAMPLES:
         raise KeyError(f"no example {name!r} (known: {', '.join(EXAMPLES)})")

@@ -12,9 +12,9 @@ What happens becomes a list of JSON-able events, each with a sequence number ``s
   evaluation, the rows of ``metrics.csv``;
 - ``{"type": "end", "status", "message", "summary"}``, last: ``status`` is completed,
   stopped (a stop was asked for; the run can be resumed), diverged (the library's
-  :class:`~chainrule.train.TrainingDiverged` message: a NaN, or a loss 1000 times the
+  :class:`~chainrule.training.train.TrainingDiverged` message: a NaN, or a loss 1000 times the
   first) or failed (the data could not be loaded, a file could not be written
-  (:class:`~chainrule.runs.SaveError`), ...: the one-line reason); ``warning`` says
+  (:class:`~chainrule.training.runs.SaveError`), ...: the one-line reason); ``warning`` says
   when a run that ended normally did not learn (see :func:`not_learning`),
   ``warning_facts`` the same as numbers. By the end event the run folder's lock is
   released: ``chainrule train --resume`` can take it at once.
@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chainrule.train import TrainConfig, TrainingDiverged, describe_net
+from chainrule.training.train import TrainConfig, TrainingDiverged, describe_net
 
 Event = dict[str, Any]
 FINAL = ("completed", "stopped", "diverged", "failed")
@@ -49,7 +49,7 @@ def _finite(v: float) -> float | None:
 class LiveRun:
     """One run of ``config`` in ``out`` (a new or empty folder), trained in a thread.
 
-    ``data`` (a :class:`~chainrule.train.Data`) replaces loading ``config.dataset``
+    ``data`` (a :class:`~chainrule.training.train.Data`) replaces loading ``config.dataset``
     (with ``data_dir`` and ``download`` as ``load_mnist`` takes them).
     ``progress_every`` defaults to a few dozen steps (at most about 200 progress
     events per run). ``on_end(run)`` is called in the thread just before the end event.
@@ -64,7 +64,7 @@ class LiveRun:
         self.status = "starting"  # starting, running, then one of FINAL
         self.message = ""
         self.error: BaseException | None = None
-        self.run = None  # the chainrule.runs.Run, once created
+        self.run = None  # the chainrule.training.runs.Run, once created
         self.events: list[Event] = []
         self._data, self._data_dir, self._download = data, data_dir, download
         self._plots, self._progress_every, self._on_end = plots, progress_every, on_end
@@ -131,7 +131,7 @@ class LiveRun:
                     self._listeners.remove(listener)
 
     def _main(self) -> None:
-        from chainrule.runs import Run
+        from chainrule.training.runs import Run
 
         try:
             self.run = run = Run.create(self.config, self.path, data=self._data,
@@ -217,12 +217,12 @@ def learning_check(history, config: TrainConfig, num_classes: int = 10, *,
 
     Not learning: at least two evaluations and the last accuracy (test, else train) at
     most 1.5 times chance (``1 / num_classes``); the last is the run's ``summary``
-    (:class:`~chainrule.runs.Summary`) when it measured the network after the last
+    (:class:`~chainrule.training.runs.Summary`) when it measured the network after the last
     row. If some mini-batch loss was more than twice the first, ``cause`` is
     ``"high"``: that is what a too-high rate does to these networks when the loss
     neither turns NaN nor grows past the divergence rule's 1000 times the first (SGD
     at lr 10 on MNIST: ReLU units die, and the loss, after a peak below that rule,
-    settles near ``log(num_classes)``), so :class:`~chainrule.train.TrainingDiverged`
+    settles near ``log(num_classes)``), so :class:`~chainrule.training.train.TrainingDiverged`
     does not fire. Otherwise ``cause`` is ``"low"``: the rate is too low or the run too
     short. The other keys: ``iterations`` (when the accuracy was measured),
     ``accuracy``, ``first_loss``, ``worst_loss``, ``last_loss`` (of the last evaluation
@@ -283,7 +283,7 @@ class LiveRuns:
         """Start training ``config`` in ``out`` (default: a new ``root/<timestamp>``).
         Raises :class:`TrainingBusy` while another run trains, ``ValueError`` for a bad
         config (before any folder is made)."""
-        from chainrule.runs import new_run_dir
+        from chainrule.training.runs import new_run_dir
 
         config = config.resolved()
         with self._lock:

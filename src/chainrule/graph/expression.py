@@ -32,8 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.graph import Graph, InputError
-from chainrule.nodes import (
+from chainrule.core.nodes import (
     AddLayer,
     DivLayer,
     ExpLayer,
@@ -47,6 +46,7 @@ from chainrule.nodes import (
     SubLayer,
     TanhNode,
 )
+from chainrule.graph.record import Graph, InputError
 
 MAX_LENGTH = 1000  # characters
 MAX_OPERATIONS = 300  # nodes of the graph

@@ -1,4 +1,4 @@
-"""The book's ``dataset/mnist.py`` names, backed by :mod:`chainrule.datasets`.
+"""The book's ``dataset/mnist.py`` names, backed by :mod:`chainrule.data.datasets`.
 
 ``load_mnist(normalize=True, flatten=True, one_hot_label=False)`` is chainrule's loader
 (found on disk or downloaded from several mirrors, checksum-verified, cached as
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np  # noqa: F401 - the book's module exports it
 
-from chainrule.datasets import DATASETS, cache_dir, load_mnist, locate
+from chainrule.data.datasets import DATASETS, cache_dir, load_mnist, locate
 
 __all__ = ["np", "load_mnist", "init_mnist", "download_mnist", "url_base", "key_file",
            "dataset_dir", "train_num", "test_num", "img_dim", "img_size"]

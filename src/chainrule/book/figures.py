@@ -1,6 +1,6 @@
-"""The book's chapter-6 figures, drawn from :class:`~chainrule.experiments.ExperimentResult`.
+"""The book's chapter-6 figures, drawn from :class:`~chainrule.book.experiments.ExperimentResult`.
 
-As in :mod:`chainrule.plot`, matplotlib is imported inside the functions and figures are
+As in :mod:`chainrule.training.plots`, matplotlib is imported inside the functions and figures are
 ``matplotlib.figure.Figure`` objects rendered by Agg, never ``pyplot``. Each function
 returns the figure, or with ``path`` writes a PNG atomically and returns the path.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.experiments import ExperimentResult
+from chainrule.book.experiments import ExperimentResult
 
 MARKERS = ("o", "x", "s", "D", "^", "v", "*", "+")
 
@@ -40,7 +40,7 @@ def _figure(width: float, height: float):
 def _done(fig, path):
     if path is None:
         return fig
-    from chainrule.plot import save_figure
+    from chainrule.training.plots import save_figure
 
     return save_figure(fig, path)
 
@@ -116,8 +116,8 @@ def plot_overfit(result: ExperimentResult, path: str | os.PathLike | None = None
 
 
 def plot_experiment(result: ExperimentResult, path: str | os.PathLike | None = None):
-    """The book's figure for ``result`` (any of :data:`chainrule.experiments.EXPERIMENTS`,
-    or a :class:`~chainrule.experiments.FilterResult`)."""
+    """The book's figure for ``result`` (any of :data:`chainrule.book.experiments.EXPERIMENTS`,
+    or a :class:`~chainrule.book.experiments.FilterResult`)."""
     if result.name in ("optimizers", "init"):
         return plot_loss_curves(result, path)
     if result.name == "batchnorm":
@@ -131,7 +131,7 @@ def plot_experiment(result: ExperimentResult, path: str | os.PathLike | None = N
 
 def save_csv(result: ExperimentResult, path: str | os.PathLike) -> Path:
     """Write ``result.to_csv()`` to ``path`` atomically."""
-    from chainrule.files import write_text
+    from chainrule.store.files import write_text
 
     path = Path(path)
     write_text(path, result.to_csv())

@@ -8,9 +8,9 @@ free-form ``meta`` JSON (dataset, class names, image shape). A **checkpoint**
 (``optimizer/<name>``), the history (``history/<column>``) and ``trainer`` JSON
 (iteration, the states of the batch generator and of the network's own generator).
 
-Reading trusts nothing (see :mod:`chainrule.npz`): no pickle ever; the zip directory and
+Reading trusts nothing (see :mod:`chainrule.store.npz`): no pickle ever; the zip directory and
 every entry's header are checked before any data is decompressed (entry names the
-format has, plain numeric dtypes, sizes within :data:`chainrule.npz.LIMITS`); the JSON
+format has, plain numeric dtypes, sizes within :data:`chainrule.store.npz.LIMITS`); the JSON
 entries are size- and depth-limited; the parameters must be float32 or float64, one
 dtype for all, finite, and fit the architecture: a pass forward and backward through a
 zero-filled copy of the network, on one zero input, must give every parameter a
@@ -36,17 +36,17 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.files import (  # noqa: F401 - atomic_open, write_json, write_text re-exported
+from chainrule.store.files import (  # noqa: F401 - atomic_open, write_json, write_text re-exported
     JSON_MAX_DEPTH,
     atomic_open,
     loads_json,
     write_json,
     write_text,
 )
-from chainrule.npz import LIMITS, Limits, NpzError, read_npz
+from chainrule.store.npz import LIMITS, Limits, NpzError, read_npz
 
 MODEL_FORMAT = "chainrule.model/1"
-CHECKPOINT_FORMAT = "chainrule.checkpoint/1"
+CHECKPOINT_FORMAT = "chainrule.training.checkpoint/1"
 
 MAX_INPUT_VALUES = 1 << 22
 """The most input values (pixels times channels) a model file's network may take: the
@@ -61,7 +61,7 @@ _MODEL_ONLY = {"format", "net", "meta", "params", "buffers"}
 _MEMBER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*")
 
 NET_CLASSES: dict[str, type] = {}
-"""Network classes by name, beyond those in :mod:`chainrule.nets` (see :func:`register_net`)."""
+"""Network classes by name, beyond those in :mod:`chainrule.nn.nets` (see :func:`register_net`)."""
 
 
 class CheckpointError(ValueError):
@@ -69,7 +69,7 @@ class CheckpointError(ValueError):
 
 
 def register_net(cls: type) -> type:
-    """Make ``cls`` loadable from files (classes in :mod:`chainrule.nets` need not register).
+    """Make ``cls`` loadable from files (classes in :mod:`chainrule.nn.nets` need not register).
 
     A network class needs ``params``, ``config()`` (a JSON-able dict with ``"class"``)
     and a ``from_config(config, params)`` classmethod; one with ``buffers()`` also
@@ -80,21 +80,21 @@ def register_net(cls: type) -> type:
 
 
 def net_class(name: str) -> type:
-    """The network class called ``name``: registered, else found in :mod:`chainrule.nets`
-    or :mod:`chainrule.convnets`."""
+    """The network class called ``name``: registered, else found in :mod:`chainrule.nn.nets`
+    or :mod:`chainrule.nn.convnets`."""
     if not isinstance(name, str):
         raise CheckpointError(f"the network class must be a name, got {name!r}")
     if name in NET_CLASSES:
         return NET_CLASSES[name]
-    from chainrule import convnets, nets
+    from chainrule.nn import convnets, nets
 
     for module in (nets, convnets):
         cls = None if str(name).startswith("_") else getattr(module, str(name), None)
         if isinstance(cls, type) and callable(getattr(cls, "from_config", None)):
             return cls
-    raise CheckpointError(f"unknown network class {name!r}: not in chainrule.nets or "
-                          "chainrule.convnets and not "
-                          "registered with chainrule.checkpoint.register_net")
+    raise CheckpointError(f"unknown network class {name!r}: not in chainrule.nn.nets or "
+                          "chainrule.nn.convnets and not "
+                          "registered with chainrule.training.checkpoint.register_net")
 
 
 # ---------------------------------------------------------------- atomic writes

@@ -2,10 +2,10 @@
 
 A run folder (default ``runs/<timestamp>/``) holds:
 
-- ``config.json``: the :class:`~chainrule.train.TrainConfig` as resolved (the learning
+- ``config.json``: the :class:`~chainrule.training.train.TrainConfig` as resolved (the learning
   rate and weight init that were used) plus derived facts (the network's class and
   architecture, set sizes, iterations per epoch, version);
-- ``metrics.csv``: one row per evaluation (see :class:`~chainrule.train.History`), never
+- ``metrics.csv``: one row per evaluation (see :class:`~chainrule.training.train.History`), never
   a row the checkpoint does not hold;
 - ``checkpoint.npz``: everything needed to resume (written at the start, after every
   evaluation, every ``checkpoint_every`` seconds (60) between them and when the run
@@ -14,7 +14,7 @@ A run folder (default ``runs/<timestamp>/``) holds:
 - ``step_loss.f64``: every step's mini-batch loss, little-endian float64 in step order
   (``numpy.fromfile(path, "<f8")``), appended before each checkpoint: the book's
   ``train_loss_list`` survives a resume, and writing it costs 8 bytes a step;
-- ``model.npz``: the trained network, loadable with ``chainrule.checkpoint.load_model``;
+- ``model.npz``: the trained network, loadable with ``chainrule.training.checkpoint.load_model``;
 - ``summary.json``: status, final accuracies, wall time, iterations per second;
 - ``accuracy.png`` and ``loss.png``: the figures;
 - ``.run.lock``: the lock of the process training in the folder (its pid inside).
@@ -40,8 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import checkpoint, files
-from chainrule.train import (
+from chainrule.store import files
+from chainrule.training import checkpoint
+from chainrule.training.train import (
     Data,
     History,
     TrainConfig,
@@ -227,7 +228,7 @@ def image_shape(dataset: str, input_size: int) -> list[int] | None:
 
 
 class Run:
-    """A :class:`~chainrule.train.Trainer` bound to a run folder.
+    """A :class:`~chainrule.training.train.Trainer` bound to a run folder.
 
     Make one with :meth:`create` or :meth:`resume`, then call :meth:`train`. The folder
     is locked (:class:`RunLock`) from then until :meth:`train` returns or :meth:`close`.
@@ -378,7 +379,7 @@ class Run:
         checkpoint is written after every evaluation and ``checkpoint_every`` seconds
         after the last one (None: only at evaluations). On a diverging loss the files
         are written (the checkpoint stays at the last good state, ``metrics.csv`` holds
-        its rows) and :class:`~chainrule.train.TrainingDiverged` is raised; a file that
+        its rows) and :class:`~chainrule.training.train.TrainingDiverged` is raised; a file that
         cannot be written raises :class:`SaveError`. Either way ``self.summary`` is set
         where it could be, and the folder's lock is released.
         """
@@ -456,8 +457,8 @@ class Run:
     # -------------------------------------------------------------- files
 
     def meta(self) -> dict[str, Any]:
-        from chainrule.datasets import class_names
-        from chainrule.nets import input_shape
+        from chainrule.data.datasets import class_names
+        from chainrule.nn.nets import input_shape
 
         shape = input_shape(self.net)
         return {"dataset": self.config.dataset,
@@ -491,7 +492,7 @@ class Run:
         return self.file(METRICS)
 
     def write_plots(self) -> list[Path]:
-        from chainrule import plot
+        from chainrule.training import plots as plot
 
         with self._writing(ACCURACY_PNG):
             accuracy = plot.plot_accuracy(self.history, self.file(ACCURACY_PNG))

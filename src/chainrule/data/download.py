@@ -7,7 +7,7 @@ its size and SHA-256 are right. Any failure (HTTP error, refused connection, sil
 longer than the timeout, a server too slow to finish by the deadline, short or oversized
 body, wrong checksum) moves on to the next address, and no partial or wrong file is
 ever left at the destination. The temporary file is removed on every error, on Ctrl-C
-and on SIGTERM or SIGHUP (see ``chainrule.files.atomic_open``); one left by a process
+and on SIGTERM or SIGHUP (see ``chainrule.store.files.atomic_open``); one left by a process
 that was killed outright is removed by the next download of that file, once stale.
 urllib only (imported on first download); the progress bar uses tqdm when it is installed.
 """
@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from chainrule.files import atomic_open
+from chainrule.store.files import atomic_open
 
 __all__ = ["ChecksumError", "DownloadError", "fetch_file", "sha256_file"]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainrule.layers import BatchNormalization, Dropout, Relu, Sigmoid, Tanh
+from chainrule.core.layers import BatchNormalization, Dropout, Relu, Sigmoid, Tanh
 
 ACTIVATIONS = (Relu, Sigmoid, Tanh)
 """Layers whose outputs are reported as a network's hidden activations."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.floats import zero_where
+from chainrule.core.floats import zero_where
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 """The names :func:`make_optimizer` accepts (any case)."""

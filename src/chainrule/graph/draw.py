@@ -1,4 +1,4 @@
-"""Drawing a recorded :class:`~chainrule.graph.Graph` the way the book draws its figures.
+"""Drawing a recorded :class:`~chainrule.graph.record.Graph` the way the book draws its figures.
 
 Values flow left to right and are written above the arrows; gradients flow right to
 left and are written below them, in red. Operations are circles labelled with their
@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape, quoteattr
 import numpy as np
 
 if TYPE_CHECKING:
-    from chainrule.graph import Edge, Graph, Node
+    from chainrule.graph.record import Edge, Graph, Node
 
 FONT_FAMILY = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
 VALUE_COLOR = "#1a1a1a"

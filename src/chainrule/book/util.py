@@ -1,13 +1,13 @@
 """The book's ``common/util.py``: smoothing a loss curve, shuffling a dataset, and the
-convolution helpers (``conv_output_size``, ``im2col``, ``col2im``, from :mod:`chainrule.conv`).
+convolution helpers (``conv_output_size``, ``im2col``, ``col2im``, from :mod:`chainrule.core.conv`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from chainrule.conv import col2im, conv_output_size, im2col
-from chainrule.rng import Random, make_rng
+from chainrule.core.conv import col2im, conv_output_size, im2col
+from chainrule.core.rng import Random, make_rng
 
 __all__ = ["np", "smooth_curve", "shuffle_dataset", "conv_output_size", "im2col", "col2im"]
 

@@ -1,6 +1,6 @@
 """A node's local rule, written out with its actual numbers (or shapes, for arrays).
 
-:func:`rule` reads a recorded :class:`~chainrule.graph.Node` after ``forward`` (and
+:func:`rule` reads a recorded :class:`~chainrule.graph.record.Node` after ``forward`` (and
 ``backward``, for the gradients) and returns, for a ``×`` node::
 
     {"op": "×", "note": "mul", "dout": "1.1",
@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule import layers, nodes
-from chainrule.draw import format_value
+from chainrule.core import layers, nodes
+from chainrule.graph.draw import format_value
 
 if TYPE_CHECKING:
-    from chainrule.graph import Node
+    from chainrule.graph.record import Node
 
 NOTES = {
     "mul": "A × node multiplies dout by the other input: the inputs swap.",

@@ -15,7 +15,7 @@
   size, inode, modification and change time (``ctime``, which no program can set
   back: any write to the file forgets its hash).
 * **Downloading** into the user cache, from several mirrors in turn, each file
-  checked before it is renamed into place (see ``chainrule.download``).
+  checked before it is renamed into place (see ``chainrule.data.download``).
   ``download=False`` or ``CHAINRULE_OFFLINE=1`` turns the network off;
   ``CHAINRULE_MIRRORS`` (whitespace- or comma-separated base URLs, ``{dataset}``
   replaced by the dataset's name) replaces the built-in mirror list.
@@ -44,14 +44,14 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import DTypeLike
 
-from chainrule.download import (
+from chainrule.data.download import (
     ChecksumError,
     DownloadError,
     fetch_file,
     sha256_file,
 )
-from chainrule.files import atomic_open, read_json
-from chainrule.idx import IDXError, idx_sha256, read_idx
+from chainrule.data.idx import IDXError, idx_sha256, read_idx
+from chainrule.store.files import atomic_open, read_json
 
 __all__ = [
     "load_mnist", "read_idx", "class_names", "dataset_status", "fetch_dataset", "locate",

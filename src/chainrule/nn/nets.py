@@ -10,9 +10,9 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from chainrule.functions import check_labels
-from chainrule.gradient import numerical_gradient
-from chainrule.layers import (
+from chainrule.core.functions import check_labels
+from chainrule.core.gradient import numerical_gradient
+from chainrule.core.layers import (
     Affine,
     BatchNormalization,
     Dropout,
@@ -21,7 +21,7 @@ from chainrule.layers import (
     SoftmaxWithLoss,
     Tanh,
 )
-from chainrule.rng import copy_rng, make_rng  # noqa: F401 - make_rng: also imported from here
+from chainrule.core.rng import copy_rng, make_rng  # noqa: F401 - make_rng: also imported from here
 
 
 def predict_in_chunks(predict, x: np.ndarray, batch_size: int | None) -> np.ndarray:
@@ -33,7 +33,7 @@ def predict_in_chunks(predict, x: np.ndarray, batch_size: int | None) -> np.ndar
 
 def accuracy_of(scores: np.ndarray, t) -> float:
     """Share of rows whose highest score is the label (one-hot or index labels, one per
-    row: :func:`~chainrule.functions.check_labels`). A row with a NaN score predicts
+    row: :func:`~chainrule.core.functions.check_labels`). A row with a NaN score predicts
     nothing and counts as wrong (``argmax`` would call it class 0)."""
     scores = np.asarray(scores)
     t = check_labels(scores, t, "accuracy")

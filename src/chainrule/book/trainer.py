@@ -1,6 +1,6 @@
 """The book's ``common/trainer.py``: ``Trainer(network, x_train, t_train, x_test, t_test, ...)``
 with ``train()``, ``train_step()`` and its lists, run by chainrule's own loop
-(:class:`chainrule.train.Trainer`).
+(:class:`chainrule.training.train.Trainer`).
 
 Each step draws a batch of ``mini_batch_size`` indices with replacement, computes
 ``network.gradient``, lets the optimizer update ``network.params``, then records
@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from chainrule.optim import (  # noqa: F401 - the book's module exports the optimizers too
+from chainrule.core.rng import Random, make_rng
+from chainrule.nn.optim import (  # noqa: F401 - the book's module exports the optimizers too
     SGD,
     AdaGrad,
     Adam,
@@ -27,8 +28,7 @@ from chainrule.optim import (  # noqa: F401 - the book's module exports the opti
     RMSprop,
     make_optimizer,
 )
-from chainrule.rng import Random, make_rng
-from chainrule.train import Trainer as _Loop
+from chainrule.training.train import Trainer as _Loop
 
 
 class _Network:
@@ -81,7 +81,7 @@ class Trainer:
     ``optimizer`` is a name (``'SGD'``, ``'Momentum'``, ``'Nesterov'``, ``'AdaGrad'``,
     ``'RMSprop'``, ``'Adam'``, any case) made with ``optimizer_param``. Batches come
     from ``rng`` or a generator made from ``seed``; with neither, from NumPy's global
-    state. ``loop`` is the :class:`chainrule.train.Trainer` that runs the steps.
+    state. ``loop`` is the :class:`chainrule.training.train.Trainer` that runs the steps.
     """
 
     def __init__(self, network, x_train, t_train, x_test, t_test, epochs=20,

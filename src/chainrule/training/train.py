@@ -6,7 +6,7 @@ backprop ``gradient``, one optimizer ``update``; after step ``i`` with
 With the defaults (60000 images, batch 100, 10000 iterations) that is after steps
 0, 600, ..., 9600: 17 evaluations, as in the book.
 
-Nothing here prints or writes files: :mod:`chainrule.runs` keeps a run on disk and
+Nothing here prints or writes files: :mod:`chainrule.training.runs` keeps a run on disk and
 ``chainrule train`` shows it.
 """
 
@@ -27,11 +27,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule import parallel
-from chainrule.functions import check_labels
-from chainrule.images import ScaledImages
-from chainrule.nets import MultiLayerNet, TwoLayerNet, accuracy_of, predict_in_chunks
-from chainrule.optim import OPTIMIZERS, make_optimizer
+from chainrule.core import parallel
+from chainrule.core.functions import check_labels
+from chainrule.data.images import ScaledImages
+from chainrule.nn.nets import MultiLayerNet, TwoLayerNet, accuracy_of, predict_in_chunks
+from chainrule.nn.optim import OPTIMIZERS, make_optimizer
 
 DTYPES = ("float32", "float64")
 NETWORKS = ("mlp", "simple-conv", "deep-conv")
@@ -146,8 +146,8 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the first bad field; return ``self``."""
-        from chainrule.datasets import DATASET_NAMES
-        from chainrule.nets import ACTIVATIONS
+        from chainrule.data.datasets import DATASET_NAMES
+        from chainrule.nn.nets import ACTIVATIONS
 
         init = self.weight_init_std
         checks = [
@@ -273,7 +273,7 @@ def build_net(config: TrainConfig, input_size: int, output_size: int, *,
     ``(C, H, W)``; by default one channel of square images of ``input_size`` pixels);
     weights (and later dropout masks) drawn from ``rng``."""
     if config.network != "mlp":
-        from chainrule.convnets import DeepConvNet, SimpleConvNet
+        from chainrule.nn.convnets import DeepConvNet, SimpleConvNet
 
         if input_dim is None:
             side = math.isqrt(input_size)
@@ -418,7 +418,7 @@ def load_data(dataset: str = "mnist", data_dir=None, dtype="float32", *,
     The images stay uint8 in memory (:class:`ScaledImages`): 47 MB for MNIST's training
     set instead of 188 MB in float32, with bit-identical batches.
     """
-    from chainrule.datasets import load_mnist, pixel_max
+    from chainrule.data.datasets import load_mnist, pixel_max
 
     (x, t), (xt, tt) = load_mnist(normalize=False, flatten=True, dataset=dataset,
                                   data_dir=data_dir, download=download)
@@ -495,7 +495,7 @@ class History:
         With ``steps_from = k > 0`` the arrays also hold ``step_loss_from`` (k) and
         ``first_loss`` (step 0's loss): :meth:`from_state_dict` puts NaN for steps
         ``1 .. k-1`` (a run folder keeps them in its own file, see
-        :mod:`chainrule.runs`). What resuming needs is the steps since the last row.
+        :mod:`chainrule.training.runs`). What resuming needs is the steps since the last row.
         """
         arrays = {c: np.array(getattr(self, c), dtype=np.float64) for c in self.COLUMNS}
         arrays["iteration"] = np.array(self.iteration, dtype=np.int64)
@@ -546,7 +546,7 @@ class Trainer:
     predicts a few images at a time (a convnet's ``chunk_size``). It needs
     ``threadpoolctl`` and is ignored without it; ``None`` leaves BLAS alone.
     ``threads`` is how many threads the layers that split their work (convolution,
-    pooling, a large affine's two products) may use (:mod:`chainrule.parallel`; None:
+    pooling, a large affine's two products) may use (:mod:`chainrule.core.parallel`; None:
     one per core, up to 8); the numbers do not depend on it. While an evaluation runs
     beside the steps, it takes one of them. Evaluations predict ``eval_batch_size``
     rows at a time: 2000 float32 rows of MNIST (6 MB) stay in cache between the
