@@ -21,8 +21,11 @@ import numpy as np
 
 
 def main() -> int:
+    from chainrule.data.load import load_data
     from chainrule.nn import optim
-    from chainrule.training.train import TrainConfig, Trainer, keep_freed_memory, load_data
+    from chainrule.training.config import TrainConfig
+    from chainrule.training.loop import TrainingLoop
+    from chainrule.training.tuning import keep_freed_memory
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=float, default=5)
@@ -34,7 +37,7 @@ def main() -> int:
     for name, flush in (("flushed (chainrule)", True), ("formulas as written", False)):
         optim._FLUSH_SUBNORMALS = flush
         config = TrainConfig.for_network("simple-conv", epochs=args.epochs)
-        trainer = Trainer.from_config(config, data)
+        trainer = TrainingLoop.from_config(config, data)
         t0 = time.perf_counter()
         trainer.run(handle_sigint=False)
         runs[name] = (trainer, time.perf_counter() - t0)

@@ -31,8 +31,11 @@ def main() -> int:
     from threadpoolctl import threadpool_limits
 
     from chainrule.core import parallel
+    from chainrule.data.load import load_data
     from chainrule.nn.convnets import _pooled_first
-    from chainrule.training.train import TrainConfig, Trainer, keep_freed_memory, load_data
+    from chainrule.training.config import TrainConfig
+    from chainrule.training.loop import TrainingLoop
+    from chainrule.training.tuning import keep_freed_memory
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=200)
@@ -45,7 +48,7 @@ def main() -> int:
     settings = args.threads or sorted({1, parallel.cores()})
     keep_freed_memory()
     data = load_data("mnist")
-    trainer = Trainer.from_config(TrainConfig.for_network(args.network, iters=1), data)
+    trainer = TrainingLoop.from_config(TrainConfig.for_network(args.network, iters=1), data)
     net, optimizer = trainer.net, trainer.optimizer
     named = {id(layer): name for name, layer in (
         net.layers.items() if isinstance(net.layers, dict) else

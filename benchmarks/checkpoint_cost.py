@@ -21,17 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.nn.nets import TwoLayerNet
 from chainrule.nn.optim import SGD
+from chainrule.nn.two_layer import TwoLayerNet
 from chainrule.training.checkpoint import save_checkpoint
-from chainrule.training.train import History, Trainer
+from chainrule.training.history import History
+from chainrule.training.loop import TrainingLoop
 
 
-def trainer_at(steps: int, every: int) -> Trainer:
+def trainer_at(steps: int, every: int) -> TrainingLoop:
     """A trainer whose history is that of ``steps`` steps evaluated every ``every``."""
     x = np.zeros((60000, 784), dtype=np.float32)
     t = np.zeros(60000, dtype=np.int64)
-    tr = Trainer(TwoLayerNet(784, 50, 10, dtype=np.float32, seed=0), SGD(0.1), x, t,
+    tr = TrainingLoop(TwoLayerNet(784, 50, 10, dtype=np.float32, seed=0), SGD(0.1), x, t,
                  batch_size=100, iters=steps, eval_every=every, seed=0)
     rng = np.random.default_rng(0)
     rows = list(range(0, steps, every))

@@ -1,7 +1,7 @@
 """Where the divergence rule sits: the largest step loss of legitimate and of exploding runs,
 as a multiple of the first step's loss.
 
-``Trainer`` stops a run whose step loss passes ``DIVERGENCE_FACTOR`` (1000) times the
+``TrainingLoop`` stops a run whose step loss passes ``DIVERGENCE_FACTOR`` (1000) times the
 larger of its first step's loss and 1. This trains each setting below for ``--steps``
 steps on MNIST (the rule switched off) and prints the peak ratio: the book's protocol,
 the README's chapter-6 commands, SGD up to lr 1, Adam, and AdaGrad/RMSprop on a deeper
@@ -17,7 +17,9 @@ import math
 
 import numpy as np
 
-from chainrule.training.train import DIVERGENCE_FACTOR, TrainConfig, Trainer, load_data
+from chainrule.data.load import load_data
+from chainrule.training.config import TrainConfig
+from chainrule.training.loop import DIVERGENCE_FACTOR, TrainingLoop
 
 TABLE = dict(activation="relu", weight_init_std="he", optimizer="adam", lr=0.001)
 LEGITIMATE = {
@@ -56,7 +58,7 @@ def peak(settings: dict, steps: int, cache: dict) -> tuple[float, float, float]:
     if dataset not in cache:
         cache[dataset] = load_data(dataset)
     config = TrainConfig(iters=steps, eval_every=10**9, **settings)
-    trainer = Trainer.from_config(config, cache[dataset], divergence_factor=None,
+    trainer = TrainingLoop.from_config(config, cache[dataset], divergence_factor=None,
                                   eval_samples=1)
     try:
         trainer.run(handle_sigint=False)

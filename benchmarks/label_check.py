@@ -2,12 +2,12 @@
 
 ``SoftmaxWithLoss.forward`` refuses labels that are not one per sample, index labels out
 of range and one-hot rows that are not distributions (``functions.check_labels``);
-``Trainer`` checks its label sets once and lets the loss skip the check in its loop.
+``TrainingLoop`` checks its label sets once and lets the loss skip the check in its loop.
 This times 2000 steps of the chapter-5 step (a 784-50-10 TwoLayerNet, batches of 100,
 float32, one BLAS thread) with the check as it is and as it was before (index labels
 range-checked at every call, one-hot labels not checked), alternating, in one process,
 for index and one-hot labels, two ways: the book's loop calling ``net.gradient``
-(checked at every call) and ``Trainer.run`` (no evaluations); prints medians of the
+(checked at every call) and ``TrainingLoop.run`` (no evaluations); prints medians of the
 process's CPU time (steady on a shared machine: the loop runs on one thread).
 
     python benchmarks/label_check.py [--repeats 7] [--steps 2000]
@@ -23,10 +23,10 @@ import time
 import numpy as np
 
 import chainrule.core.layers as layers
-import chainrule.training.train as train
-from chainrule.nn.nets import TwoLayerNet
+import chainrule.training.loop as train
 from chainrule.nn.optim import SGD
-from chainrule.training.train import Trainer
+from chainrule.nn.two_layer import TwoLayerNet
+from chainrule.training.loop import TrainingLoop
 
 
 def before(y, t, who="labels"):
@@ -47,7 +47,7 @@ def book_loop(net, x, t, batches) -> float:
 
 
 def trainer_loop(net, x, t, batches) -> float:
-    trainer = Trainer(net, SGD(1e-30), x, t, batch_size=100, iters=len(batches),
+    trainer = TrainingLoop(net, SGD(1e-30), x, t, batch_size=100, iters=len(batches),
                       eval_every=10**9, seed=0, step_threads=None, eval_samples=1)
     start = time.process_time()
     trainer.run(handle_sigint=False)
@@ -56,7 +56,7 @@ def trainer_loop(net, x, t, batches) -> float:
 
 @contextlib.contextmanager
 def as_before(enabled: bool):
-    """The code before the change: no checks in Trainer, the old check in the loss."""
+    """The code before the change: no checks in TrainingLoop, the old check in the loss."""
     if not enabled:
         yield
         return
@@ -88,7 +88,7 @@ def main() -> None:
     except ImportError:
         limit = None
     for name, t in (("index labels", labels), ("one-hot labels", onehot)):
-        for how, loop in (("net.gradient", book_loop), ("Trainer.run", trainer_loop)):
+        for how, loop in (("net.gradient", book_loop), ("TrainingLoop.run", trainer_loop)):
             times = {"before": [], "checked": []}
             for _ in range(args.repeats):
                 for which in times:

@@ -81,6 +81,8 @@ def describe_machine() -> str:
 
 def data_folder(given: str | None) -> str:
     data = given or os.environ.get("CHAINRULE_DATA") or str(REPO.parent / "shared" / "datasets")
+    # absolute: the trainings run in other folders
+    data = os.pathsep.join(str(Path(root).resolve()) for root in data.split(os.pathsep) if root)
     for root in filter(None, data.split(os.pathsep)):
         for folder in (Path(root) / "mnist", Path(root)):
             if any((folder / (MNIST_FILE + ext)).is_file() for ext in (".gz", "")):

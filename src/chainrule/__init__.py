@@ -5,6 +5,7 @@ The book's names come first; everything here imports only NumPy, so
 """
 
 from chainrule import _startup  # noqa: F401 - first: Ctrl-C while the command starts
+from chainrule._version import __version__  # noqa: F401 - chainrule.__version__
 from chainrule.core.base import Layer
 from chainrule.core.conv import Convolution, Pooling, col2im, im2col
 from chainrule.core.functions import (
@@ -49,14 +50,13 @@ from chainrule.core.nodes import (
     SubLayer,
     TanhNode,
 )
-from chainrule.data.datasets import load_mnist
 from chainrule.data.idx import IDXError, read_idx
+from chainrule.data.load import load_mnist
 from chainrule.graph.record import Graph
 from chainrule.nn.convnets import DeepConvNet, SimpleConvNet
-from chainrule.nn.nets import MultiLayerNet, MultiLayerNetExtend, TwoLayerNet
+from chainrule.nn.multilayer import MultiLayerNet, MultiLayerNetExtend
 from chainrule.nn.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
-
-__version__ = "0.1.0"
+from chainrule.nn.two_layer import TwoLayerNet
 
 __all__ = [
     "MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss",

@@ -16,9 +16,10 @@ import numpy as np
 
 from chainrule.core.layers import Sigmoid
 from chainrule.core.nodes import AddLayer, ExpLayer, MulLayer, PowLayer, ReciprocalLayer
-from chainrule.graph.draw import format_value
-from chainrule.graph.record import Graph, InputError
-from chainrule.nn.nets import TwoLayerNet
+from chainrule.graph.expression import InputError, real_number
+from chainrule.graph.layout import format_value
+from chainrule.graph.record import Graph
+from chainrule.nn.two_layer import TwoLayerNet
 
 
 def apple(apple: float = 100, apple_num: float = 2, tax: float = 1.1, *,
@@ -133,8 +134,6 @@ def check_inputs(name: str, inputs: dict[str, Any]) -> dict[str, float]:
     """The inputs for ``EXAMPLES[name]``, checked: each a name of ``INPUTS[name]`` and
     a finite real number (as float64), or an :class:`~chainrule.graph.record.InputError`
     naming it. An unknown example name is a ``KeyError``."""
-    from chainrule.graph.expression import real_number
-
     if name not in EXAMPLES:
         raise KeyError(f"no example {name!r} (known: {', '.join(EXAMPLES)})")
     known = INPUTS[name]

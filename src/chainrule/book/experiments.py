@@ -1,6 +1,6 @@
 """The experiments of the book's chapter 6, as functions that return curves.
 
-Each experiment trains a few :class:`~chainrule.nn.nets.MultiLayerNet` variants on the
+Each experiment trains a few :class:`~chainrule.nn.multilayer.MultiLayerNet` variants on the
 same mini-batches and returns an :class:`ExperimentResult`: named curves (loss per
 iteration, or accuracy per epoch) with the settings that produced them. Nothing here
 prints, draws or reads files: ``chainrule experiment`` loads the data, and
@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chainrule.nn.nets import MultiLayerNet, MultiLayerNetExtend
+from chainrule.nn.convnets import SimpleConvNet
+from chainrule.nn.multilayer import MultiLayerNet, MultiLayerNetExtend
 from chainrule.nn.optim import make_optimizer
+from chainrule.training.tuning import keep_freed_memory
 
 EXPERIMENTS = ("optimizers", "init", "batchnorm", "overfit")
 
@@ -330,8 +332,6 @@ def learn_filters(x_train, t_train, x_test=None, t_test=None, *, epochs: float =
     """Train the book's SimpleConvNet (30 filters of 5x5, Adam, as ``train_convnet.py``)
     for ``epochs`` on square one-channel images and return its first layer's filters
     before and after (figure 7-24: from noise to edge and blob detectors)."""
-    from chainrule.nn.convnets import SimpleConvNet
-    from chainrule.training.train import keep_freed_memory
 
     _check_sizes(batch_size=batch_size)
     keep_freed_memory()  # as the trainer does: a convnet's steps reuse large arrays

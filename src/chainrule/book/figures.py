@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.book.experiments import ExperimentResult
+from chainrule.store.files import write_text
+from chainrule.training.plots import save_figure
 
 MARKERS = ("o", "x", "s", "D", "^", "v", "*", "+")
 
@@ -40,8 +42,6 @@ def _figure(width: float, height: float):
 def _done(fig, path):
     if path is None:
         return fig
-    from chainrule.training.plots import save_figure
-
     return save_figure(fig, path)
 
 
@@ -131,8 +131,6 @@ def plot_experiment(result: ExperimentResult, path: str | os.PathLike | None = N
 
 def save_csv(result: ExperimentResult, path: str | os.PathLike) -> Path:
     """Write ``result.to_csv()`` to ``path`` atomically."""
-    from chainrule.store.files import write_text
-
     path = Path(path)
     write_text(path, result.to_csv())
     return path

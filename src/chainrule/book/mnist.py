@@ -1,4 +1,4 @@
-"""The book's ``dataset/mnist.py`` names, backed by :mod:`chainrule.data.datasets`.
+"""The book's ``dataset/mnist.py`` names, backed by :mod:`chainrule.data`.
 
 ``load_mnist(normalize=True, flatten=True, one_hot_label=False)`` is chainrule's loader
 (found on disk or downloaded from several mirrors, checksum-verified, cached as
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np  # noqa: F401 - the book's module exports it
 
-from chainrule.data.datasets import DATASETS, cache_dir, load_mnist, locate
+from chainrule.data.catalog import DATASETS
+from chainrule.data.load import load_mnist
+from chainrule.data.locate import cache_dir, locate
 
 __all__ = ["np", "load_mnist", "init_mnist", "download_mnist", "url_base", "key_file",
            "dataset_dir", "train_num", "test_num", "img_dim", "img_size"]

@@ -1,6 +1,6 @@
 """The book's ``common/trainer.py``: ``Trainer(network, x_train, t_train, x_test, t_test, ...)``
 with ``train()``, ``train_step()`` and its lists, run by chainrule's own loop
-(:class:`chainrule.training.train.Trainer`).
+(:class:`chainrule.training.loop.TrainingLoop`).
 
 Each step draws a batch of ``mini_batch_size`` indices with replacement, computes
 ``network.gradient``, lets the optimizer update ``network.params``, then records
@@ -28,7 +28,7 @@ from chainrule.nn.optim import (  # noqa: F401 - the book's module exports the o
     RMSprop,
     make_optimizer,
 )
-from chainrule.training.train import Trainer as _Loop
+from chainrule.training.loop import TrainingLoop
 
 
 class _Network:
@@ -81,7 +81,7 @@ class Trainer:
     ``optimizer`` is a name (``'SGD'``, ``'Momentum'``, ``'Nesterov'``, ``'AdaGrad'``,
     ``'RMSprop'``, ``'Adam'``, any case) made with ``optimizer_param``. Batches come
     from ``rng`` or a generator made from ``seed``; with neither, from NumPy's global
-    state. ``loop`` is the :class:`chainrule.training.train.Trainer` that runs the steps.
+    state. ``loop`` is the :class:`~chainrule.training.loop.TrainingLoop` that runs the steps.
     """
 
     def __init__(self, network, x_train, t_train, x_test, t_test, epochs=20,
@@ -105,7 +105,7 @@ class Trainer:
         self.train_acc_list = []
         self.test_acc_list = []
         self._net = _Network(network)
-        self.loop = _Loop(self._net, self.optimizer, x_train, t_train, x_test, t_test,
+        self.loop = TrainingLoop(self._net, self.optimizer, x_train, t_train, x_test, t_test,
                           batch_size=mini_batch_size, iters=0,
                           eval_every=_eval_every(self.train_size, mini_batch_size),
                           rng=make_rng(seed, rng), eval_samples=evaluate_sample_num_per_epoch)
@@ -129,7 +129,7 @@ class Trainer:
         loop.run(on_eval=self._on_eval, on_progress=self._on_step, progress_every=1,
                  handle_sigint=False)
 
-    def _on_step(self, loop: _Loop) -> None:
+    def _on_step(self, loop: TrainingLoop) -> None:
         if loop.iteration == self.current_iter:  # the call at the end of a run: no new step
             return
         x, t = self._net.batch
@@ -139,7 +139,7 @@ class Trainer:
             print("train loss:" + str(loss))
         self.current_iter = loop.iteration
 
-    def _on_eval(self, loop: _Loop, row: dict) -> None:
+    def _on_eval(self, loop: TrainingLoop, row: dict) -> None:
         self.current_epoch += 1
         train_acc, test_acc = row["train_acc"], row["test_acc"]
         self.train_acc_list.append(train_acc)

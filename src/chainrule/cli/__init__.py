@@ -3,7 +3,8 @@
 Every sub-command lives in its own module in this package and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a callable
 ``func(args) -> int``. Modules are found automatically, so adding a command means
-adding one file. Heavy imports (matplotlib, the datasets) happen inside ``func``.
+adding one file. Heavy imports (matplotlib, tqdm, Pillow, the lab's Starlette) happen
+where they are used, so ``chainrule --help`` stays quick.
 
 Every command ends with its result or one line on stderr, never a traceback: a
 :class:`CLIError` prints ``chainrule CMD: error: ...`` (exit 2; the details of a
@@ -21,6 +22,9 @@ import os
 import pkgutil
 import signal
 import sys
+
+from chainrule import _startup
+from chainrule._version import __version__
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 70, 130
 
@@ -48,8 +52,6 @@ def _command_modules() -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from chainrule import __version__
-
     parser = argparse.ArgumentParser(
         prog="chainrule",
         description="Backpropagation from scratch: train, check, draw and explore the "
@@ -65,8 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from chainrule import _startup
-
     command = "?"
     try:
         _startup.release()  # from here on, Ctrl-C is a KeyboardInterrupt caught below

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from chainrule.book_shim import path
 from chainrule.cli import CLIError
 
 
@@ -38,8 +39,6 @@ def register(subparsers) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from chainrule.book_shim import path
-
     shim = str(path())
     if args.action == "path":
         print(shim)

@@ -7,8 +7,16 @@ import sys
 from pathlib import Path
 
 from chainrule.cli import CLIError
+from chainrule.data.catalog import DATASET_NAMES, DATASETS
+from chainrule.data.download import DownloadError
+from chainrule.data.locate import (
+    DatasetNotFoundError,
+    cache_dir,
+    dataset_status,
+    fetch_dataset,
+)
 
-FETCHABLE = ("mnist", "fashion-mnist")
+FETCHABLE = tuple(name for name, info in DATASETS.items() if info.files)
 
 
 def register(subparsers) -> None:
@@ -41,14 +49,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(verbose: bool) -> int:
-    from chainrule.data.datasets import DATASET_NAMES, dataset_status
-
     bad = False
     for name in DATASET_NAMES:
         status = dataset_status(name)
         corrupt = [f for f in status.files if f.state in ("corrupt", "unreadable")]
         bad = bad or bool(corrupt)
-        if name == "digits":
+        if not DATASETS[name].files:  # digits: bundled with scikit-learn
             state = "available" if status.found else "unavailable"
             print(f"{name:<14} {state:<18} {status.detail}")
             continue
@@ -74,13 +80,6 @@ def _list(verbose: bool) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from chainrule.data.datasets import (
-        DatasetNotFoundError,
-        DownloadError,
-        cache_dir,
-        fetch_dataset,
-    )
-
     name = args.name
     if name == "digits":
         raise CLIError("digits comes with scikit-learn, nothing to download "

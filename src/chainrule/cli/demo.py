@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from chainrule.book import examples as book
 from chainrule.cli import CLIError
 
 NAMES = ("apple", "apple-orange", "sigmoid")
@@ -38,8 +39,6 @@ def _fmt(v) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.book import examples as book
-
     if not (math.isfinite(args.x) and abs(args.x) <= X_LIMIT):
         raise CLIError(f"--x must be a number from -{X_LIMIT:g} to {X_LIMIT:g} (the primitive "
                        f"nodes' exp(-x) overflows below -709), got {args.x:g}")
@@ -57,8 +56,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _sigmoid(x: float) -> int:
-    from chainrule.book import examples as book
-
     g = book.sigmoid(x)
     y = g.value("y")
     print(f"sigmoid at x = {_fmt(x)}, from primitive nodes: x -> ×(-1) -> exp -> +1 -> / -> y")

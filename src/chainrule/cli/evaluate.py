@@ -10,6 +10,12 @@ import numpy as np
 
 from chainrule.cli import CLIError, printable
 from chainrule.cli._model import model_input, open_model
+from chainrule.data.catalog import DATASET_NAMES, class_names
+from chainrule.data.load import load_data
+from chainrule.nn.describe import describe_net
+from chainrule.store.files import atomic_open
+from chainrule.training.evaluation import evaluate
+from chainrule.training.plots import plot_confusion
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
 
@@ -59,9 +65,6 @@ def _run_config(saved, target: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.data.datasets import DATASET_NAMES, class_names
-    from chainrule.training.train import describe_net, evaluate, load_data
-
     png = _figure_path(args)
     model, saved = open_model(args.target)
     saved = _run_config(saved, args.target)
@@ -100,8 +103,7 @@ class _Shaped:
 
     def __init__(self, net, shape: tuple[int, ...]):
         self.net, self.shape = net, shape
-        if hasattr(net, "chunk_size"):  # a convnet predicts a few hundred images at a time
-            self.chunk_size = net.chunk_size
+        self.chunk_size = net.chunk_size  # a convnet predicts a few hundred images at a time
 
     def predict(self, x):
         if len(self.shape) == 1:
@@ -111,9 +113,6 @@ class _Shaped:
 
 def _draw(result, path: Path, title: str) -> None:
     """The confusion matrix in the format ``path``'s suffix names, written atomically."""
-    from chainrule.store.files import atomic_open
-    from chainrule.training.plots import plot_confusion
-
     fig = plot_confusion(result, None, title=title)
     try:
         with atomic_open(path, "wb") as f:

@@ -8,7 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+from chainrule.book import experiments as ex
+from chainrule.book.figures import plot_experiment, save_csv
 from chainrule.cli import CLIError
+from chainrule.data.load import load_mnist
+from chainrule.store.npz import write_npz
 
 NAMES = ("optimizers", "init", "batchnorm", "overfit", "filters")
 ABOUT = {
@@ -91,10 +95,6 @@ def _progress(quiet: bool):
 
 def run(args: argparse.Namespace) -> int:
     _check(args)
-    from chainrule.book import experiments as ex
-    from chainrule.book.figures import plot_experiment, save_csv
-    from chainrule.data.datasets import load_mnist
-
     try:
         (x, t), (xt, tt) = load_mnist(dataset=args.dataset, data_dir=args.data_dir)
     except (OSError, ValueError) as exc:  # missing, unreadable or corrupt data
@@ -133,8 +133,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         plot_experiment(result, png)
         if args.name == "filters":
-            from chainrule.training.checkpoint import write_npz
-
             write_npz(csv, {"before": result.before, "after": result.after})
         else:
             save_csv(result, csv)

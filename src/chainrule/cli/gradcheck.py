@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
+
 from chainrule.cli import CLIError
+from chainrule.core.gradient import gradient_check
+from chainrule.data.catalog import DATASET_NAMES
+from chainrule.data.load import load_data, num_classes
+from chainrule.nn.two_layer import TwoLayerNet
+from chainrule.training.build import check_memory
 
 EXIT_FAILED = 1
 
@@ -40,13 +47,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from chainrule.core.gradient import gradient_check
-    from chainrule.data.datasets import DATASET_NAMES
-    from chainrule.nn.nets import TwoLayerNet
-    from chainrule.training.train import check_memory, load_data, num_classes
-
     for flag, value, low in (("--samples", args.samples, 1), ("--directions", args.directions, 0),
                              ("--images", args.images, 1), ("--hidden", args.hidden, 1),
                              ("--seed", args.seed, 0)):

@@ -7,7 +7,12 @@ import argparse
 import math
 from pathlib import Path
 
+from chainrule.book import examples as book
 from chainrule.cli import CLIError
+from chainrule.graph import draw
+from chainrule.graph.expression import ExpressionError, InputError
+from chainrule.graph.layout import format_value
+from chainrule.graph.record import Graph
 
 NAMES = ("apple", "apple-orange", "sigmoid", "chain", "two-layer-net")
 SUFFIXES = (".svg", ".png", ".dot", ".gv", ".mmd", ".mermaid")
@@ -61,10 +66,8 @@ def _values(pairs: list[str]) -> dict[str, float]:
 
 
 def _expression_graph(args: argparse.Namespace):
-    from chainrule.graph.expression import ExpressionError, InputError, graph_of
-
     try:
-        return graph_of(args.expr, _values(args.at))
+        return Graph.from_expression(args.expr, **_values(args.at))
     except ExpressionError as exc:
         raise CLIError(f"--expr: {exc}") from None
     except InputError as exc:
@@ -72,9 +75,6 @@ def _expression_graph(args: argparse.Namespace):
 
 
 def _book_graph(args: argparse.Namespace):
-    from chainrule.book import examples as book
-    from chainrule.graph.record import InputError
-
     try:
         values = book.check_inputs(args.name, _values(args.at))
     except InputError as exc:
@@ -83,8 +83,6 @@ def _book_graph(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.graph import draw
-
     if args.name is None and args.expr is None:
         raise CLIError("give NAME (" + ", ".join(NAMES) + ") or --expr TEXT")
     if args.name is not None and args.expr is not None:
@@ -114,8 +112,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(g, precision: int) -> str:
     """``f = 9 at x = 1, y = 2; df/dx = 6, df/dy = 6``."""
-    from chainrule.graph.draw import format_value
-
     def fmt(v) -> str:
         return format_value(v, precision)
 

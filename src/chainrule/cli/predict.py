@@ -9,6 +9,9 @@ import numpy as np
 
 from chainrule.cli import EXIT_USAGE, CLIError, printable
 from chainrule.cli._model import model_input, open_model
+from chainrule.core.functions import softmax
+from chainrule.data.catalog import image_shape
+from chainrule.data.preprocess import ImageError, load_image
 
 
 def register(subparsers) -> None:
@@ -32,10 +35,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chainrule.core.functions import softmax
-    from chainrule.data.preprocess import ImageError, load_image
-    from chainrule.training.runs import image_shape
-
     model, _ = open_model(args.model)
     net, meta = model.net, model.meta
     input_shape = model_input(model)
@@ -43,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     shape = meta.get("image_shape") or image_shape(meta.get("dataset", ""), inputs)
     if not shape:
         raise CLIError(f"{model.path}: the model's {inputs} inputs are not a square image")
-    dtype = next(iter(net.params.values())).dtype
+    dtype = net.dtype
     names = [printable(n) for n in meta.get("class_names") or
              [str(c) for c in range(_outputs(net, input_shape, dtype))]]
     failed = shown = 0

@@ -6,10 +6,20 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
+import signal
 import sys
 from pathlib import Path
 
 from chainrule.cli import CLIError
+from chainrule.data.locate import DatasetNotFoundError
+from chainrule.nn.describe import describe_net
+from chainrule.nn.init import INIT_NAMES
+from chainrule.store.files import read_json
+from chainrule.training.checkpoint import CheckpointError
+from chainrule.training.config import TrainConfig
+from chainrule.training.folder import RunError, SaveError
+from chainrule.training.loop import TrainingDiverged
+from chainrule.training.runs import Run
 
 # argparse dest -> TrainConfig field, for the settings that decide a run's numbers
 SETTINGS = {"dataset": "dataset", "net": "network", "hidden": "hidden", "activation": "activation",
@@ -94,11 +104,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import math
-
-    from chainrule.training.checkpoint import CheckpointError
-    from chainrule.training.runs import Run, RunError, SaveError
-
     if not (math.isfinite(args.checkpoint_every) and args.checkpoint_every >= 0):
         raise CLIError(f"--checkpoint-every must be a number of seconds >= 0, got "
                        f"{args.checkpoint_every}")
@@ -119,8 +124,6 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("not enough memory for this network and data; try a smaller "
                        "--hidden or --batch-size") from None
     except (OSError, ImportError) as exc:  # the dataset is missing or unreadable
-        from chainrule.data.datasets import DatasetNotFoundError
-
         message = str(exc)
         if isinstance(exc, DatasetNotFoundError):  # its hint, said the command line's way
             message += "\nFrom the command line: chainrule train --dataset digits"
@@ -137,8 +140,6 @@ def _init(text: str) -> float | str:
 
 
 def _config(args: argparse.Namespace):
-    from chainrule.training.train import TrainConfig
-
     given = {field: getattr(args, flag) for flag, field in SETTINGS.items()
              if getattr(args, flag) is not None}
     if args.iters is not None:
@@ -150,9 +151,6 @@ def _config(args: argparse.Namespace):
 
 def _check_resume(args: argparse.Namespace) -> Path:
     """The run folder; a flag that contradicts the run's config is an error."""
-    from chainrule.store.files import read_json
-    from chainrule.training.train import INIT_NAMES, TrainConfig
-
     path = Path(args.resume)
     if args.out is not None and Path(args.out).resolve() != path.resolve():
         raise CLIError("--out cannot be used with --resume: a run continues in its own folder")
@@ -198,9 +196,7 @@ def _flag_names(message: str) -> str:
 
 
 def _describe(run) -> str:
-    from chainrule.training.train import describe_net
-
-    c, t = run.config, run.trainer
+    c, t = run.config, run.loop
     epochs = t.iters / t.iters_per_epoch
     return (f"{describe_net(run.info['net'], c.weight_init_std)} on {c.dataset} "
             f"({len(t.x_train)} train, {run.info['test_size']} test), {c.optimizer} lr "
@@ -210,10 +206,10 @@ def _describe(run) -> str:
             + f", {c.dtype}, seed {c.seed}")
 
 
-def _row_line(trainer, row: dict) -> str:
+def _row_line(loop, row: dict) -> str:
     epoch = row["epoch"]
     epoch_text = f"{epoch:3.0f}" if float(epoch).is_integer() else f"{epoch:6.2f}"
-    width = len(str(trainer.iters))
+    width = len(str(loop.iters))
     return (f"epoch {epoch_text} | iter {row['iteration']:>{width}} | loss {row['loss']:.4f} | "
             f"train acc {row['train_acc']:.4f} | test acc {row['test_acc']:.4f}")
 
@@ -221,29 +217,29 @@ def _row_line(trainer, row: dict) -> str:
 class Progress:
     """A tqdm bar on a terminal (refreshed every 50 steps); one line per evaluation."""
 
-    def __init__(self, trainer, *, quiet: bool):
+    def __init__(self, loop, *, quiet: bool):
         self.quiet = quiet
         self.bar = None
         self.acc = ""
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=trainer.iters, initial=trainer.iteration, desc="train",
+            self.bar = tqdm(total=loop.iters, initial=loop.iteration, desc="train",
                             unit="it", file=sys.stderr, dynamic_ncols=True, mininterval=0.25)
 
-    def on_progress(self, trainer) -> None:
+    def on_progress(self, loop) -> None:
         if self.bar is None:
             return
-        recent = trainer.history.step_loss[-50:]
+        recent = loop.history.step_loss[-50:]
         loss = sum(recent) / len(recent) if recent else float("nan")
         self.bar.set_postfix_str(f"loss {loss:.4f}{self.acc}", refresh=False)
-        self.bar.update(trainer.iteration - self.bar.n)
+        self.bar.update(loop.iteration - self.bar.n)
 
-    def on_eval(self, trainer, row: dict) -> None:
+    def on_eval(self, loop, row: dict) -> None:
         self.acc = f", train {row['train_acc']:.4f}, test {row['test_acc']:.4f}"
         if self.quiet:
             return
-        line = _row_line(trainer, row)
+        line = _row_line(loop, row)
         if self.bar is not None:
             self.bar.write(line, file=sys.stdout)
         else:
@@ -255,17 +251,14 @@ class Progress:
 
 
 def _train(run, args: argparse.Namespace) -> int:
-    from chainrule.training.runs import SaveError
-    from chainrule.training.train import TrainingDiverged
-
-    trainer = run.trainer
+    loop = run.loop
     if not args.quiet:
-        verb = f"resuming at iteration {trainer.iteration}: " if args.resume else ""
+        verb = f"resuming at iteration {loop.iteration}: " if args.resume else ""
         print(f"{verb}{_describe(run)}\nrun folder: {run.path}", flush=True)
-    if trainer.done and args.resume:
-        print(f"{run.path} is already complete ({trainer.iteration} iterations); "
+    if loop.done and args.resume:
+        print(f"{run.path} is already complete ({loop.iteration} iterations); "
               "give a larger --iters to train further")
-    progress = Progress(trainer, quiet=args.quiet)
+    progress = Progress(loop, quiet=args.quiet)
     resume = f"chainrule train --resume {shlex.quote(str(run.path))}"
     try:
         summary = run.train(on_eval=progress.on_eval, on_progress=progress.on_progress,
@@ -294,7 +287,7 @@ def _train(run, args: argparse.Namespace) -> int:
               file=sys.stderr)
         return _exit_status(s.signal)
     measured = (f"test acc {s.test_acc:.4f} on the whole test set"
-                if trainer.eval_samples is not None and math.isnan(s.train_acc)
+                if loop.eval_samples is not None and math.isnan(s.train_acc)
                 else f"train acc {s.train_acc:.4f}, test acc {s.test_acc:.4f}")
     print(f"final: {measured} (after {s.evaluated_at} iterations)")
     print(f"time: {s.wall_s:.2f} s for {s.steps} iterations, {s.it_per_s:.0f} it/s")
@@ -309,7 +302,5 @@ def _exit_status(signal_name: str | None) -> int:
     """128 + the signal's number, as a shell reports a process that a signal ended:
     130 for SIGINT (Ctrl-C, and a stop asked for in code), 143 for SIGTERM, 129 for
     SIGHUP."""
-    import signal
-
     number = getattr(signal, signal_name or "", None)
     return EXIT_INTERRUPTED if number is None else 128 + int(number)

@@ -133,7 +133,10 @@ def _relative(a, b, floor) -> np.ndarray:
     return np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
 
 
-def _compare(name, backprop, numerical, rtol, floor, kinks: list[Kink] = ()) -> ParamCheck:
+def compare(name, backprop, numerical, rtol, floor, kinks: list[Kink] = ()) -> ParamCheck:
+    """How far ``backprop`` is from ``numerical`` (any shapes of the same size): the
+    check passes when every relative error ``|a - b| / max(|a|, |b|, floor)`` is at
+    most ``rtol``. The one rule that says "agree", for gradient checks and the lab."""
     a = np.asarray(backprop, dtype=np.float64).ravel()
     b = np.asarray(numerical, dtype=np.float64).ravel()
     diff = np.abs(a - b)
@@ -188,7 +191,7 @@ def _judge(name, backprop, numerical, difference, index, *, h, rtol, floor, roun
                 kept[j] = False
                 break
     kinks += found
-    return _compare(name, a[kept], b[kept], rtol, floor, found)
+    return compare(name, a[kept], b[kept], rtol, floor, found)
 
 
 def _check_options(samples, directions, h, rtol, floor) -> None:

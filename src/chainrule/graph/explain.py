@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from chainrule.core import layers, nodes
-from chainrule.graph.draw import format_value
+from chainrule.graph.layout import format_value
 
 if TYPE_CHECKING:
-    from chainrule.graph.record import Node
+    from chainrule.graph.parts import Node
 
 NOTES = {
     "mul": "A × node multiplies dout by the other input: the inputs swap.",

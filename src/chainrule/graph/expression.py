@@ -13,7 +13,7 @@ comparisons, lambdas, comments, text over :data:`MAX_LENGTH` characters, more th
 :data:`MAX_OPERATIONS` operations, nesting deeper than :data:`MAX_DEPTH`) raises
 :class:`ExpressionError`, which names the offending part and where it is.
 
-:func:`graph_of` (``Graph.from_expression``) builds one node layer per operation:
+:func:`build` (what ``Graph.from_expression`` calls) records one node layer per operation:
 ``+`` AddLayer, ``-`` SubLayer (unary: NegLayer), ``*`` MulLayer, ``/`` DivLayer (the
 book's one-input "/" ReciprocalLayer when the numerator is the number 1), ``** n``
 PowLayer(n), and ExpLayer, LogLayer, SigmoidNode, ReluNode, TanhNode. A name used
@@ -46,7 +46,6 @@ from chainrule.core.nodes import (
     SubLayer,
     TanhNode,
 )
-from chainrule.graph.record import Graph, InputError
 
 MAX_LENGTH = 1000  # characters
 MAX_OPERATIONS = 300  # nodes of the graph
@@ -72,6 +71,14 @@ _WHAT = {  # how the refused parts of Python are called in messages
 ALLOWED = "allowed: numbers, names, + - * / **, exp log sigmoid relu tanh"
 _NUMBER = re.compile(r"(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d[\d_]*)?")
 _NUMBER_LIKE = re.compile(r"(?<![\w.])(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d[\d_]*)?[\w.]*")
+
+
+class InputError(ValueError):
+    """A missing, unknown or bad input value; ``name`` is the input."""
+
+    def __init__(self, message: str, name: str):
+        super().__init__(message)
+        self.name = name
 
 
 class ExpressionError(ValueError):
@@ -117,10 +124,6 @@ class Expression:
     root: Op
     names: tuple[str, ...]
     operations: int
-
-    def graph(self, /, **inputs: Any) -> Graph:
-        """The recorded, back-propagated graph (see :func:`graph_of`)."""
-        return _build(self, inputs)
 
 
 class _Positions:
@@ -328,15 +331,6 @@ class _Reader:
         return n
 
 
-def graph_of(text: str, inputs: dict[str, Any]) -> Graph:
-    """``Graph.from_expression(text, **inputs)``: parse, record, backward from 1.
-
-    Raises :class:`ExpressionError` for the text and :class:`InputError` for an
-    input that is missing, not used by the expression, or not a finite real number.
-    """
-    return _build(parse(text), inputs)
-
-
 def real_number(name: str, value: Any) -> np.float64:
     """``value`` as a finite float64, or an :class:`InputError` naming the input."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
@@ -358,7 +352,13 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _build(expression: Expression, inputs: dict[str, Any]) -> Graph:
+def build(expression: Expression, inputs: dict[str, Any], graph):
+    """Record ``expression`` at ``inputs`` into ``graph`` (a new, empty
+    :class:`~chainrule.graph.record.Graph`), then run its backward from 1; return it.
+
+    Raises :class:`InputError` for an input that is missing, not used by the
+    expression, or not a finite real number.
+    """
     for name in expression.names:
         if name not in inputs:
             raise InputError(f"the expression uses {name!r}: give it a value "
@@ -369,7 +369,7 @@ def _build(expression: Expression, inputs: dict[str, Any]) -> Graph:
             raise InputError(f"input {name!r} is not used by the expression (it uses "
                              f"{used})", name)
     values = {name: real_number(name, inputs[name]) for name in expression.names}
-    with np.errstate(all="ignore"), Graph() as g:
+    with np.errstate(all="ignore"), graph as g:
         g.quiet = True  # IEEE values, also when it reruns
         held = dict(zip(expression.names, g.inputs(**values), strict=True))
         done: dict[int, Any] = {}

@@ -34,93 +34,18 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from chainrule.core import base
 from chainrule.core.base import Layer, distinct, recording
-from chainrule.graph.snapshot import LayerStates
+from chainrule.core.gradient import numerical_gradient
+from chainrule.graph import draw, expression
+from chainrule.graph.parts import Edge, Node
+from chainrule.graph.snapshot import GraphState
 
 _PY_NUMBERS = (bool, int, float, complex)  # Python may share these objects
-
-
-@dataclass(eq=False)
-class Edge:
-    """A value of the graph: an input (``producer is None``) or a node's output."""
-
-    index: int
-    value: Any
-    name: str | None = None
-    producer: Node | None = None
-    consumers: list[tuple[Node, int]] = field(default_factory=list)  # (node, argument)
-    grad: Any = None
-
-    @property
-    def is_input(self) -> bool:
-        return self.producer is None
-
-    @property
-    def is_constant(self) -> bool:
-        """An unnamed input, such as the ``-1`` of ``x * -1``."""
-        return self.producer is None and self.name is None
-
-    def __repr__(self) -> str:
-        what = self.name or (
-            "constant" if self.is_constant else f"out of node {self.producer.index}")
-        return f"<Edge {self.index} {what}: {_short(self.value)}>"
-
-
-@dataclass(eq=False)
-class Node:
-    """One recorded ``layer.forward(*args, **kwargs)`` call.
-
-    ``inputs`` are the value edges in the order of ``forward``'s parameters; ``args``
-    and ``kwargs`` repeat the call itself, with edges in place of values and flags
-    kept as they were, so that the call can be made again (:meth:`Graph.rerun`).
-    ``token`` identifies the call (:func:`chainrule.core.base.forward_token`).
-    """
-
-    index: int
-    layer: Layer
-    inputs: list[Edge]
-    output: Edge
-    args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
-    token: int | None = None
-    grads: tuple | None = None  # what its backward returned in the last Graph.backward
-
-    @property
-    def symbol(self) -> str | None:
-        return getattr(self.layer, "symbol", None)
-
-    @property
-    def label(self) -> str:
-        return getattr(self.layer, "label", None) or type(self.layer).__name__
-
-    def call_values(self) -> tuple[tuple, dict]:
-        """The arguments of the call with every edge's current value."""
-        args = tuple(a.value if isinstance(a, Edge) else a for a in self.args)
-        kwargs = {k: v.value if isinstance(v, Edge) else v for k, v in self.kwargs.items()}
-        return args, kwargs
-
-    def __repr__(self) -> str:
-        ins = ", ".join(str(e.index) for e in self.inputs)
-        return f"<Node {self.index} {self.label}({ins}) -> {self.output.index}>"
-
-
-class InputError(ValueError):
-    """A missing, unknown or bad input value; ``name`` is the input."""
-
-    def __init__(self, message: str, name: str):
-        super().__init__(message)
-        self.name = name
-
-
-def _short(value) -> str:
-    shape = np.shape(value) if isinstance(value, np.ndarray) else ()
-    return f"array{shape}" if shape else repr(value)
 
 
 def _is_flag(value: Any) -> bool:
@@ -383,7 +308,7 @@ class Graph:
                 what = "not an input" if edge is not None else "not a name of this graph"
                 raise KeyError(f"Graph.rerun: {name!r} is {what} (inputs: {known or 'none'})")
             targets[name] = edge
-        saved = _Saved(self, self.nodes)
+        saved = GraphState(self, self.nodes)
         try:
             for name, edge in targets.items():
                 edge.value = inputs[name]
@@ -417,8 +342,6 @@ class Graph:
         its layers and their cached state (random generators included) are left
         exactly as they were.
         """
-        from chainrule.core.gradient import numerical_gradient
-
         edge = self[key]
         start = self._start if self._start is not None else self.output
         seed = _seed(self._dout if self._start is not None else 1, start.value)
@@ -431,7 +354,7 @@ class Graph:
                             "values (labels or indices?): no derivative")
         downstream = self._downstream(edge, start)
         self._check_fresh(downstream, "Graph.numerical_grad")
-        saved = _Saved(self, downstream)
+        saved = GraphState(self, downstream)
         random = [n.layer for n in downstream if hasattr(n.layer, "fix_mask")]
 
         def f(_=None) -> float:
@@ -473,15 +396,17 @@ class Graph:
 
         ``Graph.from_expression("(x + y) ** 2", x=1, y=2)``: one node of the library's
         node layers per operation, the names as inputs, ``dout = 1``. See
-        :mod:`chainrule.graph.expression` for what may be written and which errors it gives.
-        """
-        from chainrule.graph.expression import graph_of
+        :mod:`chainrule.graph.expression` for what may be written.
 
-        return graph_of(text, inputs)
+        Raises :class:`~chainrule.graph.expression.ExpressionError` for the text and
+        :class:`~chainrule.graph.expression.InputError` for an input that is missing, not
+        used by the expression, or not a finite real number.
+        """
+        return expression.build(expression.parse(text), inputs, cls())
 
     def serve(self, **kwargs: Any) -> Any:
         """Open this graph in the browser lab (``pip install 'chainrule[serve]'``)."""
-        try:
+        try:  # the one import that points up a floor: the lab is an optional extra
             from chainrule import web
         except ImportError as exc:
             raise ImportError("Graph.serve needs the lab's extra: "
@@ -540,32 +465,22 @@ class Graph:
     # -- drawing -----------------------------------------------------------------
     def to_svg(self, **options) -> str:
         """The graph as a standalone SVG (see :func:`chainrule.graph.draw.to_svg`)."""
-        from chainrule.graph import draw
-
         return draw.to_svg(self, **options)
 
     def to_png(self, **options) -> bytes:
         """The same picture as PNG bytes, drawn with matplotlib."""
-        from chainrule.graph import draw
-
         return draw.to_png(self, **options)
 
     def to_dot(self, **options) -> str:
         """Graphviz source (``dot -Tsvg``)."""
-        from chainrule.graph import draw
-
         return draw.to_dot(self, **options)
 
     def to_mermaid(self, **options) -> str:
         """A Mermaid ``flowchart LR``."""
-        from chainrule.graph import draw
-
         return draw.to_mermaid(self, **options)
 
     def save(self, path, **options) -> None:
         """Write the drawing; the format follows the suffix (.svg .png .dot .gv .mmd)."""
-        from chainrule.graph import draw
-
         draw.save(self, path, **options)
 
     def _repr_svg_(self) -> str:
@@ -583,27 +498,3 @@ def _seed(dout: Any, value: Any) -> Any:
         raise ValueError(f"Graph.backward: dout has shape {np.shape(dout)}, "
                          f"the output has shape {shape}")
     return dout
-
-
-class _Saved:
-    """The values, gradients and tokens of a graph, and the state of the layers of
-    some of its nodes (:class:`~chainrule.graph.snapshot.LayerStates`), to put back."""
-
-    def __init__(self, graph: Graph, nodes: list[Node]):
-        self.graph = graph
-        self.edges = [(e, e.value, e.grad) for e in graph.edges]
-        self.nodes = [(n, n.token, n.grads) for n in graph.nodes]
-        self.flags = (graph._has_grads, graph._start, graph._dout)
-        self.layers = LayerStates(node.layer for node in nodes)
-
-    def restore_layers(self) -> None:
-        self.layers.restore()
-
-    def restore(self) -> None:
-        self.layers.restore()
-        for edge, value, grad in self.edges:
-            edge.value, edge.grad = value, grad
-        for node, token, grads in self.nodes:
-            node.token, node.grads = token, grads
-        g = self.graph
-        g._has_grads, g._start, g._dout = self.flags

@@ -1,4 +1,5 @@
-"""The state of layers, saved and put back exactly (a graph re-running its nodes).
+"""The state of layers and of a graph, saved and put back exactly (a graph re-running its
+nodes for a numerical derivative leaves no trace: :class:`GraphState`).
 
 A layer's state is its attributes. :class:`LayerStates` keeps, for each layer, the
 objects its attributes refer to, a copy of the contents of its writable arrays (a
@@ -58,3 +59,27 @@ def _state(layer: Any) -> tuple[dict, list, list]:
     generators = [(v, v.bit_generator.state) for v in attrs.values()
                   if isinstance(v, np.random.Generator)]
     return attrs, arrays, generators
+
+
+class GraphState:
+    """The values, gradients and tokens of a graph, and the state of the layers of
+    some of its nodes (:class:`LayerStates`), to put back."""
+
+    def __init__(self, graph, nodes: list):
+        self.graph = graph
+        self.edges = [(e, e.value, e.grad) for e in graph.edges]
+        self.nodes = [(n, n.token, n.grads) for n in graph.nodes]
+        self.flags = (graph._has_grads, graph._start, graph._dout)
+        self.layers = LayerStates(node.layer for node in nodes)
+
+    def restore_layers(self) -> None:
+        self.layers.restore()
+
+    def restore(self) -> None:
+        self.layers.restore()
+        for edge, value, grad in self.edges:
+            edge.value, edge.grad = value, grad
+        for node, token, grads in self.nodes:
+            node.token, node.grads = token, grads
+        g = self.graph
+        g._has_grads, g._start, g._dout = self.flags

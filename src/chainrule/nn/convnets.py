@@ -7,7 +7,7 @@ batch_size=100)``, ``numerical_gradient``, ``gradient``, ``save_params`` /
 ``from_config``, ``astype``, ``dtype``, ``rng``, ``buffers``, ``input_dim``).
 
 Inputs may be images ``(N, C, H, W)`` (the book's ``load_mnist(flatten=False)``), flat
-rows ``(N, C * H * W)`` (``load_mnist()``, ``chainrule.training.train.load_data``), ``(N, H, W)``
+rows ``(N, C * H * W)`` (``load_mnist()``, ``chainrule.data.load.load_data``), ``(N, H, W)``
 for one channel, or a single image in any of those forms without ``N``.
 """
 
@@ -25,7 +25,9 @@ from chainrule.core.conv import Convolution, Pooling, conv_output_size
 from chainrule.core.gradient import numerical_gradient
 from chainrule.core.layers import Affine, Dropout, Relu, SoftmaxWithLoss
 from chainrule.core.rng import copy_rng, make_rng
-from chainrule.nn.nets import accuracy_of, init_std, predict_in_chunks
+from chainrule.nn.init import init_std
+from chainrule.nn.network import accuracy_of, predict_in_chunks
+from chainrule.store.npz import NpzError, read_npz, write_npz
 
 BOOK_CONV_PARAM = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
 """SimpleConvNet's default convolution (the book's ``conv_param``)."""
@@ -151,15 +153,11 @@ class _ConvNet:
     def save_params(self, file_name: str | os.PathLike = "params.npz") -> None:
         """Write ``params`` to ``file_name`` as an ``.npz`` archive (never pickle; the name
         is used as given, so the book's ``save_params("params.pkl")`` works too)."""
-        from chainrule.training.checkpoint import write_npz
-
         write_npz(file_name, self.params)
 
     def load_params(self, file_name: str | os.PathLike = "params.npz") -> None:
         """Copy the arrays saved by :meth:`save_params` into ``params`` (in place, so the
         layers see them). Names and shapes must match; a pickle file is refused."""
-        from chainrule.store.npz import NpzError, read_npz
-
         try:  # sizes checked before anything is read, as for every file from a stranger
             arrays = read_npz(file_name, accept=lambda key: True,
                               kind="archive of parameters")
@@ -448,7 +446,7 @@ def _check_params(name: str, params: Mapping[str, np.ndarray],
 
 
 def _drawn(shapes: list[tuple[int, ...]], weight_init_std, rng, dtype) -> dict[str, np.ndarray]:
-    """``W{i} ~ std * N(0, 1)`` (std from :func:`~chainrule.nn.nets.init_std` and the fan-in)
+    """``W{i} ~ std * N(0, 1)`` (std from :func:`~chainrule.nn.init.init_std` and the fan-in)
     and ``b{i} = 0`` for the weight shapes in order, drawn in float64, stored in ``dtype``."""
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):

@@ -17,9 +17,6 @@ import numpy as np
 
 from chainrule.core.floats import zero_where
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-"""The names :func:`make_optimizer` accepts (any case)."""
-
 
 def _sub(params: dict, key: str, delta) -> None:
     """``params[key] -= delta``: in place for an array, a new value otherwise."""
@@ -54,6 +51,9 @@ def _check_rate(name: str, what: str, value: float, *, low_inclusive: bool = Tru
 
 class SGD:
     """Stochastic gradient descent: ``W -= lr * dW``."""
+
+    slots: tuple[str, ...] = ()
+    """The names of the state arrays kept per parameter (none)."""
 
     def __init__(self, lr: float = 0.01):
         if not lr > 0:
@@ -318,13 +318,23 @@ def _adam_slice(p, g, m, v, b1: float, b2: float, lr_t: float) -> None:
 _CLASSES = {"sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
             "rmsprop": RMSprop, "adam": Adam}
 
+OPTIMIZERS = tuple(_CLASSES)
+"""The names :func:`make_optimizer` accepts (any case)."""
+
+
+def optimizer_class(name: str) -> type:
+    """The class called ``name`` (one of :data:`OPTIMIZERS`, any case); its ``slots``
+    name the arrays of the parameters' size it keeps (what its state costs)."""
+    cls = _CLASSES.get(str(name).lower())
+    if cls is None:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    return cls
+
 
 def make_optimizer(name: str, lr: float | None = None, **kwargs):
     """The optimizer called ``name`` (one of :data:`OPTIMIZERS`, any case) with learning
     rate ``lr`` (None: the class's default) and other keyword arguments, e.g. ``momentum``."""
-    cls = _CLASSES.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    cls = optimizer_class(name)
     if lr is not None:
         kwargs["lr"] = lr
     try:

@@ -26,26 +26,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chainrule.core.layers import BatchNormalization, Dropout, Relu, Sigmoid, Tanh
+from chainrule.nn.network import copy_of, input_shape, loss_layer
 
-ACTIVATIONS = (Relu, Sigmoid, Tanh)
+ACTIVATION_LAYERS = (Relu, Sigmoid, Tanh)
 """Layers whose outputs are reported as a network's hidden activations."""
 _MODED = (Dropout, BatchNormalization)  # forward(x, train_flg)
 _GRAD_ATTRS = (("W", "dW"), ("b", "db"), ("gamma", "dgamma"), ("beta", "dbeta"))
-
-
-def input_shape(net) -> tuple[int, ...]:
-    """The shape of one input sample: ``config()["input_dim"]`` (convolutional nets),
-    else ``(input_size,)`` read from the first weight matrix."""
-    config = net.config() if callable(getattr(net, "config", None)) else {}
-    dim = config.get("input_dim")
-    if dim is not None:
-        return tuple(int(d) for d in dim)
-    first = next(iter(net.params.values()))
-    return (int(first.shape[0]),)
-
-
-def net_dtype(net) -> np.dtype:
-    return next(iter(net.params.values())).dtype
 
 
 @dataclass
@@ -73,7 +59,7 @@ def _sample(net, x) -> tuple[np.ndarray, tuple[int, ...]]:
     if x.size != math.prod(shape) or not np.issubdtype(x.dtype, np.number):
         raise ValueError(f"probe: expected one input of {math.prod(shape)} numbers "
                          f"(shape {shape}), got {x.dtype} {x.shape}")
-    return x.astype(net_dtype(net)).reshape(1, *shape), x.shape
+    return x.astype(net.dtype).reshape(1, *shape), x.shape
 
 
 def _forward(net, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -81,7 +67,7 @@ def _forward(net, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     hidden = {}
     for name, layer in net.layers.items():
         x = layer.forward(x, False) if isinstance(layer, _MODED) else layer.forward(x)
-        if isinstance(layer, ACTIVATIONS):
+        if isinstance(layer, ACTIVATION_LAYERS):
             hidden[name] = x[0].copy()
     return x, hidden
 
@@ -97,7 +83,7 @@ def probe(net, x, target: int | None = None) -> Probe:
     if isinstance(target, bool) or not (isinstance(target, (int, np.integer))
                                         and 0 <= target < k):
         raise ValueError(f"probe: target must be a class in 0..{k - 1}, got {target!r}")
-    last = net.lastLayer
+    last = loss_layer(net)
     loss = last.forward(scores, np.array([target]))
     dout = first = last.backward(1)
     grads = {}
@@ -168,14 +154,6 @@ class LearnStep:
         return self.before.dout
 
 
-def copy_net(net):
-    """An independent copy of ``net`` (its own parameters and buffers)."""
-    astype = getattr(net, "astype", None)
-    if not callable(astype):
-        raise ValueError(f"{type(net).__name__} cannot be copied (it has no astype)")
-    return astype(net_dtype(net))
-
-
 def learn_step(net, x, label: int, lr: float = 0.1, *, top: int = 10) -> LearnStep:
     """One step of SGD, ``W <- W - lr * dL/dW``, on the single sample ``x`` with true class
     ``label``, taken on a copy: ``net`` itself is not changed.
@@ -187,7 +165,9 @@ def learn_step(net, x, label: int, lr: float = 0.1, *, top: int = 10) -> LearnSt
     lr = float(lr)
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"learn_step: lr must be a positive number, got {lr}")
-    copy = copy_net(net)
+    copy = copy_of(net)
+    if copy is None:
+        raise ValueError(f"{type(net).__name__} cannot be copied (it has no astype)")
     before = probe(copy, x, label)
     grads = param_grads(copy)
     old = {k: p.copy() for k, p in copy.params.items()}

@@ -1,4 +1,5 @@
-"""Reading an ``.npz`` file from a stranger: sizes checked before anything is allocated.
+"""``.npz`` files without pickle: :func:`write_npz` writes one atomically; :func:`read_npz`
+reads one from a stranger, sizes checked before anything is allocated.
 
 ``np.load`` trusts the file: an entry that inflates to gigabytes, a header that
 declares a huge shape or a zip directory of a million entries are all allocated before
@@ -13,18 +14,22 @@ entry's CRC. Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import stat
 import struct
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["Limits", "NpzError", "LIMITS", "read_npz"]
+from chainrule.store.files import atomic_open
+
+__all__ = ["Limits", "NpzError", "LIMITS", "read_npz", "write_npz", "json_array"]
 
 _CHUNK = 1 << 22
 _EOCD = b"PK\x05\x06"
@@ -189,3 +194,17 @@ def _data(zf: zipfile.ZipFile, e: _Entry, path: Path) -> np.ndarray:
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     return array if array.flags.c_contiguous else array.copy(order="C")
+
+
+def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Save ``arrays`` uncompressed to ``path`` atomically (no object arrays allowed)."""
+    for key, a in arrays.items():
+        if np.asarray(a).dtype == object:
+            raise TypeError(f"write_npz: {key!r} is an object array; it would need pickle")
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def json_array(obj: Any) -> np.ndarray:
+    """``obj`` as JSON text in a 0-d unicode array: storable in an npz without pickle."""
+    return np.array(json.dumps(obj))

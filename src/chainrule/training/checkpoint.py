@@ -25,7 +25,6 @@ the new one, never half of one.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -36,17 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.store.files import (  # noqa: F401 - atomic_open, write_json, write_text re-exported
-    JSON_MAX_DEPTH,
-    atomic_open,
-    loads_json,
-    write_json,
-    write_text,
-)
-from chainrule.store.npz import LIMITS, Limits, NpzError, read_npz
+from chainrule.nn.network import buffers_of
+from chainrule.nn.registry import UnknownNetwork, net_class
+from chainrule.store.files import JSON_MAX_DEPTH, loads_json
+from chainrule.store.npz import LIMITS, Limits, NpzError, json_array, read_npz, write_npz
 
 MODEL_FORMAT = "chainrule.model/1"
-CHECKPOINT_FORMAT = "chainrule.training.checkpoint/1"
+CHECKPOINT_FORMAT = "chainrule.checkpoint/1"
 
 MAX_INPUT_VALUES = 1 << 22
 """The most input values (pixels times channels) a model file's network may take: the
@@ -60,58 +55,8 @@ GROUPS = ("params", "buffers", "optimizer", "history")
 _MODEL_ONLY = {"format", "net", "meta", "params", "buffers"}
 _MEMBER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*")
 
-NET_CLASSES: dict[str, type] = {}
-"""Network classes by name, beyond those in :mod:`chainrule.nn.nets` (see :func:`register_net`)."""
-
-
 class CheckpointError(ValueError):
     """A file is not a readable chainrule model or checkpoint."""
-
-
-def register_net(cls: type) -> type:
-    """Make ``cls`` loadable from files (classes in :mod:`chainrule.nn.nets` need not register).
-
-    A network class needs ``params``, ``config()`` (a JSON-able dict with ``"class"``)
-    and a ``from_config(config, params)`` classmethod; one with ``buffers()`` also
-    needs ``from_config(config, params, buffers=...)``. Usable as a decorator.
-    """
-    NET_CLASSES[cls.__name__] = cls
-    return cls
-
-
-def net_class(name: str) -> type:
-    """The network class called ``name``: registered, else found in :mod:`chainrule.nn.nets`
-    or :mod:`chainrule.nn.convnets`."""
-    if not isinstance(name, str):
-        raise CheckpointError(f"the network class must be a name, got {name!r}")
-    if name in NET_CLASSES:
-        return NET_CLASSES[name]
-    from chainrule.nn import convnets, nets
-
-    for module in (nets, convnets):
-        cls = None if str(name).startswith("_") else getattr(module, str(name), None)
-        if isinstance(cls, type) and callable(getattr(cls, "from_config", None)):
-            return cls
-    raise CheckpointError(f"unknown network class {name!r}: not in chainrule.nn.nets or "
-                          "chainrule.nn.convnets and not "
-                          "registered with chainrule.training.checkpoint.register_net")
-
-
-# ---------------------------------------------------------------- atomic writes
-
-
-def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
-    """Save ``arrays`` uncompressed to ``path`` atomically (no object arrays allowed)."""
-    for key, a in arrays.items():
-        if np.asarray(a).dtype == object:
-            raise TypeError(f"write_npz: {key!r} is an object array; it would need pickle")
-    with atomic_open(path, "wb") as f:
-        np.savez(f, **arrays)
-
-
-def json_array(obj: Any) -> np.ndarray:
-    """``obj`` as JSON text in a 0-d unicode array: storable in an npz without pickle."""
-    return np.array(json.dumps(obj))
 
 
 def _top(key: str) -> str:
@@ -196,8 +141,7 @@ def save_model(path: str | os.PathLike, net, *, meta: Mapping | None = None) -> 
 
 
 def _net_arrays(net) -> dict[str, np.ndarray]:
-    buffers = net.buffers() if callable(getattr(net, "buffers", None)) else {}
-    return {**_flat("params", net.params), **_flat("buffers", buffers)}
+    return {**_flat("params", net.params), **_flat("buffers", buffers_of(net))}
 
 
 def _net_from(arrays: dict[str, np.ndarray], path: Path) -> tuple[Any, dict, int]:
@@ -208,7 +152,7 @@ def _net_from(arrays: dict[str, np.ndarray], path: Path) -> tuple[Any, dict, int
         raise CheckpointError(f"{path}: the 'net' entry has no \"class\"")
     try:
         cls = net_class(config["class"])
-    except CheckpointError as exc:
+    except UnknownNetwork as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     params = _group(arrays, "params")
     if not params:
@@ -249,8 +193,10 @@ def _non_finite(a: np.ndarray, chunk: int = 1 << 20) -> int:
                for part in (flat[i:i + chunk] for i in range(0, flat.size, chunk)))
 
 
-def input_shape(config: Mapping, params: Mapping[str, np.ndarray]) -> tuple[int, ...] | None:
-    """The shape of one input of the network described by ``config``: its
+def declared_input_shape(config: Mapping,
+                         params: Mapping[str, np.ndarray]) -> tuple[int, ...] | None:
+    """The shape of one input that a file's ``config`` declares (before any network is
+    built from it; a built network's is :func:`chainrule.nn.network.input_shape`): its
     ``input_dim`` (the book's convolutional networks: channels, height, width), else its
     ``input_size``, else the rows of a 2-D ``W1``; None when none of these says."""
     dims = config.get("input_dim", config.get("input_size"))
@@ -270,7 +216,7 @@ def _check_fits(cls: type, config: dict, params: Mapping[str, np.ndarray],
     """Run a zero-filled copy of the network forward and (when it has ``gradient``)
     backward on one zero input; every parameter must get a gradient of its own shape.
     Returns the number of outputs. Zero-filled arrays cost no memory until written."""
-    shape = input_shape(config, params)
+    shape = declared_input_shape(config, params)
     if shape is None:
         raise CheckpointError(f"{path}: the 'net' entry does not say the input size")
     if math.prod(shape) > MAX_INPUT_VALUES:
@@ -331,7 +277,7 @@ def read_model(path: str | os.PathLike, *, limits: Limits = LIMITS) -> ModelFile
         raise CheckpointError(f"{path}: not a chainrule model (format {fmt!r})")
     net, config, outputs = _net_from(arrays, path)
     meta = _json(arrays, "meta", path) if "meta" in arrays else {}
-    inputs = math.prod(input_shape(config, _group(arrays, "params")) or (0,))
+    inputs = math.prod(declared_input_shape(config, _group(arrays, "params")) or (0,))
     return ModelFile(net, config, _check_meta(meta, path, inputs, outputs), path)
 
 
@@ -343,15 +289,15 @@ def load_model(path: str | os.PathLike):
 # ---------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(path: str | os.PathLike, trainer, *, meta: Mapping | None = None,
+def save_checkpoint(path: str | os.PathLike, loop, *, meta: Mapping | None = None,
                     all_steps: bool = True) -> Path:
-    """Save everything needed to resume ``trainer`` exactly (see ``Trainer.state_dict``;
+    """Save everything needed to resume ``loop`` exactly (see ``TrainingLoop.state_dict``;
     ``all_steps=False`` keeps only the step losses since the last evaluation)."""
     path = Path(path)
-    state = trainer.state_dict(all_steps=all_steps)
+    state = loop.state_dict(all_steps=all_steps)
     arrays = {
         "format": np.array(CHECKPOINT_FORMAT),
-        "net": json_array(trainer.net.config()),
+        "net": json_array(loop.net.config()),
         "meta": json_array(dict(meta or {})),
         "trainer": json_array({"iteration": state["iteration"], "rng": state["rng"],
                                "net_rng": state.get("net_rng")}),
@@ -365,7 +311,7 @@ def save_checkpoint(path: str | os.PathLike, trainer, *, meta: Mapping | None = 
 
 
 def load_checkpoint(path: str | os.PathLike, *, limits: Limits = LIMITS) -> dict:
-    """A checkpoint's state, in the form ``Trainer.load_state_dict`` takes.
+    """A checkpoint's state, in the form ``TrainingLoop.load_state_dict`` takes.
 
     Also holds ``"net"`` (the architecture) and ``"meta"``. Checked as :func:`read_model`
     checks a model (the optimizer's arrays must be finite too); raises

@@ -12,7 +12,7 @@ What happens becomes a list of JSON-able events, each with a sequence number ``s
   evaluation, the rows of ``metrics.csv``;
 - ``{"type": "end", "status", "message", "summary"}``, last: ``status`` is completed,
   stopped (a stop was asked for; the run can be resumed), diverged (the library's
-  :class:`~chainrule.training.train.TrainingDiverged` message: a NaN, or a loss 1000 times the
+  :class:`~chainrule.training.loop.TrainingDiverged` message: a NaN, or a loss 1000 times the
   first) or failed (the data could not be loaded, a file could not be written
   (:class:`~chainrule.training.runs.SaveError`), ...: the one-line reason); ``warning`` says
   when a run that ended normally did not learn (see :func:`not_learning`),
@@ -32,7 +32,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chainrule.training.train import TrainConfig, TrainingDiverged, describe_net
+from chainrule.nn.describe import describe_net
+from chainrule.training.config import TrainConfig
+from chainrule.training.folder import new_run_dir
+from chainrule.training.loop import TrainingDiverged
+from chainrule.training.runs import Run
 
 Event = dict[str, Any]
 FINAL = ("completed", "stopped", "diverged", "failed")
@@ -42,14 +46,15 @@ class TrainingBusy(RuntimeError):
     """A training run is already in progress; the lab trains one at a time."""
 
 
-def _finite(v: float) -> float | None:
+def finite_or_none(v: float | None) -> float | None:
+    """``v`` as a float, or None for NaN, infinity or None (JSON has no NaN)."""
     return float(v) if v is not None and math.isfinite(v) else None
 
 
 class LiveRun:
     """One run of ``config`` in ``out`` (a new or empty folder), trained in a thread.
 
-    ``data`` (a :class:`~chainrule.training.train.Data`) replaces loading ``config.dataset``
+    ``data`` (a :class:`~chainrule.data.load.Data`) replaces loading ``config.dataset``
     (with ``data_dir`` and ``download`` as ``load_mnist`` takes them).
     ``progress_every`` defaults to a few dozen steps (at most about 200 progress
     events per run). ``on_end(run)`` is called in the thread just before the end event.
@@ -86,7 +91,7 @@ class LiveRun:
         self._stop.set()
         run = self.run
         if run is not None:
-            run.trainer.request_stop()
+            run.loop.request_stop()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it has finished."""
@@ -131,8 +136,6 @@ class LiveRun:
                     self._listeners.remove(listener)
 
     def _main(self) -> None:
-        from chainrule.training.runs import Run
-
         try:
             self.run = run = Run.create(self.config, self.path, data=self._data,
                                         data_dir=self._data_dir, download=self._download)
@@ -146,26 +149,26 @@ class LiveRun:
 
     def _train(self, run) -> tuple[str, str, BaseException | None]:
         """Train ``run`` to its end; its final status, message and error."""
-        trainer = run.trainer
-        every = self._progress_every or max(25, trainer.iters // 200)
+        loop = run.loop
+        every = self._progress_every or max(25, loop.iters // 200)
         self._emit({"type": "created", "path": str(run.path), "dataset": self.config.dataset,
                     "net": describe_net(run.info["net"], self.config.weight_init_std),
-                    "config": self.config.to_dict(), "iters": trainer.iters,
-                    "start_iteration": trainer.iteration,
-                    "iters_per_epoch": trainer.iters_per_epoch, "eval_every": trainer.eval_every,
+                    "config": self.config.to_dict(), "iters": loop.iters,
+                    "start_iteration": loop.iteration,
+                    "iters_per_epoch": loop.iters_per_epoch, "eval_every": loop.eval_every,
                     "train_size": run.info["train_size"], "test_size": run.info["test_size"]})
         self.status = "running"
         if self._stop.is_set():
-            trainer.request_stop()
+            loop.request_stop()
         try:
             summary = run.train(on_eval=self._on_eval, on_progress=self._on_progress,
                                 progress_every=every, plots=self._plots, handle_sigint=False)
         except TrainingDiverged as exc:
-            self._on_progress(trainer)  # the steps since the last progress event
+            self._on_progress(loop)  # the steps since the last progress event
             self._flush_rows()
             return "diverged", str(exc), exc
         except Exception as exc:  # noqa: BLE001 - a full disk (SaveError), ...: told, not raised
-            self._on_progress(trainer)
+            self._on_progress(loop)
             self._flush_rows()
             return "failed", _one_line(exc), exc
         self._flush_rows()
@@ -174,27 +177,27 @@ class LiveRun:
         return "stopped", (f"stopped after {summary.iteration} of {summary.iters} iterations; "
                            f"resume with chainrule train --resume {run.path}"), None
 
-    def _on_progress(self, trainer) -> None:
+    def _on_progress(self, loop) -> None:
         if self._stop.is_set():
-            trainer.request_stop()  # asked for before the loop began
-        losses = trainer.history.step_loss[self._progress_from:]
+            loop.request_stop()  # asked for before the loop began
+        losses = loop.history.step_loss[self._progress_from:]
         if not losses:
             return
-        self._progress_from = len(trainer.history.step_loss)
-        self._emit({"type": "progress", "iteration": trainer.iteration,
-                    "epoch": trainer.iteration / trainer.iters_per_epoch,
-                    "loss": _finite(math.fsum(losses) / len(losses))})
+        self._progress_from = len(loop.history.step_loss)
+        self._emit({"type": "progress", "iteration": loop.iteration,
+                    "epoch": loop.iteration / loop.iters_per_epoch,
+                    "loss": finite_or_none(math.fsum(losses) / len(losses))})
 
-    def _on_eval(self, trainer, row: dict) -> None:
-        self._emit({"type": "eval", **{k: _finite(v) if k != "iteration" else int(v)
+    def _on_eval(self, loop, row: dict) -> None:
+        self._emit({"type": "eval", **{k: finite_or_none(v) if k != "iteration" else int(v)
                                        for k, v in row.items()}})
 
     def _flush_rows(self) -> None:
-        """Eval events for rows the trainer recorded without calling back (the evaluation
+        """Eval events for rows the loop recorded without calling back (the evaluation
         that was running when the run stopped or diverged)."""
         sent = sum(1 for e in self.events if e["type"] == "eval")
         for row in self.run.history.rows()[sent:]:
-            self._on_eval(self.run.trainer, row)
+            self._on_eval(self.run.loop, row)
 
     def _finish(self, status: str, message: str, *, error: BaseException | None = None) -> None:
         self.status, self.message, self.error = status, message, error
@@ -222,7 +225,7 @@ def learning_check(history, config: TrainConfig, num_classes: int = 10, *,
     ``"high"``: that is what a too-high rate does to these networks when the loss
     neither turns NaN nor grows past the divergence rule's 1000 times the first (SGD
     at lr 10 on MNIST: ReLU units die, and the loss, after a peak below that rule,
-    settles near ``log(num_classes)``), so :class:`~chainrule.training.train.TrainingDiverged`
+    settles near ``log(num_classes)``), so :class:`~chainrule.training.loop.TrainingDiverged`
     does not fire. Otherwise ``cause`` is ``"low"``: the rate is too low or the run too
     short. The other keys: ``iterations`` (when the accuracy was measured),
     ``accuracy``, ``first_loss``, ``worst_loss``, ``last_loss`` (of the last evaluation
@@ -242,7 +245,7 @@ def learning_check(history, config: TrainConfig, num_classes: int = 10, *,
     first, worst = history.step_loss[0], max(history.step_loss)
     return {"cause": "high" if worst > 2 * first else "low", "iterations": iterations,
             "accuracy": acc, "first_loss": first, "worst_loss": worst,
-            "last_loss": _finite(last["loss"]), "lr": config.lr}
+            "last_loss": finite_or_none(last["loss"]), "lr": config.lr}
 
 
 def not_learning(history, config: TrainConfig, num_classes: int = 10, *,
@@ -283,8 +286,6 @@ class LiveRuns:
         """Start training ``config`` in ``out`` (default: a new ``root/<timestamp>``).
         Raises :class:`TrainingBusy` while another run trains, ``ValueError`` for a bad
         config (before any folder is made)."""
-        from chainrule.training.runs import new_run_dir
-
         config = config.resolved()
         with self._lock:
             busy = self.active()

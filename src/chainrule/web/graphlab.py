@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from chainrule.web import graphs
-from chainrule.web.app import LabState, RequestError, page, read_json
+from chainrule.web.kit import LabState, RequestError, page, read_json
 
 PAGE = {"id": "graph", "path": "/"}
 MAX_BODY = 16 << 10  # bytes of a POST /api/graph body

@@ -7,7 +7,7 @@ values and gradients are the layers' own, numerical derivatives are
 graph's, and "agree" is :mod:`chainrule.core.gradient`'s comparison. What this module adds
 is presentation: the numbers as JSON (non-finite ones as the strings ``"NaN"``,
 ``"Infinity"``, ``"-Infinity"``), short texts as the drawings print them
-(``draw.format_value``), slider ranges, array summaries and heatmap pictures.
+(``format_value``), slider ranges, array summaries and heatmap pictures.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 
 from chainrule.book import examples as book
-from chainrule.core.gradient import _compare
+from chainrule.core.gradient import compare
 from chainrule.graph import draw
 from chainrule.graph.explain import rule
 from chainrule.graph.expression import ExpressionError, parse
-from chainrule.graph.record import Edge, Graph
+from chainrule.graph.layout import format_value
+from chainrule.graph.parts import Edge
+from chainrule.graph.record import Graph
 
 BUILT_IN = ("apple", "apple-orange", "sigmoid", "chain", "two-layer-net")
 SERVED = "yours"  # the name of the graph given to create_app(graph=...)
@@ -97,7 +99,7 @@ def _order(g: Graph) -> dict[str, list[int]]:
 
 
 def _agreement(grad: Any, numerical: Any) -> dict[str, Any]:
-    c = _compare("", grad, numerical, RTOL, FLOOR)
+    c = compare("", grad, numerical, RTOL, FLOOR)
     return {"agree": c.passed, "max_abs_diff": _number(c.max_abs_diff),
             "max_rel_error": _number(c.max_rel_error), "rtol": RTOL}
 
@@ -274,8 +276,8 @@ def _slider(name: str | None, value: Any) -> dict[str, float] | None:
 
 def _input_json(g: Graph, e: Edge, slider: dict | None) -> dict[str, Any]:
     out = {"edge": e.index, "value": value_json(e.value),
-           "text": draw.format_value(e.value), "grad": value_json(e.grad),
-           "grad_text": draw.format_value(e.grad), "editable": slider is not None,
+           "text": format_value(e.value), "grad": value_json(e.grad),
+           "grad_text": format_value(e.grad), "editable": slider is not None,
            "slider": slider}
     size = np.size(e.value)
     if e.grad is not None and size <= MAX_INPUT_CHECK:
@@ -288,7 +290,7 @@ def _input_json(g: Graph, e: Edge, slider: dict | None) -> dict[str, Any]:
 def _check_numbers(g: Graph, e: Edge) -> dict[str, Any]:
     """The edge's numerical derivative (``Graph.numerical_grad``) and the verdict."""
     numerical = g.numerical_grad(e)
-    out = {"numerical": value_json(numerical), "numerical_text": draw.format_value(numerical)}
+    out = {"numerical": value_json(numerical), "numerical_text": format_value(numerical)}
     return {**out, **_agreement(e.grad, numerical)}
 
 
@@ -308,7 +310,7 @@ def describe(g: Graph, spec: Spec) -> dict[str, Any]:
         "source": {"expression": spec.expression} if spec.expression is not None
         else {"name": spec.name},
         "output": {"edge": out.index, "name": out.name, "value": value_json(out.value),
-                   "text": draw.format_value(out.value)},
+                   "text": format_value(out.value)},
         "inputs": inputs,
         "nodes": [{"id": n.index, "label": n.label, "symbol": n.symbol,
                    "layer": type(n.layer).__name__, "inputs": [e.index for e in n.inputs],
@@ -316,8 +318,8 @@ def describe(g: Graph, spec: Spec) -> dict[str, Any]:
         "edges": [{"id": e.index, "name": e.name, "kind": _kind_of(e),
                    "from": None if e.producer is None else e.producer.index,
                    "to": [n.index for n, _ in e.consumers],
-                   "value": value_json(e.value), "value_text": draw.format_value(e.value),
-                   "grad": value_json(e.grad), "grad_text": draw.format_value(e.grad)}
+                   "value": value_json(e.value), "value_text": format_value(e.value),
+                   "grad": value_json(e.grad), "grad_text": format_value(e.grad)}
                   for e in g.edges],
         "order": _order(g),
         "svg": draw.to_svg(g, interactive=True),
@@ -336,8 +338,8 @@ def check(g: Graph, index: int) -> dict[str, Any]:
     out = {"edge": e.index, "name": e.name, "kind": _kind_of(e),
            "from": None if e.producer is None else e.producer.index,
            "to": [n.index for n, _ in e.consumers],
-           "value": value_json(e.value), "value_text": draw.format_value(e.value),
-           "grad": value_json(e.grad), "grad_text": draw.format_value(e.grad)}
+           "value": value_json(e.value), "value_text": format_value(e.value),
+           "grad": value_json(e.grad), "grad_text": format_value(e.grad)}
     size = int(np.size(e.value))
     if e.grad is None:
         out.update(numerical=None, numerical_text="", agree=None, why="no gradient")

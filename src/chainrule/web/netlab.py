@@ -32,8 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from chainrule.nn.probe import learn_step, probe
 from chainrule.training.live import LiveRun, TrainingBusy
-from chainrule.web.app import LabState, RequestError, page
+from chainrule.web.kit import LabState, RequestError, page
 from chainrule.web.netlab_input import (
     MAX_BODY,
     MAX_FORM,
@@ -46,7 +47,7 @@ from chainrule.web.netlab_input import (
     shown,
     train_config,
 )
-from chainrule.web.netlab_state import LabError, Model, NetLab  # noqa: F401 - re-exported
+from chainrule.web.netlab_state import LabModel, NetLab
 
 # ---------------------------------------------------------------- answers
 
@@ -64,9 +65,7 @@ def _number(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
-def predict_answer(model: Model, x: np.ndarray, label: int | None, blank: bool) -> dict:
-    from chainrule.nn.probe import probe
-
+def predict_answer(model: LabModel, x: np.ndarray, label: int | None, blank: bool) -> dict:
     with model.lock:
         p = probe(model.net, x, label)
     return {"predicted": p.predicted, "probabilities": floats(p.probabilities),
@@ -76,9 +75,7 @@ def predict_answer(model: Model, x: np.ndarray, label: int | None, blank: bool) 
             "shape": list(model.image_shape), "blank": blank, "model": model.id}
 
 
-def learn_answer(model: Model, x: np.ndarray, label: int, lr: float, blank: bool) -> dict:
-    from chainrule.nn.probe import learn_step
-
+def learn_answer(model: LabModel, x: np.ndarray, label: int, lr: float, blank: bool) -> dict:
     step = learn_step(model.net, x, label, lr, top=12)
     b, a = step.before, step.after
     first, last = _end_params(model.net)
@@ -152,6 +149,12 @@ def lab_for(state: LabState) -> NetLab:
 def routes(state: LabState) -> list[BaseRoute]:
     """The network lab's routes, bound to the lab app's shared ``state``."""
     lab = lab_for(state)
+    return [Route("/net", page("net"), methods=["GET"]), *_model_routes(lab),
+            *_train_routes(lab)]
+
+
+def _model_routes(lab: NetLab) -> list[BaseRoute]:
+    """Which network the lab shows, and one input through it."""
 
     async def model_get(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(lab.info))
@@ -206,6 +209,18 @@ def routes(state: LabState) -> list[BaseRoute]:
         return JSONResponse({"pixels": floats(pixels), "label": int(t[index]),
                              "index": index, "shape": list(model.image_shape),
                              "dataset": model.dataset})
+
+    return [
+        Route("/api/model", model_get, methods=["GET"]),
+        Route("/api/model", model_post, methods=["POST"]),
+        Route("/api/predict", predict, methods=["POST"]),
+        Route("/api/learn", learn, methods=["POST"]),
+        Route("/api/sample", sample, methods=["GET"]),
+    ]
+
+
+def _train_routes(lab: NetLab) -> list[BaseRoute]:
+    """Training a network from the page, told live as server-sent events."""
 
     async def train(request: Request) -> Response:
         data = await read_object(request, MAX_FORM)
@@ -273,12 +288,6 @@ def routes(state: LabState) -> list[BaseRoute]:
                                  headers={"X-Accel-Buffering": "no"})
 
     return [
-        Route("/net", page("net"), methods=["GET"]),
-        Route("/api/model", model_get, methods=["GET"]),
-        Route("/api/model", model_post, methods=["POST"]),
-        Route("/api/predict", predict, methods=["POST"]),
-        Route("/api/learn", learn, methods=["POST"]),
-        Route("/api/sample", sample, methods=["GET"]),
         Route("/api/train", train, methods=["POST"]),
         Route("/api/train/{run_id}/events", events, methods=["GET"]),
         Route("/api/train/{run_id}/stop", stop, methods=["POST"]),

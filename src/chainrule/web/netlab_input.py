@@ -1,6 +1,6 @@
 """What the network lab accepts: JSON bodies, pixels, pictures and training forms, checked.
 
-Every check raises :class:`~chainrule.web.app.RequestError` with one line and an HTTP
+Every check raises :class:`~chainrule.web.kit.RequestError` with one line and an HTTP
 status (400 unless said otherwise), before anything large is allocated or decoded.
 """
 
@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from starlette.requests import Request
 
-from chainrule.training.train import TrainConfig
-from chainrule.web.app import RequestError, read_json
+from chainrule.data.catalog import DATASET_NAMES, DATASETS
+from chainrule.data.preprocess import ImageError, prepare_image, read_image
+from chainrule.nn.optim import OPTIMIZERS
+from chainrule.training.config import TrainConfig
+from chainrule.web.kit import RequestError, read_json
 
 if TYPE_CHECKING:
-    from chainrule.web.netlab_state import Model
+    from chainrule.web.netlab_state import LabModel
 
 MAX_BODY = 1 << 20  # predict / learn: a canvas PNG as a data URL, or 784 numbers (= app.MAX_BODY)
 MAX_FORM = 16 << 10  # everything else
@@ -32,10 +35,9 @@ TRAIN_LIMITS = {"hidden_layers": 5, "hidden_size": 1024, "batch_size": 1000, "it
                 "epochs": 100, "evaluations": 100, "work": 2e12}
 """Caps on a training request: so that one request cannot exhaust memory or run for
 hours. ``work`` bounds steps x batch x weights (the book's default run is 4e10)."""
-TRAIN_SIZES = {"mnist": 60000, "fashion-mnist": 60000, "digits": 1438}
 
 async def read_object(request: Request, max_bytes: int) -> dict:
-    """The request's JSON body (:func:`chainrule.web.app.read_json`: type, size, strict
+    """The request's JSON body (:func:`chainrule.web.kit.read_json`: type, size, strict
     JSON), which must be an object; :class:`RequestError` otherwise."""
     data = await read_json(request, max_bytes)
     if not isinstance(data, dict):
@@ -80,13 +82,13 @@ def shown(v) -> str:
     return json.dumps(v)[:40] if isinstance(v, (str, list, dict)) else str(v)[:40]
 
 
-def label_field(data: dict, model: Model, *, required: bool) -> int | None:
+def label_field(data: dict, model: LabModel, *, required: bool) -> int | None:
     if required and data.get("label") is None:
         raise RequestError("label is required: the true class of the digit")
     return int_field(data, "label", 0, len(model.class_names) - 1)
 
 
-def input_pixels(data: dict, model: Model) -> tuple[np.ndarray, bool]:
+def input_pixels(data: dict, model: LabModel) -> tuple[np.ndarray, bool]:
     """The model's input from ``pixels`` or ``image``, and whether the picture was blank."""
     has_pixels, has_image = data.get("pixels") is not None, data.get("image") is not None
     if has_pixels == has_image:
@@ -112,10 +114,8 @@ def _pixels(pixels, n: int) -> np.ndarray:
     return a
 
 
-def _image(url, model: Model) -> tuple[np.ndarray, bool]:
-    from PIL import Image, UnidentifiedImageError
-
-    from chainrule.data.preprocess import ImageError, prepare_image, read_image
+def _image(url, model: LabModel) -> tuple[np.ndarray, bool]:
+    from PIL import Image, UnidentifiedImageError  # the lab's extra, loaded on first use
 
     if not isinstance(url, str):
         raise RequestError("image must be a data URL string (data:image/png;base64,...)")
@@ -154,9 +154,6 @@ TRAIN_KEYS = ("dataset", "hidden", "activation", "optimizer", "lr", "batch_size"
 
 def train_config(data: dict) -> TrainConfig:
     """The :class:`TrainConfig` of a training form, within :data:`TRAIN_LIMITS`."""
-    from chainrule.data.datasets import DATASET_NAMES
-    from chainrule.nn.optim import OPTIMIZERS
-
     check_keys(data, TRAIN_KEYS)
     lim = TRAIN_LIMITS
     dataset = data.get("dataset", "mnist")
@@ -182,7 +179,8 @@ def train_config(data: dict) -> TrainConfig:
         raise RequestError(f"batchnorm must be true or false, got {shown(batchnorm)}")
     if data.get("iters") is not None and data.get("epochs") is not None:
         raise RequestError("give iters or epochs, not both")
-    batch = int_field(data, "batch_size", 1, min(lim["batch_size"], TRAIN_SIZES[dataset]), 100)
+    train_size = DATASETS[dataset].train_size
+    batch = int_field(data, "batch_size", 1, min(lim["batch_size"], train_size), 100)
     config = TrainConfig(
         dataset=dataset, hidden=hidden[0] if len(hidden) == 1 else hidden,
         activation=activation, optimizer=optimizer,
@@ -193,7 +191,7 @@ def train_config(data: dict) -> TrainConfig:
         weight_decay=float_field(data, "weight_decay", 0, 10, default=0.0),
         seed=int_field(data, "seed", 0, 2**31 - 1, 0))
     steps = config.iters if config.epochs is None else round(
-        config.epochs * max(TRAIN_SIZES[dataset] // batch, 1))
+        config.epochs * max(train_size // batch, 1))
     if steps > lim["iters"]:
         raise RequestError(f"{steps} iterations is more than the lab runs (at most "
                          f"{lim['iters']}); use chainrule train for longer runs")
@@ -203,7 +201,8 @@ def train_config(data: dict) -> TrainConfig:
                          f"makes at most {lim['evaluations']} (at least every "
                          f"{-(-steps // lim['evaluations'])} iterations)")
     config.eval_every = every
-    sizes = [784 if dataset != "digits" else 64, *hidden, 10]
+    info = DATASETS[dataset]
+    sizes = [info.input_size, *hidden, len(info.class_names)]
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     if steps * batch * weights > lim["work"]:
         raise RequestError(f"this run is too big for the lab ({steps} steps x batch {batch} x "

@@ -13,10 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.data.catalog import class_names, image_shape
+from chainrule.data.load import load_data
+from chainrule.data.locate import cache_dir, dataset_status, offline_reason
+from chainrule.nn.describe import describe_net
+from chainrule.nn.network import input_shape
 from chainrule.store.files import read_json
+from chainrule.training.checkpoint import CheckpointError, read_model
+from chainrule.training.config import TrainConfig
+from chainrule.training.folder import RunError, find_model
 from chainrule.training.live import LiveRun, LiveRuns, TrainingBusy
-from chainrule.training.train import TrainConfig
-from chainrule.web.app import RequestError
+from chainrule.web.kit import RequestError
 
 FIRST_ITERS = {"mnist": 5000, "digits": 3000}
 """The first network: the book's TwoLayerNet, SGD lr 0.1, batch 100, this many steps."""
@@ -27,7 +34,7 @@ class LabError(ValueError):
 
 
 @dataclass
-class Model:
+class LabModel:
     """A network the lab predicts with, and what the page says about it."""
 
     net: Any
@@ -53,14 +60,9 @@ class Model:
                 "source": self.source}
 
 
-def load_model(target: str | os.PathLike, model_id: str = "first", source: str = "given") -> Model:
+def load_lab_model(target: str | os.PathLike, model_id: str = "first",
+                   source: str = "given") -> LabModel:
     """The network in a run folder or model file; :class:`LabError` if it is unusable."""
-    from chainrule.data.datasets import class_names
-    from chainrule.nn.probe import input_shape
-    from chainrule.training.checkpoint import CheckpointError, read_model
-    from chainrule.training.runs import RunError, find_model, image_shape
-    from chainrule.training.train import describe_net
-
     try:
         path, saved = find_model(target)
         model = read_model(path)
@@ -83,7 +85,7 @@ def load_model(target: str | os.PathLike, model_id: str = "first", source: str =
         names = [str(c) for c in range(outputs)]
     summary = _read_json(Path(path).parent / "summary.json") if saved else {}
     test_acc = summary.get("test_acc")
-    return Model(net, model_id, dataset, (int(shape[0]), int(shape[1])), names,
+    return LabModel(net, model_id, dataset, (int(shape[0]), int(shape[1])), names,
                  describe_net(model.config), test_acc if isinstance(test_acc, float) else None,
                  summary.get("iteration"), str(path), source)
 
@@ -112,15 +114,13 @@ class NetLab:
                  runs_dir: str | os.PathLike = "runs", data_dir=None, download: bool = True,
                  first_root: str | os.PathLike | None = None, plots: bool = True,
                  first_iters: dict[str, int] | None = None, seed: int | None = None):
-        from chainrule.data.datasets import cache_dir
-
         self.runs = LiveRuns(runs_dir)
         self.data_dir, self.download, self.plots = data_dir, download, plots
         self.first_root = Path(first_root) if first_root else cache_dir() / "lab"
         self.first_iters = {**FIRST_ITERS, **(first_iters or {})}
         self.rng = np.random.default_rng(seed)
-        self.first: Model | None = load_model(model) if model is not None else None
-        self.model: Model | None = self.first
+        self.first: LabModel | None = load_lab_model(model) if model is not None else None
+        self.model: LabModel | None = self.first
         self.status = "ready" if self.model else "new"  # new, training, ready, unavailable
         self.message = ""
         self.first_run: LiveRun | None = None
@@ -140,8 +140,6 @@ class NetLab:
     def _first_dataset(self) -> str:
         """mnist when its files are on disk or it may be downloaded (and no digits network
         is kept from an earlier start without MNIST); else digits."""
-        from chainrule.data.datasets import _offline, dataset_status
-
         if (self.first_root / "mnist" / "model.npz").is_file():
             return "mnist"
         try:
@@ -151,7 +149,7 @@ class NetLab:
         if found:
             return "mnist"
         kept = (self.first_root / "digits" / "model.npz").is_file()
-        return "mnist" if _offline(self.download) is None and not kept else "digits"
+        return "mnist" if offline_reason(self.download) is None and not kept else "digits"
 
     def _first_network(self, dataset: str) -> None:
         """Use the first network kept in ``first_root/<dataset>``, else train it there.
@@ -161,7 +159,7 @@ class NetLab:
         folder = self.first_root / dataset
         if (folder / "model.npz").is_file():
             with contextlib.suppress(LabError):
-                self._use_first(load_model(folder, source="first"))
+                self._use_first(load_lab_model(folder, source="first"))
                 return
         work = self.first_root / f"{dataset}-training-{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)  # left by an earlier process with our id
@@ -184,7 +182,7 @@ class NetLab:
             except OSError:  # another lab got there first: use its network
                 shutil.rmtree(live.path, ignore_errors=True)
             try:
-                self._use_first(load_model(folder, source="first"))
+                self._use_first(load_lab_model(folder, source="first"))
             except LabError as exc:
                 self._unavailable(str(exc))
             return
@@ -194,7 +192,7 @@ class NetLab:
         else:
             self._unavailable(live.message)
 
-    def _use_first(self, model: Model) -> None:
+    def _use_first(self, model: LabModel) -> None:
         with self._lock:
             self.first = model
             if self.model is None:
@@ -226,7 +224,7 @@ class NetLab:
                       "message": r.message} for r in self.runs.all()],
         }
 
-    def use(self, run_id: str) -> Model:
+    def use(self, run_id: str) -> LabModel:
         if run_id == "first":
             if self.first is None:
                 raise RequestError("the first network is not ready yet", 409)
@@ -239,12 +237,12 @@ class NetLab:
             raise RequestError(f"run {run_id} has no trained network yet (it is {live.status})",
                              409)
         try:
-            self.model = load_model(live.path, run_id, "run")
+            self.model = load_lab_model(live.path, run_id, "run")
         except LabError as exc:
             raise RequestError(str(exc), 409) from None
         return self.model
 
-    def current(self) -> Model:
+    def current(self) -> LabModel:
         self.start()
         model = self.model
         if model is None:
@@ -259,8 +257,6 @@ class NetLab:
         unless the lab may)."""
         with self._lock:
             if dataset not in self._test_sets:
-                from chainrule.training.train import load_data
-
                 data = load_data(dataset, self.data_dir, download=self.download)
                 self._test_sets[dataset] = (data.x_test, data.t_test)
             return self._test_sets[dataset]

@@ -1,0 +1,85 @@
+"""From a config to a network: :func:`build_net`, after :func:`check_memory` says it fits."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from chainrule.nn.convnets import DeepConvNet, SimpleConvNet
+from chainrule.nn.multilayer import MultiLayerNet
+from chainrule.nn.two_layer import TwoLayerNet
+from chainrule.training.config import TrainConfig
+
+
+def build_net(config: TrainConfig, input_size: int, output_size: int, *,
+              rng: np.random.Generator, input_dim: tuple[int, int, int] | None = None):
+    """The network of a resolved ``config``: the book's ``TwoLayerNet`` when
+    ``config.two_layer``, a ``MultiLayerNet`` for other MLPs, a ``SimpleConvNet`` or
+    ``DeepConvNet`` for ``network`` simple-conv or deep-conv (on ``input_dim`` images,
+    ``(C, H, W)``; by default one channel of square images of ``input_size`` pixels);
+    weights (and later dropout masks) drawn from ``rng``."""
+    if config.network != "mlp":
+        if input_dim is None:
+            side = math.isqrt(input_size)
+            if side * side != input_size:
+                raise ValueError(f"network {config.network} needs images: {input_size} inputs "
+                                 "are not a square picture")
+            input_dim = (1, side, side)
+        kwargs = {"hidden_size": config.hidden_sizes[0], "output_size": output_size,
+                  "weight_init_std": config.weight_init_std, "dtype": config.dtype, "rng": rng}
+        if config.network == "simple-conv":
+            return SimpleConvNet(input_dim, **kwargs)
+        return DeepConvNet(input_dim, dropout_ratio=config.dropout, **kwargs)
+    if config.two_layer:
+        return TwoLayerNet(input_size, config.hidden_sizes[0], output_size, config.weight_init_std,
+                           dtype=config.dtype, rng=rng)
+    return MultiLayerNet(input_size, config.hidden_sizes, output_size,
+                         activation=config.activation, weight_init_std=config.weight_init_std,
+                         weight_decay_lambda=config.weight_decay, dropout_ratio=config.dropout,
+                         use_batchnorm=config.batchnorm, dtype=config.dtype, rng=rng)
+
+
+def memory_needed(sizes: list[int], dtype, *, batch: int, slots: int = 0,
+                  batchnorm: bool = False) -> tuple[int, int]:
+    """``(parameters, bytes)`` that a fully connected network of layer ``sizes`` needs:
+    its weights drawn in float64 and stored in ``dtype``, a gradient, ``slots``
+    optimizer arrays and an evaluation copy of each, plus the activations of ``batch``
+    rows (a rough upper estimate, for refusing a network before allocating it)."""
+    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    if batchnorm:
+        n += 2 * sum(sizes[1:-1])
+    itemsize = np.dtype(dtype).itemsize
+    activations = 4 * batch * sum(sizes) * itemsize
+    return n, n * (8 + itemsize * (3 + slots)) + activations
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(sizes: list[int], dtype, *, batch: int, slots: int = 0,
+                 batchnorm: bool = False, available: int | None = None) -> None:
+    """Raise ``ValueError`` (parameter count and bytes) if the network of layer ``sizes``
+    needs more than ``available`` bytes (default: this machine's memory)."""
+    n, needed = memory_needed(sizes, dtype, batch=batch, slots=slots, batchnorm=batchnorm)
+    available = physical_memory() if available is None else available
+    if available is not None and needed > available:
+        size = "-".join(map(str, sizes))
+        raise ValueError(f"the network {size} has {n:,} parameters "
+                         f"({format_bytes(n * np.dtype(dtype).itemsize)} in {np.dtype(dtype)}); "
+                         f"training it needs about {format_bytes(needed)}, more than this "
+                         f"machine's {format_bytes(available)} of memory")
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"  # pragma: no cover
