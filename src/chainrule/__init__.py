@@ -36,7 +36,7 @@ from chainrule.core.layers import (
     SoftmaxWithLoss,
     Tanh,
 )
-from chainrule.core.nodes import (
+from chainrule.core.operations import (
     AddLayer,
     DivLayer,
     ExpLayer,

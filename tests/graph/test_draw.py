@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from chainrule.book import examples as book
-from chainrule.core.nodes import AddLayer, MulLayer
+from chainrule.core.operations import AddLayer, MulLayer
 from chainrule.graph import draw
 from chainrule.graph.record import Graph
 

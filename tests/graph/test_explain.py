@@ -7,7 +7,7 @@ import pytest
 
 from chainrule.book import examples as book
 from chainrule.core.layers import BatchNormalization, Dropout, Tanh
-from chainrule.core.nodes import MulLayer
+from chainrule.core.operations import MulLayer
 from chainrule.graph.explain import NOTES, rule
 from chainrule.graph.record import Graph
 

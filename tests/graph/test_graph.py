@@ -9,7 +9,7 @@ import pytest
 
 from chainrule.book import examples as book
 from chainrule.core.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-from chainrule.core.nodes import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
+from chainrule.core.operations import AddLayer, ExpLayer, MulLayer, ReciprocalLayer
 from chainrule.graph.record import Graph
 from chainrule.nn.two_layer import TwoLayerNet
 

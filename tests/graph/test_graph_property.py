@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from chainrule import Graph
-from chainrule.core.nodes import (
+from chainrule.core.operations import (
     AddLayer,
     DivLayer,
     ExpLayer,

@@ -9,7 +9,7 @@ import pytest
 
 from chainrule.book import examples as book
 from chainrule.core.layers import BatchNormalization, Dropout, Relu
-from chainrule.core.nodes import AddLayer, ExpLayer, MulLayer
+from chainrule.core.operations import AddLayer, ExpLayer, MulLayer
 from chainrule.graph.record import Graph
 from chainrule.nn.multilayer import MultiLayerNet
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.core.layers import Sigmoid
-from chainrule.core.nodes import AddLayer, ExpLayer, MulLayer, PowLayer, ReciprocalLayer
+from chainrule.core.operations import AddLayer, ExpLayer, MulLayer, PowLayer, ReciprocalLayer
 from chainrule.graph.expression import InputError, real_number
 from chainrule.graph.layout import format_value
 from chainrule.graph.record import Graph

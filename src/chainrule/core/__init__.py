@@ -1,0 +1,10 @@
+"""The math: layers with their forward and local gradient side by side, the numerical
+gradient and the gradient check, im2col and the convolution, randomness, and the
+batch split over the cores. NumPy and the standard library only; nothing here knows of
+files, loops, screens or servers.
+
+``base`` (the Layer protocol), ``functions`` (softmax, cross-entropy, ...),
+``operations`` (the graphs' one-operation layers: MulLayer, AddLayer, ...), ``layers``
+(Relu, Affine, SoftmaxWithLoss, Dropout, BatchNormalization, ...), ``conv``
+(Convolution, Pooling), ``gradient``, ``rng``, ``floats``, ``parallel``, ``checks``.
+"""

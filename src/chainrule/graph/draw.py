@@ -21,10 +21,11 @@ from chainrule.graph.layout import (
     format_value,
     scene,
 )
+from chainrule.graph.parts import Edge
 
 if TYPE_CHECKING:
-    from chainrule.graph.parts import Edge
     from chainrule.graph.record import Graph
+
 
 def _n(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")

@@ -19,15 +19,13 @@ computed here: the numbers are the ones the layers produced.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from chainrule.core import layers, nodes
+from chainrule.core import layers, operations
 from chainrule.graph.layout import format_value
-
-if TYPE_CHECKING:
-    from chainrule.graph.parts import Node
+from chainrule.graph.parts import Node
 
 NOTES = {
     "mul": "A × node multiplies dout by the other input: the inputs swap.",
@@ -215,11 +213,12 @@ def _layer(p: _Parts):
 
 
 RULES: list[tuple[type, Callable]] = [  # the first that matches
-    (nodes.MulLayer, _mul), (nodes.AddLayer, _add), (nodes.SubLayer, _sub),
-    (nodes.NegLayer, _neg), (nodes.DivLayer, _div), (nodes.ReciprocalLayer, _reciprocal),
-    (nodes.ExpLayer, _exp), (nodes.LogLayer, _log), (nodes.PowLayer, _pow),
-    (nodes.SigmoidNode, _sigmoid), (layers.Sigmoid, _sigmoid), (nodes.TanhNode, _tanh),
-    (layers.Tanh, _tanh), (nodes.ReluNode, _relu), (layers.Relu, _relu),
+    (operations.MulLayer, _mul), (operations.AddLayer, _add), (operations.SubLayer, _sub),
+    (operations.NegLayer, _neg), (operations.DivLayer, _div),
+    (operations.ReciprocalLayer, _reciprocal),
+    (operations.ExpLayer, _exp), (operations.LogLayer, _log), (operations.PowLayer, _pow),
+    (operations.SigmoidNode, _sigmoid), (layers.Sigmoid, _sigmoid), (operations.TanhNode, _tanh),
+    (layers.Tanh, _tanh), (operations.ReluNode, _relu), (layers.Relu, _relu),
     (layers.Affine, _affine), (layers.SoftmaxWithLoss, _softmax_with_loss),
     (layers.Dropout, _dropout), (layers.BatchNormalization, _batchnorm),
 ]

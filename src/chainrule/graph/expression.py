@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.core.nodes import (
+from chainrule.core.operations import (
     AddLayer,
     DivLayer,
     ExpLayer,

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule.graph.parts import Edge, Node
+
 if TYPE_CHECKING:
-    from chainrule.graph.parts import Edge, Node
     from chainrule.graph.record import Graph
 
 FONT_FAMILY = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"

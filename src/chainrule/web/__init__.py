@@ -16,25 +16,25 @@ Importing this package is cheap; Starlette and uvicorn load when an app is made.
   returns a :class:`~chainrule.web.server.Running` (``url``, ``stop()``).
 - :func:`serve_graph` ``(graph, **serve_options)``: what ``Graph.serve()`` calls.
 
-The seam between pages (the graph lab here, the network lab in ``netlab.py``):
+The seam between pages (the graph lab in ``graphlab.py``, the network lab in
+``netlab.py``); what they share is in ``kit.py``, and ``app.py`` only assembles them:
 
 - A page is a module with ``PAGE = {"id": ..., "path": ...}`` and
-  ``routes(state: LabState) -> list[BaseRoute]``. ``app.create_app`` adds
-  ``graphlab`` and, when it can be imported, ``chainrule.web.netlab``; ``GET /api/pages``
-  lists the pages present so the shared header shows only those.
-- ``app.LabState``: ``graph``, ``model``, ``options`` (the other ``create_app``
+  ``routes(state: LabState) -> list[BaseRoute]``, listed in ``app.PAGES``; ``GET
+  /api/pages`` lists them so the shared header shows each.
+- ``kit.LabState``: ``graph``, ``model``, ``options`` (the other ``create_app``
   keywords), ``pages``, ``on_startup`` and ``on_shutdown`` (callables run when the
   server starts and stops: start and stop background work there) and ``lock``.
-- Errors: raise ``app.RequestError(message, status=400, **fields)`` in a route, or
-  return ``app.json_error(status, message, **fields)``; the body is
+- Errors: raise ``kit.RequestError(message, status=400, **fields)`` in a route, or
+  return ``kit.json_error(status, message, **fields)``; the body is
   ``{"error": message, ...}``. 404, 405 and 413 answer in the same shape, and an
   unexpected exception becomes a JSON 500 without a traceback.
-- Bodies: ``await app.read_json(request, max_bytes)`` (415 unless
+- Bodies: ``await kit.read_json(request, max_bytes)`` (415 unless
   ``application/json``; 413 past ``max_bytes``; 400 for bad UTF-8, bad JSON,
-  ``NaN``/``Infinity``, nesting deeper than ``app.MAX_DEPTH``). ``app.Guard`` caps
+  ``NaN``/``Infinity``, nesting deeper than ``kit.MAX_DEPTH``). ``kit.Guard`` caps
   every body at ``max_body`` (1 MiB) and passes responses through unbuffered, so a
   ``StreamingResponse`` of server-sent events streams.
-- Pages: ``app.page(name)`` serves ``static/<name>.html``. Shared static files:
+- Pages: ``kit.page(name)`` serves ``static/<name>.html``. Shared static files:
   ``common.css`` (header, panels, fonts for each language), ``i18n.js`` (``await
   setup(page)`` loads ``i18n/common.<lang>.json`` and ``i18n/<page>.<lang>.json`` for
   ``en``, ``ja``, ``zh``; ``t(key, vars)``; ``data-i18n`` attributes; ``onLanguage``)

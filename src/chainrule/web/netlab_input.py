@@ -11,7 +11,6 @@ import binascii
 import io
 import json
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from starlette.requests import Request
@@ -21,9 +20,7 @@ from chainrule.data.preprocess import ImageError, prepare_image, read_image
 from chainrule.nn.optim import OPTIMIZERS
 from chainrule.training.config import TrainConfig
 from chainrule.web.kit import RequestError, read_json
-
-if TYPE_CHECKING:
-    from chainrule.web.netlab_state import LabModel
+from chainrule.web.netlab_state import LabModel
 
 MAX_BODY = 1 << 20  # predict / learn: a canvas PNG as a data URL, or 784 numbers (= app.MAX_BODY)
 MAX_FORM = 16 << 10  # everything else

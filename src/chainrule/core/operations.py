@@ -1,18 +1,20 @@
-"""The scalar nodes of the chapter's computational graphs (they work on arrays too).
+"""The one-operation layers of the chapter's computational graphs (×, +, exp, /, ...);
+they work on scalars and on arrays. (A *node* is one recorded call of such a layer:
+:class:`chainrule.graph.parts.Node`.)
 
 ``MulLayer`` and ``AddLayer`` are the book's; ``ExpLayer`` and ``ReciprocalLayer`` are
 the two remaining primitives of its sigmoid derivation, which reads
 ``x -> ×(-1) -> exp -> +1 -> / -> y`` with ``MulLayer`` and ``AddLayer`` for the
 constant steps. The others are what arithmetic expressions need: ``SubLayer``,
 ``DivLayer``, ``PowLayer`` (a constant exponent), ``NegLayer``, ``LogLayer`` and the
-activations as one-input nodes, ``SigmoidNode``, ``ReluNode``, ``TanhNode``.
+activations as one-input layers, ``SigmoidNode``, ``ReluNode``, ``TanhNode``.
 
-Each node keeps what its backward needs and nothing else, never modifies its inputs,
+Each layer keeps what its backward needs and nothing else, never modifies its inputs,
 and keeps their dtype (a float32 array gives float32 values and gradients; Python
-numbers give Python or NumPy numbers). A binary node whose inputs were broadcast
+numbers give Python or NumPy numbers). A two-input layer whose inputs were broadcast
 against each other sums each gradient back to its input's shape.
 
-Outside their domain the nodes follow IEEE arithmetic, silently, as NumPy does
+Outside their domain these layers follow IEEE arithmetic, silently, as NumPy does
 without its warnings: ``log(0) = -inf``, ``log(-1) = nan``, ``1 / 0 = inf``,
 ``0 ** -1 = inf``, ``(-8) ** 0.5 = nan`` (never a complex number), and so do their
 gradients; check ``np.isfinite`` when it matters. ``MulLayer``, ``AddLayer`` and
