@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-CACHE_BYTES = 1 << 20
+CACHE_BYTES = 2 << 20
 """Bytes of patches per piece: what stays in a core's cache (1 to 2 MB on current x86)
 between the copy that writes them and the product that reads them."""
 
