@@ -16,7 +16,7 @@ images after every epoch, the whole test set at the end), alternately, ``--run-r
 rounds: wall time, training loop, peak memory, test accuracy.
 
     CHAINRULE_DATA=../shared/datasets python benchmarks/chapter8.py --rounds 5 --one-thread
-    CHAINRULE_DATA=../shared/datasets python benchmarks/chapter8.py --rounds 3 --epochs 20 --run-rounds 1
+    CHAINRULE_DATA=../shared/datasets python benchmarks/chapter8.py --epochs 20 --run-rounds 1
 
 The machine's limits are measured in the same run (``machine.py``) and the step's
 FLOP count taken from the shapes (six convolutions' forward, ``dW`` and ``dx`` but the
@@ -80,7 +80,6 @@ def driver(side: str, steps: int, warmup: int, threads: int | None) -> None:
         context = [parallel.threads(threads), BlasThreads(1), np.errstate(over="ignore")]
     else:
         import torch
-
         from torch_peers import step
 
         if threads is not None:

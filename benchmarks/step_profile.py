@@ -25,7 +25,7 @@ threads wait for work spinning; on a machine whose other cores are busy, or besi
 chainrule's helper thread, that makes its own-threads step much slower than on an idle
 machine: ``chapter8.py`` times each side in its own process.)
 
-    CHAINRULE_DATA=../shared/datasets python benchmarks/step_profile.py --network deep-conv --steps 50 --torch
+    CHAINRULE_DATA=../shared/datasets python benchmarks/step_profile.py --network deep-conv --torch
 """
 
 from __future__ import annotations
@@ -38,8 +38,7 @@ import time
 from collections import defaultdict
 
 import numpy as np
-
-from machine import cores, describe, peaks, print_peaks
+from machine import describe, peaks, print_peaks
 
 CACHE = 2 << 20
 """Bytes a part may touch and still run at the in-cache copy rate."""
@@ -210,7 +209,6 @@ def _torch_steps(network: str, data) -> dict:
     """PyTorch's step (``torch_peers.step``) taking a batch of indices: on one thread
     and on its own threads, each on its own copy of the network."""
     import torch
-
     from torch_peers import step
 
     default = torch.get_num_threads()

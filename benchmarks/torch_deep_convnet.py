@@ -39,7 +39,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("data")
     ap.add_argument("--epochs", type=float, default=20)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (default: torch's own)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     if a.threads:

@@ -65,8 +65,10 @@ def step(network: str, x_train, t_train, seed: int = 0):
     x = x.reshape(-1, 1, 28, 28) if images else x.reshape(len(x), -1)
     t = torch.from_numpy(np.asarray(t_train, dtype=np.int64))
     if network == "mlp":
-        params = [(0.01 * torch.randn(784, 50)).requires_grad_(), torch.zeros(50, requires_grad=True),
-                  (0.01 * torch.randn(50, 10)).requires_grad_(), torch.zeros(10, requires_grad=True)]
+        params = [(0.01 * torch.randn(784, 50)).requires_grad_(),
+                  torch.zeros(50, requires_grad=True),
+                  (0.01 * torch.randn(50, 10)).requires_grad_(),
+                  torch.zeros(10, requires_grad=True)]
         w1, b1, w2, b2 = params
         opt = torch.optim.SGD(params, lr=0.1)
 
