@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import load
+
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT.parent / "shared" / "bench" / "torch_seed_protocol.py"
 
@@ -123,6 +125,7 @@ def main() -> int:
         have_torch = False
         print("PyTorch not installed (pip install torch==2.13.0): timing chainrule alone")
 
+    load_before = load()
     # Warm the data cache once so every timed run starts from the same state.
     subprocess.run([sys.executable, "-c", "import chainrule; chainrule.load_mnist()"],
                    env=env, check=True)
@@ -134,14 +137,17 @@ def main() -> int:
             rows["chainrule"].append(chainrule_run(env, f"{tmp}/run{k}"))
             if have_torch:
                 rows["pytorch"].append(torch_run(env, data_root / "mnist"))
-            print(f"round {k + 1}/{args.repeats}: chainrule {rows['chainrule'][-1]['wall_s']:.2f} s"
-                  + (f", pytorch {rows['pytorch'][-1]['wall_s']:.2f} s" if have_torch else ""))
+            print(f"round {k + 1}/{args.repeats} (load {load()}): chainrule "
+                  f"{rows['chainrule'][-1]['wall_s']:.2f} s"
+                  + (f", pytorch {rows['pytorch'][-1]['wall_s']:.2f} s" if have_torch else ""),
+                  flush=True)
 
     def med(name: str, key: str) -> float:
         return statistics.median(r[key] for r in rows[name]) if rows[name] else float("nan")
 
     flops = protocol_flops()
     summary = {"machine": f"{os.cpu_count()} cores, {_cpu_name()}", "repeats": args.repeats,
+               "load_average_before": load_before, "load_average": load(),
                "matmul_2000_gflops": statistics.median(rates), "protocol_gflop": flops / 1e9}
     for name in rows:
         if rows[name]:
@@ -152,7 +158,8 @@ def main() -> int:
     c = summary["chainrule"]
     c["loop_share_of_matmul_rate"] = c["loop_gflops"] / summary["matmul_2000_gflops"]
     print()
-    print(f"machine: {summary['machine']}; medians of {args.repeats} alternating runs")
+    print(f"machine: {summary['machine']}; medians of {args.repeats} alternating runs; load "
+          f"average (1, 5, 15 min) before {load_before}, at the end {summary['load_average']}")
     print(f"{'':<10} {'wall s':>8} {'loop s':>8} {'peak MB':>8} {'test acc':>9} {'GFLOP/s':>8}")
     for name in rows:
         if rows[name]:

@@ -9,6 +9,8 @@ the same network (``torch_peers.py``) on its own threads. Each round gives the m
 step of each side; the table shows the medians of the rounds and their ratio.
 ``--one-thread`` adds the same with both sides on one thread (chainrule's
 ``threads=1``, ``torch.set_num_threads(1)``), timed in process CPU time as well.
+``--other SRC`` adds a third side: the chainrule of another tree (``PYTHONPATH=SRC``,
+e.g. ``../main/src``), to see what a change did.
 
 **Whole run** (``--epochs E``, e.g. 20 for the chapter's run): ``chainrule train --net
 deep-conv --epochs E`` against ``torch_deep_convnet.py --epochs E`` (evaluations on 1000
@@ -96,14 +98,20 @@ def driver(side: str, steps: int, warmup: int, threads: int | None) -> None:
         if i >= warmup:
             walls.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
+    import chainrule
+
     print(json.dumps({"wall_ms": 1e3 * statistics.median(walls),
-                      "cpu_ms": 1e3 * statistics.median(cpus)}))
+                      "cpu_ms": 1e3 * statistics.median(cpus), "chainrule": chainrule.__file__}))
 
 
 def timed_steps(side: str, args, threads: int | None) -> dict:
-    cmd = [sys.executable, __file__, "--driver", side, "--steps", str(args.steps),
-           "--warmup", str(args.warmup)] + ([] if threads is None else ["--threads", str(threads)])
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    cmd = [sys.executable, __file__, "--driver", "torch" if side == "torch" else "chainrule",
+           "--steps", str(args.steps), "--warmup", str(args.warmup)] + (
+        [] if threads is None else ["--threads", str(threads)])
+    env = dict(os.environ)
+    if side == "chainrule (other)":  # the chainrule of another source tree
+        env["PYTHONPATH"] = os.pathsep.join([str(args.other), env.get("PYTHONPATH", "")])
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{side} step driver failed:\n{done.stdout}{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -131,6 +139,8 @@ def main() -> int:
                     help="also both sides on one thread")
     ap.add_argument("--epochs", type=float, default=0, help="whole runs of E epochs (0: none)")
     ap.add_argument("--run-rounds", type=int, default=1, help="alternating whole runs")
+    ap.add_argument("--other", type=Path, metavar="SRC",
+                    help="also time the chainrule of another tree's src/ (e.g. main's)")
     ap.add_argument("--json", default="benchmarks/chapter8.json")
     ap.add_argument("--driver", choices=("chainrule", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, help=argparse.SUPPRESS)
@@ -147,14 +157,17 @@ def main() -> int:
                      "step_gflop": step_flops() / 1e9, "rounds": args.rounds,
                      "steps_per_round": args.steps}
     settings = {"own threads": None, **({"one thread": 1} if args.one_thread else {})}
-    steps: dict = {f"{side}, {name}": [] for name in settings for side in ("chainrule", "torch")}
+    sides = ["chainrule", *(["chainrule (other)"] if args.other else []), "torch"]
+    if args.other:
+        summary["other"] = str(args.other)
+    steps: dict = {f"{side}, {name}": [] for name in settings for side in sides}
     for r in range(args.rounds):
         line = []
         for name, threads in settings.items():
-            for side in ("chainrule", "torch"):
+            for side in sides:
                 steps[f"{side}, {name}"].append(timed_steps(side, args, threads))
                 line.append(f"{side} {steps[f'{side}, {name}'][-1]['wall_ms']:.1f}")
-            line[-2] = f"{name}: " + line[-2]
+            line[-len(sides)] = f"{name}: " + line[-len(sides)]
         print(f"round {r + 1}/{args.rounds} (load {load()}): {', '.join(line)} ms per step",
               flush=True)
     summary["steps"] = {k: {m: statistics.median(x[m] for x in v) for m in ("wall_ms", "cpu_ms")}
@@ -199,6 +212,10 @@ def _print(summary: dict, settings: dict) -> None:
         summary[f"ratio_step_{name.replace(' ', '_')}"] = c["wall_ms"] / t["wall_ms"]
         cpu = (f", CPU time {c['cpu_ms'] / t['cpu_ms']:.2f}x" if name == "one thread" else "")
         print(f"chainrule / pytorch, {name}: step {c['wall_ms'] / t['wall_ms']:.2f}x{cpu}")
+        if f"chainrule (other), {name}" in s:
+            o = s[f"chainrule (other), {name}"]
+            print(f"chainrule / chainrule (other: {summary['other']}), {name}: step "
+                  f"{c['wall_ms'] / o['wall_ms']:.2f}x, CPU time {c['cpu_ms'] / o['cpu_ms']:.2f}x")
     if "runs" in summary:
         r = summary["runs"]
         print(f"whole run, {summary['epochs']:g} epochs:")

@@ -12,8 +12,9 @@ they share the machine's load). One thread: its CPU time (other processes on a b
 machine stretch wall time, much less this); more: wall time.
 
 Each part is set against the machine, measured in the same run (``machine.py``): a
-matrix product's GFLOP/s against a 2000x2000 float32 product's (on one thread, or on
-every core), any other part's GB/s (the bytes it must read and write at the least)
+matrix product's GFLOP/s against a 2000x2000 float32 product's (on one thread; with
+more, on every core, or on one if that was faster: a busy machine's other cores may not
+be there), any other part's GB/s (the bytes it must read and write at the least)
 against a memory copy's (in cache when the part's arrays fit in 2 MB, else to and from
 memory). "of limit" is the time the part would take at that rate divided by its time:
 100% is the machine's limit.
@@ -184,8 +185,9 @@ def _report(args, settings, times, costs, limits, torch_steps) -> None:
                 row += f" {v:9.2f} {'':6} {'':12} {limit_ms[k] / v:8.0%}"
                 continue
             kind, amount, touched = costs.get(part, ("byte", 0, 0))
-            if kind == "flop":
-                peak = limits["matmul_1" if k == 1 else "matmul_all"] * 1e9
+            if kind == "flop":  # every core can do at least what one does
+                peak = (limits["matmul_1"] if k == 1 else
+                        max(limits["matmul_1"], limits["matmul_all"])) * 1e9
                 rate = f"{amount / (v / 1e3) / 1e9:7.1f} GF/s"
             else:
                 peak = limits["copy_cache" if touched <= CACHE else "copy_memory"] * 1e9

@@ -6,5 +6,6 @@ files, loops, screens or servers.
 ``base`` (the Layer protocol), ``functions`` (softmax, cross-entropy, ...),
 ``operations`` (the graphs' one-operation layers: MulLayer, AddLayer, ...), ``layers``
 (Relu, Affine, SoftmaxWithLoss, Dropout, BatchNormalization, ...), ``conv``
-(Convolution, Pooling), ``gradient``, ``rng``, ``floats``, ``parallel``, ``checks``.
+(Convolution, Pooling), ``grid`` (stride-1 convolutions on the padded grid),
+``gradient``, ``rng``, ``floats``, ``parallel``, ``checks``.
 """
