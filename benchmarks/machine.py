@@ -24,6 +24,17 @@ COPY_BIG = 256 << 20  # bytes: far beyond any cache
 COPY_SMALL = 512 << 10  # bytes: a core's L2 cache holds source and copy
 
 
+def peer(name: str) -> Path:
+    """A PyTorch peer kept outside the repository: ``shared/bench/NAME`` beside the
+    checkout (``../shared/bench``), or beside a folder above it (a worktree's)."""
+    here = Path(__file__).resolve().parents[1]
+    for folder in here.parents:
+        candidate = folder / "shared" / "bench" / name
+        if candidate.is_file():
+            return candidate
+    return here.parent / "shared" / "bench" / name
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

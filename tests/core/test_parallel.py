@@ -15,13 +15,6 @@ from chainrule.nn.optim import Adam
 from chainrule.training.loop import TrainingLoop
 
 
-@pytest.fixture(autouse=True)
-def helpers_always(monkeypatch):
-    """Helpers are handed pieces at every call, however slow they were before (a busy
-    test machine would otherwise keep the pieces on the caller for a while)."""
-    monkeypatch.setattr(parallel, "ADAPT", False)
-
-
 @pytest.fixture
 def tiny_parts(monkeypatch):
     """Split even tiny batches, in blocks of a few elements: every code path runs split."""
@@ -93,51 +86,6 @@ def test_a_helper_that_does_not_come_costs_nothing(tiny_parts):
         assert out.tolist() == list(range(50))
     finally:
         release.set()
-
-
-def test_after_a_helper_kept_it_waiting_the_caller_works_alone_for_a_while(monkeypatch):
-    monkeypatch.setattr(parallel, "MIN_PART", 1)
-    monkeypatch.setattr(parallel, "ADAPT", True)
-    monkeypatch.setattr(parallel, "_skip", 0)
-    monkeypatch.setattr(parallel, "_bad", 0)
-    me = threading.get_ident()
-    ran_on, started, caller_done = [], threading.Event(), threading.Event()
-    t0 = [0.0]
-
-    def caller_fast_helper_slow(a, b):
-        ran_on.append(threading.get_ident())
-        if threading.get_ident() == me:  # the caller's piece: over once the helper has one
-            assert started.wait(10)
-            caller_done.set()
-        else:  # the helper's piece: it loses its core for twice the caller's time, say
-            started.set()
-            assert caller_done.wait(10)
-            time.sleep(2 * (time.perf_counter() - t0[0]) + 0.01)
-
-    with parallel.threads(2):
-        parallel.split(2, lambda a, b: None, piece=1)  # the helper exists, waits for work
-        monkeypatch.setattr(parallel, "_skip", 0)
-        monkeypatch.setattr(parallel, "_bad", 0)
-        t0[0] = time.perf_counter()
-        parallel.split(2, caller_fast_helper_slow, piece=1)
-        assert len(set(ran_on)) == 2
-        assert (parallel._bad, parallel._skip) == (1, 2)
-        ran_on.clear()
-        parallel.split(2, lambda a, b: ran_on.append(threading.get_ident()), piece=1)
-        parallel.split(2, lambda a, b: ran_on.append(threading.get_ident()), piece=1)
-        assert set(ran_on) == {me} and parallel._skip == 0  # two calls on the caller alone
-        started.clear()
-        ran_on.clear()
-
-        def together_again(a, b):  # then the helper is handed a piece again
-            ran_on.append(threading.get_ident())
-            if threading.get_ident() == me:
-                assert started.wait(10)
-            else:
-                started.set()
-
-        parallel.split(2, together_again, piece=1)
-        assert len(set(ran_on)) == 2 and parallel._bad == 0
 
 
 def test_blocks_and_small_work_stay_in_order_on_the_caller(monkeypatch):

@@ -12,9 +12,7 @@ pieces (a gradient summed over the batch) are left to the caller, in a fixed ord
 The pieces are not dealt out in advance: each thread takes the next one left until
 none is, and the caller waits only for pieces a helper has started. So a helper that
 the system has not scheduled (another process holds the core) costs nothing: the
-caller does its pieces, as it would on one thread. A helper that started a piece and
-then lost its core does cost: the caller waits for that piece; after such a call the
-caller keeps the pieces to itself for a while (:data:`ADAPT`).
+caller does its pieces, as it would on one thread.
 
 How many threads: 1 (everything on the caller, no helper started) unless the
 calling thread is inside ``with threads(k):``; the trainer uses it during steps and
@@ -29,7 +27,6 @@ import itertools
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 MIN_PART = 1 << 16
@@ -46,18 +43,6 @@ helper's piece is done by the caller. More, smaller pieces were measured slower:
 SimpleConvNet's convolution forward on two threads took 1.35 ms in 8 pieces and
 0.83 ms in 2 (each piece's patch copy and stacked product have a fixed cost)."""
 
-ADAPT = True
-"""Whether ``split`` keeps its pieces on the calling thread for a while after a call in
-which it waited for a helper longer than it worked itself: on a busy machine a helper
-that took a piece may lose its core for milliseconds, and the caller waits for that
-piece. After ``b`` such calls in a row, the next ``2 ** b`` calls (up to
-``2 ** MAX_BACKOFF``) run on the caller alone; then helpers are tried again. Only the
-speed changes: every piece's numbers are the same on any thread."""
-
-MAX_BACKOFF = 10
-
-_skip = 0  # calls left to run on the caller alone
-_bad = 0  # calls in a row whose helpers kept the caller waiting
 _local = threading.local()
 _lock = threading.Lock()
 _helpers: list[_Helper] = []
@@ -120,12 +105,8 @@ def split(n: int, work: Callable[[int, int], object], *, size: int = MIN_PART,
     depend on how the items are grouped (one matrix product per piece, partial sums
     per piece). An exception in any piece is raised here, once no piece is running
     any more."""
-    global _skip, _bad
     size = max(size, 1)
     k = min(current(), n * size // MIN_PART)
-    if k > 1 and _skip > 0 and ADAPT:
-        _skip -= 1
-        k = 1
     if piece is not None:
         step = max(1, int(piece))
         k = min(k, -(-n // step))
@@ -140,12 +121,7 @@ def split(n: int, work: Callable[[int, int], object], *, size: int = MIN_PART,
     call = _Call(work, n, step)
     for helper in _started(k - 1):
         helper.jobs.put(call)
-    worked, waited = call.run_pieces(own=True)
-    if waited > worked:  # a helper started a piece, then lost its core for a while
-        _bad += 1
-        _skip = 1 << min(_bad, MAX_BACKOFF)
-    else:
-        _bad = 0
+    call.run_pieces(own=True)
 
 
 def together(*calls: Callable[[], object]) -> list:
@@ -170,11 +146,10 @@ class _Call:
         self.take = itertools.count().__next__  # atomic: one C call under the GIL
         self.done: queue.SimpleQueue = queue.SimpleQueue()  # helpers' pieces: None or error
 
-    def run_pieces(self, *, own: bool = False) -> tuple[float, float]:
+    def run_pieces(self, *, own: bool = False) -> None:
         """Run pieces until none is left; the caller (``own``) then waits for the
-        helpers' pieces still running, raises the first error, and returns the seconds
-        it spent on its own pieces and waiting."""
-        mine, error, start = 0, None, time.perf_counter()
+        helpers' pieces still running, and raises the first error."""
+        mine, error = 0, None
         while (i := self.take()) < self.pieces:
             if error is None or not own:
                 try:
@@ -190,14 +165,12 @@ class _Call:
             else:
                 self.done.put(None)
         if not own:
-            return 0.0, 0.0
-        worked = time.perf_counter()
+            return
         for _ in range(self.pieces - mine):
             exc = self.done.get()
             error = error or exc
         if error is not None:
             raise error
-        return worked - start, time.perf_counter() - worked
 
 
 class _Helper:
