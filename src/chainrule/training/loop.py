@@ -27,6 +27,7 @@ import numpy as np
 from chainrule.core import parallel
 from chainrule.core.checks import is_finite, is_int
 from chainrule.core.functions import check_labels
+from chainrule.core.messages import Catalog, Coded
 from chainrule.data.load import Data, num_classes
 from chainrule.nn.network import (
     accuracy_on,
@@ -61,28 +62,41 @@ class SignalInterrupt(KeyboardInterrupt):
         self.signum = int(signum)
 
 
-class TrainingDiverged(FloatingPointError):
+MESSAGES = Catalog("loop", {
+    "loop.diverged": "training diverged at iteration {iteration}: the loss is {loss}; try a "
+                     "lower learning rate (now {lr})",
+    "loop.diverged_factor": "training diverged at iteration {iteration}: the loss is {loss}, "
+                            "more than {factor} times the first step's ({first}); try a lower "
+                            "learning rate (now {lr})",
+    "loop.diverged_above": "training diverged at iteration {iteration}: the loss is {loss}, "
+                           "more than {factor}; try a lower learning rate (now {lr})",
+})
+""":class:`TrainingDiverged`'s words by code (see :mod:`chainrule.core.messages`)."""
+
+
+class TrainingDiverged(Coded, FloatingPointError):
     """The loss became NaN, infinite or far above the first step's loss (see
-    :data:`DIVERGENCE_FACTOR`); the step that produced it was not applied."""
+    :data:`DIVERGENCE_FACTOR`); the step that produced it was not applied. ``code`` and
+    ``params`` say it as data (:data:`MESSAGES`; the numbers as the message shows them)."""
 
     def __init__(self, iteration: int, loss: float, lr: float | None = None, *,
                  factor: float | None = None, first: float | None = None):
         self.iteration, self.loss, self.lr = iteration, loss, lr
         self.factor, self.first = factor, first
-        super().__init__(f"training diverged at iteration {iteration}: {self.reason}; "
-                         + (f"try a lower learning rate (now {lr:g})" if lr is not None
-                            else "try a lower learning rate"))
+        code = "loop.diverged"
+        shown = {"iteration": iteration, "loss": f"{loss:.4g}" if math.isfinite(loss) else
+                 str(loss), "lr": "?" if lr is None else f"{lr:g}"}
+        if math.isfinite(loss) and factor is not None and first is not None:
+            code = "loop.diverged_factor" if first >= 1 else "loop.diverged_above"
+            shown.update(factor=f"{factor:g}", first=f"{first:.4g}")
+        super().__init__(MESSAGES.say(code, **shown))
+        self.coded(code, **shown)
 
     @property
     def reason(self) -> str:
         """``the loss is nan``, or ``the loss is 1.2e+27, more than 1000 times the first
-        step's (2.303)``."""
-        if math.isfinite(self.loss) and self.factor is not None and self.first is not None:
-            if self.first >= 1:
-                return (f"the loss is {self.loss:.4g}, more than {self.factor:g} times the "
-                        f"first step's ({self.first:.4g})")
-            return f"the loss is {self.loss:.4g}, more than {self.factor:g}"
-        return f"the loss is {self.loss}"
+        step's (2.303)``: the message between the iteration and the advice."""
+        return str(self).split(": ", 1)[1].rsplit("; try ", 1)[0]
 
 
 def iters_per_epoch(train_size: int, batch_size: int) -> int:
