@@ -27,7 +27,6 @@ import numpy as np
 from chainrule.core import parallel
 from chainrule.core.checks import is_finite, is_int
 from chainrule.core.functions import check_labels
-from chainrule.core.messages import Catalog, Coded
 from chainrule.data.load import Data, num_classes
 from chainrule.nn.network import (
     accuracy_on,
@@ -40,6 +39,7 @@ from chainrule.nn.network import (
 from chainrule.nn.optim import make_optimizer, optimizer_class
 from chainrule.training.build import build_net, check_memory
 from chainrule.training.config import TrainConfig
+from chainrule.training.diverged import TrainingDiverged
 from chainrule.training.history import History
 from chainrule.training.tuning import BlasThreads, keep_freed_memory
 
@@ -60,43 +60,6 @@ class SignalInterrupt(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = int(signum)
-
-
-MESSAGES = Catalog("loop", {
-    "loop.diverged": "training diverged at iteration {iteration}: the loss is {loss}; try a "
-                     "lower learning rate (now {lr})",
-    "loop.diverged_factor": "training diverged at iteration {iteration}: the loss is {loss}, "
-                            "more than {factor} times the first step's ({first}); try a lower "
-                            "learning rate (now {lr})",
-    "loop.diverged_above": "training diverged at iteration {iteration}: the loss is {loss}, "
-                           "more than {factor}; try a lower learning rate (now {lr})",
-})
-""":class:`TrainingDiverged`'s words by code (see :mod:`chainrule.core.messages`)."""
-
-
-class TrainingDiverged(Coded, FloatingPointError):
-    """The loss became NaN, infinite or far above the first step's loss (see
-    :data:`DIVERGENCE_FACTOR`); the step that produced it was not applied. ``code`` and
-    ``params`` say it as data (:data:`MESSAGES`; the numbers as the message shows them)."""
-
-    def __init__(self, iteration: int, loss: float, lr: float | None = None, *,
-                 factor: float | None = None, first: float | None = None):
-        self.iteration, self.loss, self.lr = iteration, loss, lr
-        self.factor, self.first = factor, first
-        code = "loop.diverged"
-        shown = {"iteration": iteration, "loss": f"{loss:.4g}" if math.isfinite(loss) else
-                 str(loss), "lr": "?" if lr is None else f"{lr:g}"}
-        if math.isfinite(loss) and factor is not None and first is not None:
-            code = "loop.diverged_factor" if first >= 1 else "loop.diverged_above"
-            shown.update(factor=f"{factor:g}", first=f"{first:.4g}")
-        super().__init__(MESSAGES.say(code, **shown))
-        self.coded(code, **shown)
-
-    @property
-    def reason(self) -> str:
-        """``the loss is nan``, or ``the loss is 1.2e+27, more than 1000 times the first
-        step's (2.303)``: the message between the iteration and the advice."""
-        return str(self).split(": ", 1)[1].rsplit("; try ", 1)[0]
 
 
 def iters_per_epoch(train_size: int, batch_size: int) -> int:
