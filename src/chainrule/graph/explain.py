@@ -9,7 +9,9 @@
 
 The formulas are language-neutral (symbols and numbers only); the prose that goes
 with them is the stable key ``note``, to be translated by whoever shows it
-(:data:`NOTES` holds the English). ``x`` and ``y`` are the node's own first and second
+(:data:`NOTES` holds the English). The few lines that hold words as well
+(``dx = dout where x > 0, else 0``) are messages (:data:`MESSAGES`): :func:`rule` sends
+their code and params beside them. ``x`` and ``y`` are the node's own first and second
 inputs, ``dout`` the gradient arriving at its output, ``dx`` and ``dy`` what its
 ``backward`` returned. Before backward (or on a node the output does not depend on)
 ``backward`` holds the formulas without numbers and ``dout`` is None. Nothing is
