@@ -172,7 +172,8 @@ def test_the_page_is_one_of_the_labs_pages(client):
     script = client.get("/static/net.js").text
     assert 'from "./chrome.js"' in script and 'from "./i18n.js"' in script
     for name in ("net.js", "net.css", "i18n/net.en.json", "i18n/net.ja.json",
-                 "i18n/net.zh.json", "i18n/common.ja.json"):
+                 "i18n/net.zh.json", "i18n/net.zh-Hant.json", "i18n/common.ja.json",
+                 "i18n/messages.zh-Hant.json"):
         assert client.get(f"/static/{name}").status_code == 200
 
 
@@ -193,7 +194,7 @@ def test_translations_have_every_key():
     used |= set(re.findall(r'\bt\("([\w.]+)"', (folder / "net.js").read_text()))
     assert used <= set(english) | set(words("common", "en")), used - set(english)
     assert not set(english) & set(words("common", "en"))  # the header's words live in common
-    for lang in ("ja", "zh"):
+    for lang in ("ja", "zh", "zh-Hant"):
         translated = words("net", lang)
         assert set(translated) == set(english), lang
         for key, text in english.items():

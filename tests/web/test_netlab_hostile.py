@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
-from lab_tools import net_lab_app, running_lab  # noqa: E402
+from lab_tools import assert_coded, net_lab_app, running_lab  # noqa: E402
 
 N = 1000
 
@@ -232,6 +232,7 @@ def check(answer, method, path, body) -> None:
     assert answer.headers["content-type"].startswith("application/json"), what
     error = answer.json()["error"]
     assert isinstance(error, str) and error and "Traceback" not in error, what
+    assert_coded(answer.json(), what)
 
 
 def test_a_thousand_malformed_requests_to_each_endpoint(app):

@@ -122,7 +122,7 @@ def test_chinese_through_the_switch_and_a_narrow_window(lab, tmp_path):
         load(driver, lab.url + "#graph=sigmoid")
         click(driver, 'header .languages button[data-lang="zh"]')
         wait_for(driver, "return document.documentElement.lang === 'zh-Hans'")
-        assert text(driver, "#graph-title") == "用 ×、exp、+、/ 节点搭建的 sigmoid"
+        assert text(driver, "#graph-title") == "用 ×、exp、+、/ 节点搭建的 sigmoid 函数"
         assert text(driver, "nav.pages a[aria-current=page]") == "计算图实验室"
         click(driver, "#step-backward")
         assert text(driver, "#step-where").startswith("反向传播 第 1 / 4 个节点")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule.core.messages import Coded
 from chainrule.store import files
 
 CONFIG, METRICS, CHECKPOINT, MODEL, SUMMARY = (
@@ -34,9 +35,10 @@ class RunBusy(RunError):
     """Another process (or another :class:`Run` in this one) trains in the folder."""
 
 
-class SaveError(RunError):
+class SaveError(Coded, RunError):
     """A run's file could not be written (a full disk, a lost permission...): the
-    message names the file and the last good checkpoint, which is kept."""
+    message names the file and the last good checkpoint, which is kept (``code`` and
+    ``params``: the same as data)."""
 
 
 class RunLock:

@@ -16,8 +16,11 @@ What happens becomes a list of JSON-able events, each with a sequence number ``s
   first) or failed (the data could not be loaded, a file could not be written
   (:class:`~chainrule.training.runs.SaveError`), ...: the one-line reason); ``warning`` says
   when a run that ended normally did not learn (see :func:`not_learning`),
-  ``warning_facts`` the same as numbers. By the end event the run folder's lock is
-  released: ``chainrule train --resume`` can take it at once.
+  ``warning_facts`` the same as numbers. ``message_code`` and ``message_params``,
+  ``warning_code`` and ``warning_params`` are the two texts as data (:data:`MESSAGES`,
+  or the error's own code), for a page that words them in another language. By the end
+  event the run folder's lock is released: ``chainrule train --resume`` can take it at
+  once.
 
 :class:`LiveRuns` keeps one run at a time: starting a second while one runs raises
 :class:`TrainingBusy`. Nothing here prints, and nothing here knows about the web.
@@ -32,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chainrule.core.messages import Catalog, Coded, coded_fields, said
 from chainrule.nn.describe import describe_net
 from chainrule.training.config import TrainConfig
 from chainrule.training.folder import new_run_dir
@@ -40,9 +44,26 @@ from chainrule.training.runs import Run
 
 Event = dict[str, Any]
 FINAL = ("completed", "stopped", "diverged", "failed")
+MESSAGES = Catalog("live", {
+    "live.stopped": "stopped after {iteration} of {iters} iterations; resume with chainrule "
+                    "train --resume {path}",
+    "live.failed": "{reason}",
+    "live.busy": "a training run is already in progress ({run}); stop it or wait for it to "
+                 "finish",  # an error the library has no code for, in its own words
+    "live.not_learning_high": "the network is not learning: after {iterations} iterations "
+                              "the accuracy is {accuracy}, no better than guessing; the loss "
+                              "jumped from {first_loss} to {worst_loss}: the learning rate "
+                              "{lr} is too high (chapter 5 trains with 0.1)",
+    "live.not_learning_low": "the network is not learning: after {iterations} iterations "
+                             "the accuracy is {accuracy}, no better than guessing; the loss "
+                             "barely moved ({first_loss} to {last_loss}): try a larger "
+                             "learning rate (now {lr}) or more iterations",
+})
+"""The words of the end event by code (``message_code``, ``warning_code``; see
+:mod:`chainrule.core.messages`)."""
 
 
-class TrainingBusy(RuntimeError):
+class TrainingBusy(Coded, RuntimeError):
     """A training run is already in progress; the lab trains one at a time."""
 
 
@@ -140,7 +161,7 @@ class LiveRun:
             self.run = run = Run.create(self.config, self.path, data=self._data,
                                         data_dir=self._data_dir, download=self._download)
         except Exception as exc:  # noqa: BLE001 - reported as the run's end, one line
-            self._finish("failed", _one_line(exc), error=exc)
+            self._finish("failed", _failure(exc), error=exc)
             return
         self._data = None  # the run holds it now
         with run:  # the folder's lock is released before the end event, however it ends
@@ -166,16 +187,16 @@ class LiveRun:
         except TrainingDiverged as exc:
             self._on_progress(loop)  # the steps since the last progress event
             self._flush_rows()
-            return "diverged", str(exc), exc
+            return "diverged", _failure(exc), exc
         except Exception as exc:  # noqa: BLE001 - a full disk (SaveError), ...: told, not raised
             self._on_progress(loop)
             self._flush_rows()
-            return "failed", _one_line(exc), exc
+            return "failed", _failure(exc), exc
         self._flush_rows()
         if summary.status == "completed":
             return "completed", "", None
-        return "stopped", (f"stopped after {summary.iteration} of {summary.iters} iterations; "
-                           f"resume with chainrule train --resume {run.path}"), None
+        return "stopped", said("live.stopped", iteration=summary.iteration, iters=summary.iters,
+                               path=str(run.path)), None
 
     def _on_progress(self, loop) -> None:
         if self._stop.is_set():
@@ -207,8 +228,10 @@ class LiveRun:
                 self._on_end(self)
         facts = None if self.run is None or status not in ("completed", "stopped") else \
             learning_check(self.run.history, self.config, summary=summary)
+        warning = _said(facts)
         self._emit({"type": "end", "status": status, "message": message,
-                    "warning": _said(facts),
+                    **coded_fields("message", message),
+                    "warning": warning, **coded_fields("warning", warning),
                     "warning_facts": facts,
                     "model": self.has_model,
                     "summary": None if summary is None else summary.to_dict()})
@@ -255,22 +278,26 @@ def not_learning(history, config: TrainConfig, num_classes: int = 10, *,
 
 
 def _said(f: dict | None) -> str:
+    """The facts of :func:`learning_check` in a sentence (a ``Said`` string), or ``""``."""
     if f is None:
         return ""
-    said = (f"the network is not learning: after {f['iterations']} iterations the "
-            f"accuracy is {f['accuracy']:.3f}, no better than guessing")
+    shown = {"iterations": f["iterations"], "accuracy": f"{f['accuracy']:.3f}",
+             "first_loss": f"{f['first_loss']:.3g}", "lr": f"{f['lr']:g}"}
     if f["cause"] == "high":
-        return (f"{said}; the loss jumped from {f['first_loss']:.3g} to {f['worst_loss']:.3g}: "
-                f"the learning rate {f['lr']:g} is too high (chapter 5 trains with 0.1)")
+        return said("live.not_learning_high", **shown, worst_loss=f"{f['worst_loss']:.3g}")
     last = "?" if f["last_loss"] is None else f"{f['last_loss']:.3g}"
-    return (f"{said}; the loss barely moved ({f['first_loss']:.3g} to {last}): "
-            f"try a larger learning rate (now {f['lr']:g}) or more iterations")
+    return said("live.not_learning_low", **shown, last_loss=last)
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception's message, its first line (a missing dataset's message is long)."""
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+def _failure(exc: BaseException) -> str:
+    """An exception's message, its first line (a missing dataset's message is long), as a
+    ``Said`` string: with the error's own code when it has one, else ``live.failed``."""
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    if isinstance(exc, Coded) and exc.code:
+        out = said(exc.code, **exc.params)
+        if out == text:
+            return out
+    return said("live.failed", reason=text)
 
 
 class LiveRuns:
@@ -290,8 +317,7 @@ class LiveRuns:
         with self._lock:
             busy = self.active()
             if busy is not None:
-                raise TrainingBusy(f"a training run is already in progress ({busy.id}); "
-                                   "stop it or wait for it to finish")
+                raise TrainingBusy.said("live.busy", run=busy.id)
             path = Path(out) if out is not None else new_run_dir(self.root)
             live = LiveRun(config, path, **kwargs)
             if live.id in self._runs:

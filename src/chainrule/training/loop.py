@@ -39,6 +39,7 @@ from chainrule.nn.network import (
 from chainrule.nn.optim import make_optimizer, optimizer_class
 from chainrule.training.build import build_net, check_memory
 from chainrule.training.config import TrainConfig
+from chainrule.training.diverged import TrainingDiverged
 from chainrule.training.history import History
 from chainrule.training.tuning import BlasThreads, keep_freed_memory
 
@@ -59,30 +60,6 @@ class SignalInterrupt(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = int(signum)
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN, infinite or far above the first step's loss (see
-    :data:`DIVERGENCE_FACTOR`); the step that produced it was not applied."""
-
-    def __init__(self, iteration: int, loss: float, lr: float | None = None, *,
-                 factor: float | None = None, first: float | None = None):
-        self.iteration, self.loss, self.lr = iteration, loss, lr
-        self.factor, self.first = factor, first
-        super().__init__(f"training diverged at iteration {iteration}: {self.reason}; "
-                         + (f"try a lower learning rate (now {lr:g})" if lr is not None
-                            else "try a lower learning rate"))
-
-    @property
-    def reason(self) -> str:
-        """``the loss is nan``, or ``the loss is 1.2e+27, more than 1000 times the first
-        step's (2.303)``."""
-        if math.isfinite(self.loss) and self.factor is not None and self.first is not None:
-            if self.first >= 1:
-                return (f"the loss is {self.loss:.4g}, more than {self.factor:g} times the "
-                        f"first step's ({self.first:.4g})")
-            return f"the loss is {self.loss:.4g}, more than {self.factor:g}"
-        return f"the loss is {self.loss}"
 
 
 def iters_per_epoch(train_size: int, batch_size: int) -> int:

@@ -27,6 +27,7 @@ ends however it ends) refuses a second one. Nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import signal
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._version import __version__
+from chainrule.core.messages import Catalog
 from chainrule.data.catalog import class_names, image_shape
 from chainrule.data.load import Data, load_data
 from chainrule.nn.network import input_shape
@@ -69,6 +71,13 @@ from chainrule.training.folder import (
 from chainrule.training.history import History
 from chainrule.training.loop import TrainingDiverged, TrainingLoop
 
+MESSAGES = Catalog("runs", {
+    "runs.save_failed": "cannot write {file}: {reason}; the last good checkpoint (iteration "
+                        "{iteration}) is kept in {checkpoint}",
+    "runs.save_failed_early": "cannot write {file}: {reason}; the run had not started; "
+                              "nothing of it is kept",
+})
+""":class:`SaveError`'s words by code (``reason``: the system's, ``errno`` its name)."""
 
 @dataclass
 class Summary:
@@ -393,13 +402,14 @@ class Run:
         try:
             yield
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            if self.checkpoint_iteration is None:
-                kept = "the run had not started; nothing of it is kept"
-            else:
-                kept = (f"the last good checkpoint (iteration {self.checkpoint_iteration}) is "
-                        f"kept in {self.file(CHECKPOINT)}")
-            raise SaveError(f"cannot write {self.file(name)}: {reason}; {kept}") from exc
+            facts = {"file": str(self.file(name)), "reason": exc.strerror or str(exc),
+                     "errno": errno.errorcode.get(exc.errno or 0, "")}
+            code = "runs.save_failed_early"
+            if self.checkpoint_iteration is not None:
+                code = "runs.save_failed"
+                facts.update(iteration=self.checkpoint_iteration,
+                             checkpoint=str(self.file(CHECKPOINT)))
+            raise SaveError(MESSAGES.say(code, **facts)).coded(code, **facts) from exc
 
 
 def signal_name(number: int) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 
 from chainrule.book import examples as book
 from chainrule.core.gradient import compare
+from chainrule.core.messages import Catalog, Coded
 from chainrule.graph import draw
 from chainrule.graph.explain import rule
 from chainrule.graph.expression import ExpressionError, parse
@@ -44,13 +45,46 @@ HEAD = 8  # values of an array shown in its summary
 DEFAULT_INPUT = 1.0  # where a new name of an expression starts
 
 
-class GraphRequestError(ValueError):
-    """A request the lab cannot answer: the message names the field (and the place)."""
+MESSAGES = Catalog("graph", {
+    "graph.not_object": "send a JSON object, not {kind}",
+    "graph.unknown_field": "unknown field {name!r} (known: {known})",
+    "graph.name_or_expression": 'send either "name" (a built-in graph) or "expression"',
+    "graph.not_string": "{field} must be a string, got {kind}",
+    "graph.unknown_graph": "unknown graph {name!r}; known: {known}",
+    "graph.unknown_served": "unknown graph {name!r}",
+    "graph.expression_too_long": "the expression is longer than {max} characters",
+    "graph.expression_empty": "the expression is empty",
+    "graph.inputs_not_object": "{field} must be an object, got {kind}",
+    "graph.too_many_inputs": "more than {max} inputs",
+    "graph.bad_input_name": "bad input name {name!r}",
+    "graph.no_such_input": "{graph} has no input {name!r}; its inputs: {inputs}",
+    "graph.no_inputs": "{graph} has no input {name!r}; its inputs: none you can change",
+    "graph.not_number": "{field} must be a number, got {kind}",
+    "graph.too_large": "{field} is too large for a float",
+    "graph.not_finite": "{field} must be finite, got {value}",
+    "graph.bad_edge": "edge must be an edge id (a whole number >= 0), got {got}",
+    "graph.no_edge": "edge {edge} does not exist (this graph has edges 0 to {last})",
+    "graph.cannot_compute": "cannot compute this graph: {reason}",  # the library's words
+})
+"""The graph lab's refusals by code (see :mod:`chainrule.core.messages`); ``kind`` is
+one of :data:`KINDS`' words, which the page translates as terms (``msg.term.*``)."""
+KINDS = {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+         type(None): "null"}
+"""How a refusal names the JSON type it got."""
 
-    def __init__(self, message: str, field: str, **where: Any):
-        super().__init__(message)
+
+class GraphRequestError(Coded, ValueError):
+    """A request the lab cannot answer: ``code`` and ``params`` (:data:`MESSAGES`, or an
+    ``ExpressionError``'s), the ``field`` at fault and ``where`` in it (``offset``,
+    ``length``)."""
+
+    def __init__(self, code: str, field: str, *, where: dict[str, Any] | None = None,
+                 message: str | None = None, **params: Any):
+        super().__init__(message if message is not None else MESSAGES.say(code, field=field,
+                                                                           **params))
+        self.coded(code, field=field, **params)
         self.field = field
-        self.where = where
+        self.where = where or {}
 
 
 @dataclass
@@ -85,8 +119,9 @@ def _from_expression(text: str, inputs: dict[str, Any]) -> Graph:
         names = parse(text).names
         return Graph.from_expression(text, **{n: inputs.get(n, DEFAULT_INPUT) for n in names})
     except ExpressionError as exc:
-        raise GraphRequestError(str(exc), "expression", offset=exc.offset,
-                                length=max(1, exc.end_offset - exc.offset)) from None
+        raise GraphRequestError(exc.code, "expression", message=str(exc), **exc.params,
+                                where={"offset": exc.offset,
+                                       "length": max(1, exc.end_offset - exc.offset)}) from None
 
 
 def _rerun(g: Graph, inputs: dict[str, Any]) -> Graph:
@@ -107,74 +142,70 @@ def _agreement(grad: Any, numerical: Any) -> dict[str, Any]:
 # -- requests -----------------------------------------------------------------------
 def _check_number(value: Any, where: str) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise GraphRequestError(f"{where} must be a number, got {_kind(value)}", where)
+        raise GraphRequestError("graph.not_number", where, kind=_kind(value))
     if isinstance(value, int):
         if abs(value) <= 2**53:
             return value
         try:
             value = float(value)
         except OverflowError:
-            raise GraphRequestError(f"{where} is too large for a float", where) from None
+            raise GraphRequestError("graph.too_large", where) from None
     if not math.isfinite(value):
-        raise GraphRequestError(f"{where} must be finite, got {value}", where)
+        raise GraphRequestError("graph.not_finite", where, value=str(value))
     return value
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
-            type(None): "null"}.get(type(value), type(value).__name__)
+    return KINDS.get(type(value), type(value).__name__)
 
 
 def parse_request(body: Any, names: dict[str, dict[str, Any]]) -> Spec:
     """Check a ``POST /api/graph`` body against the graphs ``names`` (name -> inputs)."""
     if not isinstance(body, dict):
-        raise GraphRequestError(f"send a JSON object, not {_kind(body)}", "body")
+        raise GraphRequestError("graph.not_object", "body", kind=_kind(body))
     unknown = sorted(set(body) - FIELDS)
     if unknown:
-        raise GraphRequestError(f"unknown field {unknown[0][:MAX_NAME]!r} (known: "
-                                + ", ".join(sorted(FIELDS)) + ")", unknown[0][:MAX_NAME])
+        raise GraphRequestError("graph.unknown_field", unknown[0][:MAX_NAME],
+                                name=unknown[0][:MAX_NAME], known=sorted(FIELDS))
     spec = Spec()
     if ("name" in body) == ("expression" in body):
-        raise GraphRequestError('send either "name" (a built-in graph) or "expression"',
-                                "name")
+        raise GraphRequestError("graph.name_or_expression", "name")
     if "name" in body:
         name = body["name"]
         if not isinstance(name, str):
-            raise GraphRequestError(f"name must be a string, got {_kind(name)}", "name")
+            raise GraphRequestError("graph.not_string", "name", kind=_kind(name))
         if name not in names:
-            raise GraphRequestError(f"unknown graph {name[:MAX_NAME]!r}; known: "
-                                    + ", ".join(names), "name")
+            raise GraphRequestError("graph.unknown_graph", "name", name=name[:MAX_NAME],
+                                    known=list(names))
         spec.name = name
     else:
         text = body["expression"]
         if not isinstance(text, str):
-            raise GraphRequestError(f"expression must be a string, got {_kind(text)}",
-                                    "expression")
+            raise GraphRequestError("graph.not_string", "expression", kind=_kind(text))
         if len(text) > MAX_EXPRESSION:
-            raise GraphRequestError(f"the expression is longer than {MAX_EXPRESSION} "
-                                    "characters", "expression", offset=MAX_EXPRESSION)
+            raise GraphRequestError("graph.expression_too_long", "expression",
+                                    where={"offset": MAX_EXPRESSION}, max=MAX_EXPRESSION)
         if not text.strip():
-            raise GraphRequestError("the expression is empty", "expression", offset=0)
+            raise GraphRequestError("graph.expression_empty", "expression", where={"offset": 0})
         spec.expression = text
     inputs = body.get("inputs", {})
     if not isinstance(inputs, dict):
-        raise GraphRequestError(f"inputs must be an object, got {_kind(inputs)}", "inputs")
+        raise GraphRequestError("graph.inputs_not_object", "inputs", kind=_kind(inputs))
     if len(inputs) > MAX_INPUTS:
-        raise GraphRequestError(f"more than {MAX_INPUTS} inputs", "inputs")
+        raise GraphRequestError("graph.too_many_inputs", "inputs", max=MAX_INPUTS)
     allowed = names.get(spec.name) if spec.name else None
     for key, value in inputs.items():
         if not key.isidentifier() or len(key) > MAX_NAME:
-            raise GraphRequestError(f"bad input name {key[:MAX_NAME]!r}", "inputs")
+            raise GraphRequestError("graph.bad_input_name", "inputs", name=key[:MAX_NAME])
         if allowed is not None and key not in allowed:
-            raise GraphRequestError(
-                f"{spec.name} has no input {key!r}; its inputs: "
-                + (", ".join(allowed) or "none you can change"), f"inputs.{key}")
+            raise GraphRequestError("graph.no_such_input" if allowed else "graph.no_inputs",
+                                    f"inputs.{key}", graph=spec.name, name=key,
+                                    inputs=list(allowed))
         spec.inputs[key] = _check_number(value, f"inputs.{key}")
     if "edge" in body:
         edge = body["edge"]
         if isinstance(edge, bool) or not isinstance(edge, int) or edge < 0:
-            raise GraphRequestError(f"edge must be an edge id (a whole number >= 0), "
-                                    f"got {str(edge)[:40]}", "edge")
+            raise GraphRequestError("graph.bad_edge", "edge", got=str(edge)[:40])
         spec.edge = edge
     return spec
 
@@ -195,7 +226,7 @@ def build(spec: Spec, served: Graph | None = None) -> Graph:
         return _from_expression(spec.expression, spec.inputs)
     if spec.name == SERVED:
         if served is None:
-            raise GraphRequestError(f"unknown graph {SERVED!r}", "name")
+            raise GraphRequestError("graph.unknown_served", "name", name=SERVED)
         if not served.has_grads:
             served.backward()
         return _rerun(served, spec.inputs)
@@ -332,8 +363,7 @@ def describe(g: Graph, spec: Spec) -> dict[str, Any]:
 def check(g: Graph, index: int) -> dict[str, Any]:
     """One edge in full: value, gradient, numerical derivative, agreement, heatmaps."""
     if index >= len(g.edges):
-        raise GraphRequestError(f"edge {index} does not exist (this graph has edges 0 to "
-                                f"{len(g.edges) - 1})", "edge")
+        raise GraphRequestError("graph.no_edge", "edge", edge=index, last=len(g.edges) - 1)
     e = g.edges[index]
     out = {"edge": e.index, "name": e.name, "kind": _kind_of(e),
            "from": None if e.producer is None else e.producer.index,

@@ -164,7 +164,7 @@ def _model_routes(lab: NetLab) -> list[BaseRoute]:
         check_keys(data, ("run",))
         run_id = data.get("run")
         if not isinstance(run_id, str) or not run_id:
-            raise RequestError("run must be a run id (a string) or \"first\"")
+            raise RequestError("net.run_id", field="run")
         await run_in_threadpool(lab.use, run_id[:200])
         return JSONResponse(lab.info())
 
@@ -189,23 +189,24 @@ def _model_routes(lab: NetLab) -> list[BaseRoute]:
         params = request.query_params
         unknown = [k for k in params if k != "index"]
         if unknown:
-            raise RequestError(f"unknown option {shown(unknown[0])}; allowed: index")
+            raise RequestError("net.unknown_option", names=[shown(unknown[0])],
+                               allowed=["index"])
         model = lab.current()
         try:
             x, t = await run_in_threadpool(lab.test_set, model.dataset)
         except (OSError, ImportError, ValueError) as exc:
-            raise RequestError(f"no {model.dataset} test images: {str(exc).splitlines()[0]}",
-                               409) from None
+            raise RequestError("net.no_test_images", 409, dataset=model.dataset,
+                               reason=str(exc).splitlines()[0]) from None
         text = params.get("index")
         if text is None:
             index = int(lab.rng.integers(len(x)))
         elif text.isdigit() and len(text) < 8 and int(text) < len(x):
             index = int(text)
         else:
-            raise RequestError(f"index must be a whole number from 0 to {len(x) - 1}")
+            raise RequestError("net.index", field="index", max=len(x) - 1)
         pixels = np.asarray(x[index], dtype=np.float64)
         if pixels.size != model.input_size:
-            raise RequestError(f"the {model.dataset} images do not fit the model", 409)
+            raise RequestError("net.images_do_not_fit", 409, dataset=model.dataset)
         return JSONResponse({"pixels": floats(pixels), "label": int(t[index]),
                              "index": index, "shape": list(model.image_shape),
                              "dataset": model.dataset})
@@ -231,12 +232,12 @@ def _train_routes(lab: NetLab) -> list[BaseRoute]:
         except TrainingBusy as exc:  # one run at a time: say which (the page shows it)
             active = lab.runs.active()
             first = lab.first_run is not None and active is lab.first_run
-            raise RequestError("the lab is still training its first network; try again in a "
-                               "few seconds" if first else str(exc), 409,
-                               running=None if active is None else active.id,
-                               first=first) from None
+            where = {"running": None if active is None else active.id, "first": first}
+            if first:
+                raise RequestError("net.first_busy", 409, fields=where) from None
+            raise RequestError.of(exc, 409, **where) from None
         except (OSError, ValueError) as exc:
-            raise RequestError(str(exc).splitlines()[0], 400) from None
+            raise RequestError("net.cannot_start", reason=str(exc).splitlines()[0]) from None
         return JSONResponse({"run": live.id, "path": str(live.path),
                              "config": live.config.to_dict()})
 
@@ -244,14 +245,13 @@ def _train_routes(lab: NetLab) -> list[BaseRoute]:
         run_id = request.path_params["run_id"]
         live = lab.runs.get(run_id)
         if live is None:
-            raise RequestError(f"no run {shown(run_id)} in this lab", 404)
+            raise RequestError("net.no_run", 404, run=run_id[:200])
         return live
 
     async def stop(request: Request) -> Response:
         live = live_run(request)
         if live is lab.first_run and not live.done:  # the page's network: it ends soon
-            raise RequestError("the first network is still training and cannot be stopped "
-                               "from the page; it is ready in a few seconds", 409)
+            raise RequestError("net.first_not_stoppable", 409)
         live.stop()
         return JSONResponse({"run": live.id, "status": live.status})
 

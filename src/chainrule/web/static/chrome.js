@@ -5,7 +5,7 @@
 
 import { LANGUAGES, apply, language, onLanguage, setLanguage } from "./i18n.js";
 
-const NAMES = { en: "English", ja: "日本語", zh: "中文" }; // each in its own language
+const NAMES = { en: "English", ja: "日本語", zh: "简体中文", "zh-Hant": "繁體中文" }; // each in its own
 
 function el(tag, attrs = {}, children = []) {
   const node = document.createElement(tag);

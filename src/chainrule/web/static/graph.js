@@ -4,7 +4,7 @@
 // and drawing the answer.
 
 import { mountHeader } from "./chrome.js";
-import { has, onLanguage, setup, t } from "./i18n.js";
+import { has, message, onLanguage, said, setup, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const EXAMPLES = ["(x + y) ** 2", "sigmoid(w * x + b)", "exp(x) / (1 + exp(x))", "relu(x) * y",
@@ -18,6 +18,7 @@ const state = {
   answer: null, // the last good POST /api/graph answer
   edge: null, // the selected edge id
   step: { mode: null, pos: -1 }, // mode: "forward" | "backward" | null
+  refusal: null, // the last error answer {data, body}, until an answer is drawn
 };
 
 // -- talking to the server -------------------------------------------------------------
@@ -72,6 +73,7 @@ function accept(data, body) {
   for (const [name, input] of Object.entries(data.inputs)) {
     if (input.editable && typeof input.value === "number") state.values[name] = input.value;
   }
+  state.refusal = null;
   hideExpressionError();
   showStatus("", "");
   render();
@@ -80,14 +82,15 @@ function accept(data, body) {
 }
 
 function refuse(data, body) {
-  const message = data.error || t("status.failed");
+  state.refusal = { data, body }; // worded again if the language changes
+  const words = message(data, t("status.failed")); // the server's code, in the page's words
   const field = data.field || "";
   if (body.expression !== undefined && field === "expression") {
-    showExpressionError(body.expression, message, data.offset, data.length);
+    showExpressionError(body.expression, words, data.offset, data.length);
   } else if (field.startsWith("inputs.")) {
-    showInputError(field.slice(7), message);
+    showInputError(field.slice(7), words);
   } else {
-    showStatus(message, "error");
+    showStatus(words, "error");
   }
 }
 
@@ -182,7 +185,13 @@ function render() {
 }
 
 function outName(data) {
-  return data.output.name || t("result.output");
+  return data.output.name ? varName(data, data.output.name) : t("result.output");
+}
+
+// a built-in graph's value by the name the book's translation gives it ("price": 支払金額)
+function varName(data, name) {
+  const key = `var.${data.source.name}.${name}`;
+  return data.source.name !== undefined && has(key) ? t(key) : name;
 }
 
 function renderTitle(data) {
@@ -235,7 +244,7 @@ function renderDrawing(data) {
 
 function edgeLabel(edge) {
   if (!edge) return "";
-  if (edge.name) return edge.name;
+  if (edge.name) return varName(state.answer, edge.name);
   if (edge.kind === "constant") return t("edge.constant");
   const node = state.answer.nodes.find((n) => n.id === edge.from);
   return t("edge.output_of", { node: nodeName(node) });
@@ -354,8 +363,8 @@ function updateInput(row, name, input, data) {
   const fixed = row.querySelector(".fixed-value");
   if (fixed) fixed.textContent = input.text;
   const label = row.querySelector(".grad-label");
-  label.textContent = t("check.partial", { out: outName(data), x: name });
-  label.title = t("check.backprop", { out: outName(data), x: name });
+  label.textContent = t("check.partial", { out: outName(data), x: varName(data, name) });
+  label.title = t("check.backprop", { out: outName(data), x: varName(data, name) });
   row.querySelector(".backprop").textContent = input.grad_text || "—";
   row.querySelector(".num-label").textContent = t("check.numerical_short");
   row.querySelector(".numerical").textContent = input.numerical_text || "—";
@@ -389,17 +398,17 @@ function changeInput(name, number) {
   ask(DEBOUNCE_MS.input);
 }
 
-function showInputError(name, message) {
+function showInputError(name, text) {
   const row = $("inputs").querySelector(`.input[data-name="${name}"]`);
-  if (!row) return showStatus(message, "error");
+  if (!row) return showStatus(text, "error");
   const box = row.querySelector(".input-error");
-  box.textContent = message;
+  box.textContent = text;
   box.hidden = false;
 }
 
 // -- expression errors -------------------------------------------------------------------------
-function showExpressionError(text, message, offset, length) {
-  $("expression-message").textContent = `${t("expr.error")} ${message}`;
+function showExpressionError(text, words, offset, length) {
+  $("expression-message").textContent = `${t("expr.error")} ${words}`;
   const where = $("expression-where");
   if (Number.isInteger(offset) && offset >= 0 && offset <= text.length) {
     const width = Math.max(1, Math.min(Number.isInteger(length) ? length : 1, text.length - offset));
@@ -475,8 +484,12 @@ function ruleParts(node, mode, data) {
   const edge = (id) => data.edges.find((e) => e.id === id);
   const r = node.rule;
   if (r) {
-    // backward: the forward line first, for the numbers the gradients are made of
-    const lines = [].concat(r.forward || [], mode === "backward" ? r.backward || [] : []);
+    // backward: the forward line first, for the numbers the gradients are made of; a
+    // line with words besides its symbols comes with a code, worded in the page's language
+    const back = (r.backward || []).map((line, i) =>
+      said(line, (r.backward_code || [])[i], (r.backward_params || [])[i]));
+    const lines = [].concat(r.forward ? said(r.forward, r.forward_code, r.forward_params) : [],
+                            mode === "backward" ? back : []);
     const pre = document.createElement("pre");
     pre.className = "rule-lines";
     pre.textContent = lines.join("\n");
@@ -620,6 +633,7 @@ async function main() {
   onLanguage(() => {
     markPicker();
     render();
+    if (state.refusal) refuse(state.refusal.data, state.refusal.body);
   });
   const start = fromHash();
   if (start && start.expression) {

@@ -3,7 +3,7 @@
 // language switch and the words come from the lab's shared chrome.js and i18n.js.
 
 import { mountHeader } from "./chrome.js";
-import { onLanguage, setup, t } from "./i18n.js";
+import { message, onLanguage, said, setup, t } from "./i18n.js";
 
 const $ = (sel) => document.querySelector(sel);
 const el = (tag, attrs, ...kids) => {
@@ -74,7 +74,9 @@ async function refreshLab() {
   try {
     state.lab = await api("GET", "/api/model");
   } catch (err) {
-    state.lab = { status: "unavailable", message: err.message, runs: [] };
+    const body = err.data || {};
+    state.lab = { status: "unavailable", message: body.error || err.message,
+                  message_code: body.code, message_params: body.params, runs: [] };
   }
   const before = state.model && state.model.id + state.model.path;
   state.model = state.lab.model;
@@ -130,7 +132,7 @@ function renderModel() {
       text.textContent = t("model.trainingStart");
     }
   } else if (lab.status === "unavailable") {
-    text.textContent = lab.message;
+    text.textContent = said(lab.message, lab.message_code, lab.message_params);
   } else {
     text.textContent = t("model.loading");
   }
@@ -152,7 +154,7 @@ $("#model-pick").addEventListener("change", async (e) => {
   try {
     await api("POST", "/api/model", { run: e.target.value });
   } catch (err) {
-    alert(err.message);
+    alert(message(err.data, err.message));
   }
   refreshLab();
 });
@@ -244,11 +246,13 @@ $("#clear").addEventListener("click", () => {
 $("#sample").addEventListener("click", async () => {
   try {
     state.sample = await api("GET", "/api/sample");
+    state.sampleError = null;
     strokes = [];
     state.learnLabel = state.sample.label;
     afterEdit();
   } catch (err) {
-    $("#sample-note").textContent = err.message;
+    state.sampleError = err.data || { error: err.message };
+    renderSampleNote();
   }
 });
 
@@ -261,6 +265,10 @@ function afterEdit() {
 
 function renderSampleNote() {
   const s = state.sample;
+  if (!s && state.sampleError) {
+    $("#sample-note").textContent = message(state.sampleError);
+    return;
+  }
   $("#sample-note").textContent = s ? t("draw.sampleNote", {
     dataset: s.dataset, index: s.index, label: names()[s.label] ?? s.label }) : "";
 }
@@ -296,8 +304,8 @@ async function pump() {
     state.prediction = await api("POST", "/api/predict", body);
     state.predictionError = null;
   } catch (err) {
-    state.predictionError = err.message;
-    if (/first network|not ready/.test(err.message)) refreshLab();
+    state.predictionError = err.data || { error: err.message };
+    if (/^net\.first_/.test(state.predictionError.code || "")) refreshLab();
   } finally {
     inflight = false;
   }
@@ -316,7 +324,7 @@ function renderPrediction() {
       el("span", { class: "name", text: name }), el("span", { class: "track" }),
       el("span", { class: "pct", text: "–" }))));
     $("#verdict-digit").textContent = "–";
-    $("#verdict-text").textContent = state.predictionError || t("predict.empty");
+    $("#verdict-text").textContent = message(state.predictionError, t("predict.empty"));
     $("#hidden").replaceChildren();
     drawHeat($("#heat"), null);
     $("#grad-text").textContent = "";
@@ -436,20 +444,35 @@ function renderPickers() {
 
 // ------------------------------------------------------------------ one step of learning
 
+// A note under a form: a page word ({key}) or a server's error body ({body}), kept so
+// that a language switch words it again (renderNotes); null hides it.
+const notes = { "learn-error": null, "train-error": null };
+
+function setNote(id, what) {
+  notes[id] = what;
+  renderNotes();
+}
+
+function renderNotes() {
+  for (const [id, what] of Object.entries(notes)) {
+    const box = document.getElementById(id);
+    box.hidden = !what;
+    box.textContent = !what ? "" : what.body ? message(what.body, t("error.unknown"))
+      : t(what.key);
+  }
+}
+
 $("#learn-go").addEventListener("click", async () => {
-  const err = $("#learn-error");
-  err.hidden = true;
+  setNote("learn-error", null);
   const body = inputBody();
-  if (!body) { err.textContent = t("learn.needInput"); err.hidden = false; return; }
-  if (state.learnLabel == null) { err.textContent = t("learn.needLabel"); err.hidden = false; return; }
+  if (!body) return setNote("learn-error", { key: "learn.needInput" });
+  if (state.learnLabel == null) return setNote("learn-error", { key: "learn.needLabel" });
   body.label = state.learnLabel;
   body.lr = Number($("#learn-lr").value);
   try {
     state.learned = await api("POST", "/api/learn", body);
   } catch (e) {
-    err.textContent = e.message;
-    err.hidden = false;
-    return;
+    return setNote("learn-error", { body: e.data || { error: e.message } });
   }
   renderLearn();
 });
@@ -528,14 +551,11 @@ const form = $("#train-form");
 
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
-  const err = $("#train-error");
-  err.hidden = true;
+  setNote("train-error", null);
   const f = new FormData(form);
   const hidden = String(f.get("hidden")).split(/[\s,]+/).filter(Boolean);
   if (!hidden.length || hidden.some((h) => !/^\d+$/.test(h))) {
-    err.textContent = t("train.badHidden");
-    err.hidden = false;
-    return;
+    return setNote("train-error", { key: "train.badHidden" });
   }
   const sizes = hidden.map(Number);
   const body = {
@@ -552,8 +572,8 @@ form.addEventListener("submit", async (e) => {
     attachRun(answer.run);
   } catch (x) {
     const busy = x.data && x.data.running;
-    err.textContent = !busy ? x.message : x.data.first ? t("train.firstBusy") : t("train.busy");
-    err.hidden = false;
+    setNote("train-error", !busy ? { body: x.data || { error: x.message } }
+      : { key: x.data.first ? "train.firstBusy" : "train.busy" });
     if (busy && !x.data.first) attachRun(busy); // another tab's run: follow it here
   }
 });
@@ -571,7 +591,7 @@ $("#run-use").addEventListener("click", async () => {
     state.run.used = true;
     renderRun();
   } catch (e) {
-    alert(e.message);
+    alert(message(e.data, e.message));
   }
   refreshLab();
 });
@@ -594,7 +614,7 @@ function onRunEvent(e) {
   else if (e.type === "eval") run.evals.push(e);
   else if (e.type === "end") {
     run.end = e;
-    $("#train-error").hidden = true; // a "busy" note is over
+    setNote("train-error", null); // a "busy" note is over
     $("#train-go").disabled = false;
     $("#train-stop").disabled = true;
     refreshLab();
@@ -636,17 +656,15 @@ function renderRun() {
     let kind = "done", text;
     if (end.status === "completed") text = t("train.done", { acc: fmtPct(sm.test_acc), n: sm.iteration, path: c ? c.path : "" });
     else if (end.status === "stopped") { kind = "warn"; text = t("train.stopped", { i: sm.iteration, n: sm.iters, path: c ? c.path : "" }); }
-    else if (end.status === "diverged") { kind = "bad"; text = t("train.diverged", { message: end.message }); }
-    else { kind = "bad"; text = t("train.failed", { message: end.message }); }
-    const f = end.warning_facts;
-    if (f) {
+    else {
+      kind = "bad";
+      text = t(end.status === "diverged" ? "train.diverged" : "train.failed",
+               { message: said(end.message, end.message_code, end.message_params) });
+    }
+    if (end.warning) { // it did not learn: the library's words, in the page's language
       kind = "warn";
-      text += " " + t(f.cause === "high" ? "train.warnHigh" : "train.warnLow", {
-        n: f.iterations, acc: fmtPct(f.accuracy), first: fmtNum(f.first_loss),
-        worst: fmtNum(f.worst_loss), last: fmtNum(f.last_loss), lr: fmtNum(f.lr) });
-    } else if (end.warning) {
-      kind = "warn";
-      text += " " + t("train.warning", { message: end.warning });
+      text += " " + t("train.warning", {
+        message: said(end.warning, end.warning_code, end.warning_params) });
     }
     if (run.used) text += " " + t("train.used");
     msg.className = "callout " + kind;
@@ -725,6 +743,7 @@ function renderAll() {
   renderPrediction();
   renderLearn();
   renderRun();
+  renderNotes();
 }
 
 async function main() {
