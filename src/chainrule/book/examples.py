@@ -173,7 +173,8 @@ def title(name: str, g: Graph) -> Said:
     if name == "two-layer-net":
         return said("example.two_layer_net", batch=int(np.shape(g.value("x"))[0]))
     values = {k: format_value(g.value(k)) for k in INPUTS[name]}
-    if "tax" in values:
+    if "tax" in values:  # the rate 1.1 is 10% tax
+        del values["tax"]
         values["tax_percent"] = format_value((float(g.value("tax")) - 1) * 100)
     return said("example." + name.replace("-", "_"), **values)
 

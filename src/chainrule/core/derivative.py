@@ -97,8 +97,9 @@ def check_function(loss: Callable[[], float], x: np.ndarray, backprop, *, h: flo
         if not math.isfinite(a[j]):
             reasons.append(why.grad(j) or said("grad.backprop", value=float(a[j])))
             continue
-        numerical[j], reason, kept[j] = _one_coordinate(loss, flat, j, a[j], f0, why, h=h,
-                                                        rtol=rtol, floor=floor)
+        with np.errstate(all="ignore"):  # infinities and NaN are values here, told as reasons
+            numerical[j], reason, kept[j] = _one_coordinate(loss, flat, j, a[j], f0, why, h=h,
+                                                            rtol=rtol, floor=floor)
         if reason is not None:
             reasons.append(reason)
     result = compare("", a[kept], numerical[kept], rtol, floor)
@@ -118,8 +119,7 @@ def _one_coordinate(loss, flat, j, a, f0, why: Explainer, *, h, rtol, floor):
 
     for shrink in range(7):  # a step that leaves the domain or overflows: a smaller one
         step = h / 10**shrink
-        with np.errstate(all="ignore"):
-            b = difference(step)
+        b = difference(step)
         if math.isfinite(b):
             break
     else:
