@@ -333,14 +333,10 @@ def gradient_check(
         return float(net.loss(x, t))
 
     grads = {k: np.array(g, dtype=np.float64) for k, g in net.gradient(x, t).items()}
-    at = loss()
-    if not math.isfinite(at):  # an overflow (a weight scale too large?): nothing to compare
-        report = GradientCheckReport(rtol=rtol, floor=floor, h=h)
-        for name in net.params:
-            report.params[name] = ParamCheck(name, math.nan, math.nan, math.nan, 0, False,
-                                             reason=said("grad.loss", value=at))
-        return report
-    scale = ROUNDOFF * EPS * abs(at)
+    scale = ROUNDOFF * np.finfo(np.float64).eps * abs(loss())
+
+    if not math.isfinite(scale):  # the loss overflowed (a weight scale too large?)
+        return _no_loss(net, loss(), rtol, floor, h)
 
     def rounding(step: float) -> float:
         return scale / step
@@ -379,6 +375,15 @@ def gradient_check(
 
         report.params["direction"] = _judge("direction", backprop, numerical, along,
                                             lambda j: (int(j),), **options)
+    return report
+
+
+def _no_loss(net, value: float, rtol: float, floor: float, h: float) -> GradientCheckReport:
+    """The report where the loss itself is not a number: nothing checked, and why."""
+    report = GradientCheckReport(rtol=rtol, floor=floor, h=h)
+    for name in net.params:
+        report.params[name] = ParamCheck(name, math.nan, math.nan, math.nan, 0, False,
+                                         reason=said("grad.loss", value=value))
     return report
 
 
