@@ -744,7 +744,8 @@ function renderEdge(data) {
   const item = (label, cls, text) => pair(list, label, cls, text);
   item(t("edge.value"), "value", c.value_text);
   item(t("check.grad"), "grad", c.grad_check_text || c.grad_text || "—");
-  item(t("check.numerical"), "", c.numerical_text || "—");
+  item(t("check.numerical"), "", c.numerical === "NaN" && c.reason ? "—"
+    : c.numerical_text || "—");
   const v = document.createElement("div");
   verdict(v, c);
   if (c.why) v.textContent = t(`check.why.${c.why.replace(" ", "_")}`);
