@@ -292,6 +292,10 @@ def _rebuild(info: dict, state: dict[str, np.ndarray], where: str, seed, rng):
             raise ExportError(f"{where}: {e['key']} is {a.dtype}; chainrule networks hold "
                               f"float32 or float64 (convert the module with .float())")
         arrays[e["name"]] = np.array(a.T if e["transpose"] else a, order="C")
+    dtypes = sorted({str(a.dtype) for a in arrays.values()})
+    if len(dtypes) > 1:
+        raise ExportError(f"{where}: its arrays mix {' and '.join(dtypes)}; a chainrule "
+                          "network holds one dtype (convert the module with .float())")
     params = {e["name"]: arrays[e["name"]] for e in entries if not e["buffer"]}
     buffers = {e["name"]: arrays[e["name"]] for e in entries if e["buffer"]}
     try:
