@@ -52,6 +52,8 @@ def _writable(path: Path) -> None:
     """A file can be made at ``path``: its folder exists, and it is not a folder itself."""
     if path.is_dir():
         raise CLIError(f"cannot write {path}: it is a folder")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise CLIError(f"cannot write {path}: {str(path.parent)!r} is not a folder")
     if not path.parent.is_dir():
         raise CLIError(f"cannot write {path}: the folder {str(path.parent)!r} does not exist")
 
