@@ -16,6 +16,7 @@ from zoo import KINDS, mnist, network
 
 from chainrule import MultiLayerNet
 from chainrule.export import from_torch, save_torch, to_torch
+from chainrule.training.checkpoint import read_model, save_model
 
 torch = need("torch")
 need("safetensors")
@@ -67,12 +68,12 @@ def test_torch_gives_chainrules_probabilities_and_back(kind, trained, real_data_
     assert_same_network(from_torch(loaded), net)
 
 
-def test_trained_further_in_pytorch_comes_back(real_data_root):
+def test_trained_further_in_pytorch_comes_back(real_data_root, tmp_path):
     """A few SGD steps in PyTorch, then back: the chainrule network predicts as the module
     does, and its parameters are the module's."""
     net, inputs, _, labels = network("tanh-batchnorm-inverted-dropout", True, real_data_root)
     x, t, *_ = mnist(real_data_root)
-    module = to_torch(net).train()
+    module = to_torch(net, meta={"dataset": "mnist", "class_names": list("0123456789")}).train()
     opt = torch.optim.SGD(module.parameters(), lr=0.05)
     for i in range(5):
         xb, tb = torch.from_numpy(x[i * 100:(i + 1) * 100]), torch.from_numpy(t[i * 100:(i + 1) * 100])
@@ -85,7 +86,11 @@ def test_trained_further_in_pytorch_comes_back(real_data_root):
     np.testing.assert_array_equal(back.params["W1"], module.layers.Affine1.weight.detach().numpy().T)
     np.testing.assert_allclose(softmax_rows(back.predict(inputs)),
                                probabilities(module, inputs, np.float32), atol=1e-5)
-    assert meta["network"].startswith("MultiLayerNet")
+    assert meta == {"dataset": "mnist", "class_names": list("0123456789")}
+    # saved as a model file, it opens wherever chainrule opens one (the lab included)
+    path = save_model(tmp_path / "further.npz", back, meta=meta)
+    opened = read_model(path)
+    assert opened.meta == meta and opened.net.params["W1"].tobytes() == back.params["W1"].tobytes()
 
 
 def softmax_rows(s):

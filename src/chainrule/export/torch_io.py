@@ -102,9 +102,14 @@ def _described(net, meta=None) -> tuple[list[Step], dict, dict[str, np.ndarray]]
     arrays = {**net.params, **getattr(net, "buffers", dict)()}
     state = {e["key"]: np.array(arrays[e["name"]].T if e["transpose"] else arrays[e["name"]],
                                 order="C") for e in entries}
-    described = file_metadata(net, steps, meta)
-    described.pop("chainrule.config", None)  # the config is a field of its own here
-    info = {"format": FORMAT, "config": net.config(), "arrays": entries, "meta": described}
+    about = file_metadata(net, steps, meta)
+    about.pop("chainrule.config", None)  # the config is a field of its own here
+    try:  # the run's own metadata, as a model file holds it (what from_torch gives back)
+        run_meta = json.loads(json.dumps(dict(meta or {})))
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"the metadata must be JSON: {exc}") from None
+    info = {"format": FORMAT, "config": net.config(), "arrays": entries, "meta": run_meta,
+            "about": about}
     return steps, info, state
 
 
@@ -161,7 +166,7 @@ def module_source(steps: list[Step], info: dict, weights: str, module: str) -> s
     for name, cls, args, kwargs in module_specs(steps):
         params = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
         lines.append(f"        ({name!r}, {cls}({', '.join(params)})),")
-    meta = info["meta"]
+    meta = info["about"]
     use = (f"from {module} import load" if module.isidentifier() else
            f"load = runpy.run_path({module + '.py'!r})['load']")
     dtype = "float64" if _dtype_of(steps) == np.float64 else "float32"
@@ -222,9 +227,11 @@ def from_torch(source, *, with_meta: bool = False, seed=None, rng=None):
     ``load()``/``build()`` of a written definition), trained further or not, or of a
     ``.safetensors`` file written by :func:`save_torch` (read with safetensors and
     NumPy: torch is not needed). Every array comes back as it is in the module, bit for
-    bit (``W`` as ``weight.T``). ``with_meta``: also return the run's metadata (a dict
-    of strings). ``seed``/``rng``: the generator of the network's dropout masks.
-    :class:`ExportError` for anything that is not such a module or file."""
+    bit (``W`` as ``weight.T``). ``with_meta``: also return the run's metadata, as
+    given to the export (what ``chainrule.training.checkpoint.save_model`` takes, so that
+    the network can be saved and opened in the lab). ``seed``/``rng``: the generator of
+    the network's dropout masks. :class:`ExportError` for anything that is not such a
+    module or file."""
     if isinstance(source, (str, os.PathLike)):
         info, state = _read_weights(Path(source))
         where = str(source)
