@@ -186,3 +186,29 @@ def test_modules_that_are_not_chainrules():
     module.layers.add_module("Extra", torch.nn.Linear(2, 2))
     with pytest.raises(ExportError, match=r"unknown \['layers.Extra.bias', 'layers.Extra.weight'\]"):
         from_torch(module)
+
+
+def test_nothing_pickles():
+    """Neither the export package, its command nor the module file it writes uses
+    pickle, ``torch.save`` or ``torch.load``: weights travel as .safetensors."""
+    import ast
+    from pathlib import Path
+
+    import chainrule.export
+    from chainrule.export.plan import inference_steps as steps_of
+    from chainrule.export.torch_io import module_source
+
+    src = Path(chainrule.export.__file__).parent
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    info = {"config": net.config(), "about": {"network": "n", "chainrule.version": "v",
+                                              "input_layout": "l", "preprocessing": "p"}}
+    texts = [p.read_text() for p in [*src.glob("*.py"), src.parent / "cli" / "export.py"]]
+    texts.append(module_source(steps_of(net), info, "w.safetensors", "w"))
+    for text in texts:
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert not any(n.split(".")[0] in ("pickle", "dill", "cloudpickle")
+                               for n in names)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                assert (node.value.id, node.attr) not in {("torch", "save"), ("torch", "load")}
