@@ -82,6 +82,8 @@ def test_the_format_follows_the_file_name(tmp_path, capsys, model):
     (["-o", "{tmp}"], "cannot write {tmp}: it is a folder"),
     (["-o", "{tmp}/model.npz/x.onnx"], "cannot write {tmp}/model.npz/x.onnx: "
      "'{tmp}/model.npz' is not a folder"),
+    (["-o", "{tmp}/model.npz"], "cannot write {tmp}/model.npz: it is the model being "
+     "exported"),
     (["--format", "torch", "-o", "{tmp}/weights.py"], "{tmp}/weights.py: the weights file "
      "cannot end in .py (the module definition goes beside it as NAME.py)"),
 ])

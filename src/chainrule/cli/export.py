@@ -10,6 +10,7 @@ import numpy as np
 from chainrule.cli import CLIError, printable
 from chainrule.cli._model import open_model
 from chainrule.export.plan import ExportError, MissingExtra
+from chainrule.nn.network import buffers_of
 
 FORMATS = {"onnx": ".onnx", "torch": ".safetensors"}
 """The formats, and the ending of the file each writes by default."""
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     model, saved = open_model(args.target)
     out = Path(args.out) if args.out else model.path.with_name("model" + FORMATS[fmt])
     _writable(out)
+    if out.resolve() == model.path.resolve():
+        raise CLIError(f"cannot write {out}: it is the model being exported")
     if fmt == "torch":
         _writable(out.with_suffix(".py"))
     meta = dict(model.meta)
@@ -104,8 +107,8 @@ def _torch(net, out: Path, meta: dict) -> list[str]:
 
     weights, code = save_torch(net, out, meta=meta)
     back = from_torch(weights)
-    for k, p in {**net.params, **net.buffers()}.items():
-        theirs = {**back.params, **back.buffers()}[k]
+    for k, p in {**net.params, **buffers_of(net)}.items():
+        theirs = {**back.params, **buffers_of(back)}[k]
         if theirs.dtype != p.dtype or not np.array_equal(theirs, p):
             raise ExportError(f"{weights}: {k} does not come back as written")
     use = f"from {code.stem} import load" if code.stem.isidentifier() else "runpy.run_path"

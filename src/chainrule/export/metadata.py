@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 
 from chainrule._version import __version__
-from chainrule.data.catalog import DATASETS
+from chainrule.data.catalog import DATASETS, image_shape
 from chainrule.export.plan import Step, output_size
 from chainrule.nn.describe import describe_net
 
@@ -27,7 +27,8 @@ def file_metadata(net, steps: list[Step], meta: Mapping | None = None) -> dict[s
     n_out = output_size(steps)
     if not names or len(names) != n_out:
         names = [str(c) for c in range(n_out)]
-    image = meta.get("image_shape") or (list(shape[1:]) if len(shape) == 3 else None)
+    image = meta.get("image_shape") or (list(shape[1:]) if len(shape) == 3 else
+                                        image_shape(str(meta.get("dataset")), shape[0]))
     low, high = meta.get("input_range") or (0.0, 1.0)
     out = {
         "chainrule.version": __version__,
@@ -63,6 +64,6 @@ def preprocessing(info, low: float, high: float) -> str:
     """How a raw picture becomes an input, in words."""
     if info is None:
         return f"values in [{low:g}, {high:g}] as the network was trained on"
-    return (f"{info.title}'s 8-bit pixels divided by {info.pixel_max:g} "
-            f"(values in [{low:g}, {high:g}]; white or bright strokes on black, as "
+    return (f"{info.title}'s pixels divided by {info.pixel_max:g}, their largest value "
+            f"(values in [{low:g}, {high:g}]: 0 the background, 1 the strongest ink, as "
             "load_mnist(normalize=True) gives them)")
