@@ -29,6 +29,7 @@ import numpy as np
 
 from chainrule.export.metadata import file_metadata
 from chainrule.export.plan import ExportError, Step, inference_steps, need
+from chainrule.nn.network import buffers_of
 from chainrule.nn.registry import net_class
 from chainrule.store.files import atomic_open, loads_json
 from chainrule.store.npz import LIMITS
@@ -99,7 +100,7 @@ def _described(net, meta=None) -> tuple[list[Step], dict, dict[str, np.ndarray]]
                           "config() to rebuild it from")
     steps = inference_steps(net)
     entries = array_entries(net, steps)
-    arrays = {**net.params, **getattr(net, "buffers", dict)()}
+    arrays = {**net.params, **buffers_of(net)}
     state = {e["key"]: np.array(arrays[e["name"]].T if e["transpose"] else arrays[e["name"]],
                                 order="C") for e in entries}
     about = file_metadata(net, steps, meta)
