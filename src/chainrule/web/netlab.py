@@ -11,6 +11,8 @@ Routes (all answers JSON; bad input gets a 4xx with ``{"error": ...}``):
 - ``POST /api/learn``              the same input with a true ``"label"`` and optional
   ``"lr"``: one SGD step on a copy of the network
 - ``GET  /api/sample[?index=N]``   a (random) test image of the model's dataset, its label
+- ``GET  /api/model.onnx``         the network in use as an ONNX file (409 without the
+  ``export`` extra)
 - ``POST /api/train``              a training form: ``{"run": ID}`` (409 while a run trains,
   with ``"running": ID`` and ``"first"``: whether it is the lab's first network)
 - ``GET  /api/train/ID/events``    server-sent events, one JSON object per event
@@ -32,6 +34,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from chainrule.export.onnx_graph import to_onnx
+from chainrule.export.plan import ExportError, MissingExtra
 from chainrule.nn.probe import learn_step, probe
 from chainrule.training.live import LiveRun, TrainingBusy
 from chainrule.web.kit import LabState, RequestError, page
@@ -108,6 +112,14 @@ def learn_answer(model: LabModel, x: np.ndarray, label: int, lr: float, blank: b
         "changes": [change(c) for c in step.changes],
         "param_change": {k: _number(v) for k, v in step.param_change.items()},
     }
+
+
+def onnx_bytes(model: LabModel) -> bytes:
+    """The lab's network as an ONNX file (:func:`chainrule.export.to_onnx`)."""
+    meta = {"dataset": model.dataset, "class_names": model.class_names,
+            "image_shape": list(model.image_shape)}
+    with model.lock:
+        return to_onnx(model.net, meta=meta).SerializeToString()
 
 
 def _end_params(net) -> tuple[tuple, tuple]:
@@ -211,9 +223,22 @@ def _model_routes(lab: NetLab) -> list[BaseRoute]:
                              "index": index, "shape": list(model.image_shape),
                              "dataset": model.dataset})
 
+    async def model_onnx(request: Request) -> Response:
+        if request.query_params:
+            raise RequestError("/api/model.onnx takes no options")
+        model = lab.current()
+        try:
+            data = await run_in_threadpool(onnx_bytes, model)
+        except (ExportError, MissingExtra) as exc:
+            raise RequestError(str(exc), 409) from None
+        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in model.id)[:80]
+        return Response(data, media_type="application/octet-stream", headers={
+            "Content-Disposition": f'attachment; filename="chainrule-{name}.onnx"'})
+
     return [
         Route("/api/model", model_get, methods=["GET"]),
         Route("/api/model", model_post, methods=["POST"]),
+        Route("/api/model.onnx", model_onnx, methods=["GET"]),
         Route("/api/predict", predict, methods=["POST"]),
         Route("/api/learn", learn, methods=["POST"]),
         Route("/api/sample", sample, methods=["GET"]),

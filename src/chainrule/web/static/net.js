@@ -148,7 +148,28 @@ function renderModel() {
     for (const r of usable) pick.append(el("option", { value: r.id, text: `${r.id} (${r.dataset})` }));
     pick.value = lab.model ? lab.model.id : "first";
   }
+  $("#model-onnx").hidden = !lab.model;
 }
+
+// The network in use as an ONNX file: fetched first, so that a server without the
+// export extra says why (409) instead of handing over its error as a file.
+$("#model-onnx").addEventListener("click", async (e) => {
+  e.preventDefault();
+  try {
+    const response = await fetch("/api/model.onnx");
+    if (!response.ok) {
+      let data = {};
+      try { data = await response.json(); } catch (_) { /* not JSON: the status says it */ }
+      throw new Error(data.error || response.statusText);
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+    el("a", { href: url, download: named ? named[1] : "chainrule.onnx" }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  } catch (err) {
+    alert(err.message);
+  }
+});
 
 $("#model-pick").addEventListener("change", async (e) => {
   try {
