@@ -44,7 +44,8 @@ def test_the_file_runs_as_the_lab_predicts(lab, model_dir, mnist_arrays):
     with httpx.Client(base_url=lab.url, timeout=60) as client:
         answer = client.get("/api/model.onnx")
         assert client.get("/api/model.onnx?format=tflite").json() == {
-            "error": "/api/model.onnx takes no options"}
+            "error": "/api/model.onnx takes no options", "code": "net.onnx_no_options",
+            "params": {}}
     assert answer.status_code == 200
     assert answer.headers["content-type"] == "application/octet-stream"
     assert answer.headers["content-disposition"] == 'attachment; filename="chainrule-first.onnx"'
@@ -65,8 +66,10 @@ def test_without_onnx_a_409_that_says_what_to_install(lab, monkeypatch):
     with httpx.Client(base_url=lab.url, timeout=30) as client:
         answer = client.get("/api/model.onnx")
     assert answer.status_code == 409
-    assert answer.json() == {"error": "ONNX export needs the onnx package: "
-                                      "pip install 'chainrule[export]'"}
+    assert answer.json() == {
+        "error": "exporting the network as ONNX needs the onnx package: "
+                 "pip install 'chainrule[export]'",
+        "code": "net.onnx_missing", "params": {"package": "onnx"}}
 
 
 WORDS = {"en": "Download as ONNX", "ja": "ONNX でダウンロード", "zh": "下载为 ONNX"}
@@ -115,6 +118,6 @@ def test_the_link_says_why_it_cannot(lab, tmp_path, monkeypatch):
             lambda d: d.find_element(By.ID, "model-onnx").is_displayed())
         driver.find_element(By.ID, "model-onnx").click()
         alert = WebDriverWait(driver, 30).until(expected_conditions.alert_is_present())
-        assert alert.text == ("ONNX export needs the onnx package: "
+        assert alert.text == ("exporting the network as ONNX needs the onnx package: "
                               "pip install 'chainrule[export]'")
         alert.accept()

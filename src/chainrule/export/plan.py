@@ -43,7 +43,12 @@ class ExportError(ValueError):
 
 
 class MissingExtra(ImportError):
-    """An exporter's library (onnx, onnxruntime, safetensors, torch) is not installed."""
+    """An exporter's library (onnx, onnxruntime, safetensors, torch) is not installed;
+    ``package`` names it."""
+
+    def __init__(self, message: str, package: str):
+        super().__init__(message)
+        self.package = package
 
 
 def need(module: str, what: str):
@@ -54,7 +59,7 @@ def need(module: str, what: str):
         return importlib.import_module(module)
     except ImportError:
         top = module.split(".")[0]
-        raise MissingExtra(f"{what} needs the {top} package: {EXTRA}") from None
+        raise MissingExtra(f"{what} needs the {top} package: {EXTRA}", top) from None
 
 
 @dataclass

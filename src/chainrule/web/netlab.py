@@ -225,12 +225,14 @@ def _model_routes(lab: NetLab) -> list[BaseRoute]:
 
     async def model_onnx(request: Request) -> Response:
         if request.query_params:
-            raise RequestError("/api/model.onnx takes no options")
+            raise RequestError("net.onnx_no_options")
         model = lab.current()
         try:
             data = await run_in_threadpool(onnx_bytes, model)
-        except (ExportError, MissingExtra) as exc:
-            raise RequestError(str(exc), 409) from None
+        except MissingExtra as exc:
+            raise RequestError("net.onnx_missing", 409, package=exc.package) from None
+        except ExportError as exc:
+            raise RequestError("net.onnx_refused", 409, reason=str(exc)) from None
         name = "".join(c if c.isalnum() or c in "-_" else "-" for c in model.id)[:80]
         return Response(data, media_type="application/octet-stream", headers={
             "Content-Disposition": f'attachment; filename="chainrule-{name}.onnx"'})

@@ -27,6 +27,11 @@ from chainrule.training.live import LiveRun, LiveRuns, TrainingBusy
 from chainrule.web.kit import RequestError
 
 MESSAGES = Catalog("net", {
+    # the network as an ONNX file (GET /api/model.onnx)
+    "net.onnx_no_options": "/api/model.onnx takes no options",
+    "net.onnx_missing": "exporting the network as ONNX needs the {package} package: "
+                        "pip install 'chainrule[export]'",
+    "net.onnx_refused": "this network cannot be exported as ONNX: {reason}",
     # the request's fields (netlab_input)
     "net.not_object": "the body must be a JSON object",
     "net.unknown_option": "unknown option {names}; allowed: {allowed}",

@@ -160,14 +160,16 @@ $("#model-onnx").addEventListener("click", async (e) => {
     if (!response.ok) {
       let data = {};
       try { data = await response.json(); } catch (_) { /* not JSON: the status says it */ }
-      throw new Error(data.error || response.statusText);
+      const err = new Error(data.error || response.statusText);
+      err.data = data;
+      throw err;
     }
     const url = URL.createObjectURL(await response.blob());
     const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
     el("a", { href: url, download: named ? named[1] : "chainrule.onnx" }).click();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
   } catch (err) {
-    alert(err.message);
+    alert(message(err.data, err.message));  // in the learner's language
   }
 });
 
