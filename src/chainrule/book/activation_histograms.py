@@ -49,6 +49,18 @@ class Histogram:
                    int(np.sum(values > hi)), float(values.mean()), float(values.std()))
 
 
+def around(values: np.ndarray, width: float = 4.0) -> tuple[float, float]:
+    """A histogram's range for ``values``: their mean plus and minus ``width`` standard
+    deviations (the finite ones; ``(-1, 1)`` around the mean when they are all equal)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return -1.0, 1.0
+    mean, std = float(v.mean()), float(v.std())
+    half = width * std if std > 0 else max(abs(mean), 1.0)
+    return mean - half, mean + half
+
+
 @dataclass
 class LayerHistograms:
     """What :func:`activation_histograms` found: per hidden layer (first to last) its

@@ -81,9 +81,14 @@ class ExperimentResult:
 # ---------------------------------------------------------------- the loop
 
 
-def _streams(seed: int) -> tuple[np.random.SeedSequence, np.random.Generator]:
+def streams(seed: int) -> tuple[np.random.SeedSequence, np.random.Generator]:
+    """The two streams of an experiment: one for the initial weights (each network draws
+    from a generator made from it, so all start alike), one for the batches."""
     init, batches = np.random.SeedSequence(seed).spawn(2)
     return init, np.random.default_rng(batches)
+
+
+_streams = streams
 
 
 class Together:
@@ -169,7 +174,7 @@ def compare_optimizers(x_train, t_train, *,
     with each optimizer (``label -> (name, lr)``) on the same batches from the same
     initial weights."""
     _check_sizes(iters=iters, batch_size=batch_size)
-    init, rng = _streams(seed)
+    init, rng = streams(seed)
     sizes = (x_train.shape[1], list(hidden_size_list), _classes(t_train))
     nets = [MultiLayerNet(*sizes, dtype=dtype, rng=np.random.default_rng(init))
             for _ in optimizers]
@@ -201,7 +206,7 @@ def compare_weight_init(x_train, t_train, *, inits: Mapping[str, str | float] = 
     """Figure 6-15: training loss per iteration of a 5-layer ReLU net trained with SGD
     from weights of std 0.01, Xavier's ``sqrt(1/n)`` and He's ``sqrt(2/n)``."""
     _check_sizes(iters=iters, batch_size=batch_size)
-    init, rng = _streams(seed)
+    init, rng = streams(seed)
     sizes = (x_train.shape[1], list(hidden_size_list), _classes(t_train))
     nets = [MultiLayerNet(*sizes, activation=activation, weight_init_std=w, dtype=dtype,
                           rng=np.random.default_rng(init)) for w in inits.values()]
@@ -271,16 +276,17 @@ class BatchNormPair:
         return [not all(np.isfinite(p).all() for p in net.params.values())
                 for net in self.nets]
 
-    def pre_activations(self, layer: int, x) -> dict[str, np.ndarray]:
-        """What reaches hidden layer ``layer``'s activation function (1-based), for the
+    def pre_activations(self, x) -> list[dict[str, np.ndarray]]:
+        """What reaches each hidden layer's activation function (first to last) for the
         batch ``x`` in training mode (batch statistics; nothing of the nets changes):
-        ``"affine"``, the plain net's ``Affine{layer}`` output; ``"bn_affine"`` and
-        ``"bn_normalized"``, the batch-norm net's ``Affine{layer}`` output and what its
-        ``BatchNorm{layer}`` makes of it."""
+        ``"affine"``, the plain net's ``Affine{i}`` output; ``"bn_affine"`` and
+        ``"bn_normalized"``, the batch-norm net's ``Affine{i}`` output and what its
+        ``BatchNorm{i}`` makes of it."""
         with np.errstate(over="ignore", invalid="ignore"):
             bn, plain = (layer_outputs(net, x) for net in self.nets)
-        return {"affine": plain[f"Affine{layer}"], "bn_affine": bn[f"Affine{layer}"],
-                "bn_normalized": bn[f"BatchNorm{layer}"]}
+        return [{"affine": plain[f"Affine{i}"], "bn_affine": bn[f"Affine{i}"],
+                 "bn_normalized": bn[f"BatchNorm{i}"]}
+                for i in range(1, self.nets[0].hidden_layer_num + 1)]
 
 
 def layer_outputs(net: MultiLayerNet, x) -> dict[str, np.ndarray]:
@@ -316,26 +322,38 @@ def compare_batchnorm(x_train, t_train, *, weight_scales: Sequence[float] = BOOK
     did."""
     _check_sizes(epochs=epochs, batch_size=batch_size)
     x, t = _subset(x_train, t_train, train_size, "train_size")
-    init, rng = _streams(seed)
-    curves, diverged = [], []
+    init, rng = streams(seed)
+    points, diverged = {}, {}
     for k, w in enumerate(weight_scales):
         pair = BatchNormPair(x, t, w, hidden_size_list=hidden_size_list,
                              batch_size=batch_size, lr=lr, dtype=dtype, init=init, rng=rng)
         iters = epochs * pair.per_epoch
-        accs = np.array([pair.next_point() for _ in range(epochs)]).T
+        points[w] = [pair.next_point() for _ in range(epochs)]
         pair.train_to(iters)
+        diverged[w] = pair.diverged()
         if progress is not None:
             progress((k + 1) * iters * 2, len(weight_scales) * iters * 2)
+    return batchnorm_result(points, diverged, {
+        "weight_scales": list(weight_scales), "train_size": len(x),
+        "hidden_size_list": list(hidden_size_list), "epochs": epochs,
+        "batch_size": batch_size, "lr": lr, "seed": seed})
+
+
+def batchnorm_result(points: Mapping[float, Sequence[Sequence[float]]],
+                     diverged: Mapping[float, Sequence[bool]], settings: dict
+                     ) -> ExperimentResult:
+    """The figure's curves: for each weight std, its points (``[with, without]`` batch
+    norm, as :meth:`BatchNormPair.next_point` gives them) and which net diverged."""
+    curves, nan = [], []
+    for w, found in points.items():
         group = f"W: {w:.3g}"
-        for label, acc, nan in zip(BATCHNORM_LABELS, accs, pair.diverged(), strict=True):
-            curves.append(Curve(label, np.arange(epochs), acc, group))
-            if nan:
-                diverged.append([group, label])
-    return ExperimentResult(
-        "batchnorm", "batch normalization vs initial weight scale", "epochs", "accuracy",
-        curves, {"weight_scales": list(weight_scales), "train_size": len(x),
-                 "hidden_size_list": list(hidden_size_list), "epochs": epochs,
-                 "batch_size": batch_size, "lr": lr, "seed": seed, "diverged": diverged})
+        accs = np.array(found, dtype=np.float64).reshape(-1, 2).T
+        for label, acc, bad in zip(BATCHNORM_LABELS, accs, diverged[w], strict=True):
+            curves.append(Curve(label, np.arange(len(acc)), acc, group))
+            if bad:
+                nan.append([group, label])
+    return ExperimentResult("batchnorm", "batch normalization vs initial weight scale",
+                            "epochs", "accuracy", curves, {**settings, "diverged": nan})
 
 
 # ---------------------------------------------------------------- figures 6-20, 6-21, 6-23
@@ -400,19 +418,30 @@ def compare_regularization(x_train, t_train, x_test, t_test, *,
     _check_sizes(epochs=epochs, batch_size=batch_size)
     x, t = _subset(x_train, t_train, train_size, "train_size")
     xt, tt = _subset(x_test, t_test, test_size, "test_size")
-    init, rng = _streams(seed)
+    init, rng = streams(seed)
     race = Regularized(x, t, xt, tt, variants, hidden_size_list=hidden_size_list,
                        batch_size=batch_size, lr=lr, dtype=dtype, init=init, rng=rng)
     total = epochs * race.per_epoch * len(race.nets)
-    train, test = zip(*(race.next_epoch(progress, total) for _ in range(epochs)), strict=True)
-    accs = {"train": np.array(train).T, "test": np.array(test).T}
-    curves = [Curve(which, np.arange(epochs), accs[which][j], group)
-              for j, group in enumerate(variants) for which in ("train", "test")]
+    measured = [race.next_epoch(progress, total) for _ in range(epochs)]
+    return regularization_result(list(variants), measured, {
+        "variants": {k: dict(v) for k, v in variants.items()}, "train_size": len(x),
+        "test_size": len(xt), "hidden_size_list": list(hidden_size_list), "epochs": epochs,
+        "batch_size": batch_size, "lr": lr, "seed": seed})
+
+
+def regularization_result(labels: Sequence[str],
+                          measured: Sequence[tuple[Sequence[float], Sequence[float]]],
+                          settings: dict) -> ExperimentResult:
+    """The figure's curves: one panel per variant (``labels``), train and test accuracy
+    per epoch from the ``(train, test)`` accuracies :meth:`Regularized.next_epoch` gave."""
+    shape = (len(measured), len(labels))
+    accs = {"train": np.array([m[0] for m in measured], dtype=np.float64).reshape(shape).T,
+            "test": np.array([m[1] for m in measured], dtype=np.float64).reshape(shape).T}
+    curves = [Curve(which, np.arange(len(measured)), accs[which][j], group)
+              for j, group in enumerate(labels) for which in ("train", "test")]
     return ExperimentResult(
-        "overfit", f"overfitting {len(x)} images: regularization", "epochs", "accuracy",
-        curves, {"variants": {k: dict(v) for k, v in variants.items()}, "train_size": len(x),
-                 "test_size": len(xt), "hidden_size_list": list(hidden_size_list),
-                 "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed})
+        "overfit", f"overfitting {settings['train_size']} images: regularization", "epochs",
+        "accuracy", curves, settings)
 
 
 # ---------------------------------------------------------------- chapter 7: figure 7-24
@@ -443,7 +472,7 @@ def learn_filters(x_train, t_train, x_test=None, t_test=None, *, epochs: float =
     if not epochs > 0:
         raise ValueError(f"epochs must be positive, got {epochs}")
     side = int(np.sqrt(np.prod(x_train.shape[1:])))
-    init, rng = _streams(seed)
+    init, rng = streams(seed)
     net = SimpleConvNet((1, side, side), output_size=_classes(t_train), dtype=dtype,
                         rng=np.random.default_rng(init))
     before = net.params["W1"].copy()
