@@ -42,8 +42,7 @@ def init_form(data: dict) -> dict:
     scale = data.get("scale", 1.0)
     lo, hi = SCALES
     if not (scale in NAMED_SCALES or (isinstance(scale, (int, float))
-                                      and not isinstance(scale, bool)
-                                      and math.isfinite(scale) and lo <= scale <= hi)):
+                                      and not isinstance(scale, bool) and lo <= scale <= hi)):
         raise RequestError("ch6.scale", field="scale", min=lo, max=hi, got=got(scale))
     return {"activation": activation, "scale": scale if isinstance(scale, str) else
             float(scale), "seed": int_field(data, "seed", 0, MAX_SEED, 0)}

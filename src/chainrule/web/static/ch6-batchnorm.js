@@ -138,6 +138,7 @@ async function main() {
   onLanguage(() => { retitle(); render(); });
   retitle();
   render();
+  window.addEventListener("resize", schedule);
   if (!latest.run) runs.start(form()); // a first visit: the book's setting, at once
 }
 

@@ -142,6 +142,7 @@ async function main() {
   onLanguage(() => { retitle(); render(); });
   retitle();
   render();
+  window.addEventListener("resize", schedule);
   if (!latest.run) runs.start(form()); // a first visit: the book's weight decay, at once
 }
 

@@ -172,6 +172,7 @@ export class LiveRuns {
     this.source = null;
     this.presets = null;
     this.pending = null; // a form to start once the run being stopped has ended
+    this.starting = false; // a start is on its way to the server
   }
 
   get running() {
@@ -182,6 +183,7 @@ export class LiveRuns {
     const latest = await api("GET", `/api/ch6/${this.kind}/latest`);
     this.presets = latest.presets;
     if (latest.run) this.attach(latest.run);
+    this.watch();
     return latest;
   }
 
@@ -209,20 +211,28 @@ export class LiveRuns {
       const form = this.pending;
       this.pending = null;
       await this.start(form);
-      return;
     }
-    try { // another tab may have started a newer run: follow it
-      const latest = await api("GET", `/api/ch6/${this.kind}/latest`);
-      if (latest.run && latest.run !== run.id && latest.status !== "completed" &&
-          latest.status !== "stopped" && latest.status !== "failed") {
-        this.h.onNote({ key: "run.other" });
-        this.attach(latest.run);
-      }
-    } catch (e) { /* the page keeps what it shows */ }
+  }
+
+  // While the page's run is not training, look now and then for a run another tab
+  // started, and follow it.
+  watch(every = 2000) {
+    setInterval(async () => {
+      if (this.running || this.starting || this.pending) return;
+      try {
+        const latest = await api("GET", `/api/ch6/${this.kind}/latest`);
+        if (latest.run && (!this.run || latest.run !== this.run.id) &&
+            (latest.status === "running" || latest.status === "starting")) {
+          this.h.onNote({ key: "run.other" });
+          this.attach(latest.run);
+        }
+      } catch (e) { /* the page keeps what it shows */ }
+    }, every);
   }
 
   async start(form) {
     this.h.onNote(null);
+    this.starting = true;
     try {
       const answer = await api("POST", `/api/ch6/${this.kind}`, form);
       this.attach(answer.run);
@@ -234,14 +244,18 @@ export class LiveRuns {
       } else {
         this.h.onNote({ body });
       }
+    } finally {
+      this.starting = false;
     }
+    if (this.pending && this.running) await this.stop(); // outdated already: the next starts at its end
   }
 
-  // Start `form`, stopping the run on the page first if it is still training.
+  // Start `form`, stopping the run on the page first if it is still training; the last
+  // of several quick changes wins.
   async restart(form) {
-    if (this.running) {
+    if (this.starting || this.running) {
       this.pending = form;
-      await this.stop();
+      if (!this.starting) await this.stop();
     } else {
       await this.start(form);
     }
