@@ -137,6 +137,7 @@ const LEVEL_COLORS = ["#440154", "#482878", "#3e4a89", "#31688e", "#26828e", "#1
 function draw() {
   const svg = $("#plot"), H = height();
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const u = W / Math.max(svg.clientWidth || W, 1); // viewBox units per screen pixel: dots keep their size
   svg.replaceChildren();
   const defs = svgEl("defs");
   const clip = svgEl("clipPath", { id: "view" });
@@ -147,7 +148,7 @@ function draw() {
   lines.forEach((c, i) => {
     const color = LEVEL_COLORS[Math.round(i * (LEVEL_COLORS.length - 1) / Math.max(lines.length - 1, 1))];
     for (const line of c.lines) {
-      svg.append(svgEl("polyline", { class: "contour", stroke: color, opacity: 0.55,
+      svg.append(svgEl("polyline", { class: "contour", stroke: color, opacity: 0.55, "vector-effect": "non-scaling-stroke",
                                      points: line.map((p) => toSvg(p).map((v) => v.toFixed(1)).join(",")).join(" ") }));
     }
   });
@@ -157,7 +158,8 @@ function draw() {
              svgEl("line", { x1: ax, x2: ax, y1: 0, y2: H, stroke: "#e3e6eb" }));
   if (s.minimum) {
     const [mx, my] = toSvg(s.minimum);
-    svg.append(svgEl("path", { d: `M${mx - 7},${my}h14M${mx},${my - 7}v14`, stroke: "#111", "stroke-width": 1.5 }));
+    svg.append(svgEl("path", { d: `M${mx - 7 * u},${my}h${14 * u}M${mx},${my - 7 * u}v${14 * u}`, stroke: "#111",
+                               "stroke-width": 1.5, "vector-effect": "non-scaling-stroke" }));
   }
   const group = svgEl("g", { "clip-path": "url(#view)" });
   const answer = state.answer;
@@ -165,21 +167,25 @@ function draw() {
   for (const p of answer ? answer.paths : []) {
     const pts = p.points.filter((q) => q[0] != null && q[1] != null).map(toSvg);
     group.append(svgEl("polyline", { class: "path", stroke: COLORS[p.name], "data-opt": p.name,
+                                     "vector-effect": "non-scaling-stroke",
                                      points: pts.map((q) => q.map((v) => v.toFixed(1)).join(",")).join(" ") }));
-    for (const q of pts) group.append(svgEl("circle", { cx: q[0], cy: q[1], r: 2.3, fill: COLORS[p.name] }));
+    for (const q of pts) group.append(svgEl("circle", { cx: q[0], cy: q[1], r: 2.3 * u, fill: COLORS[p.name] }));
     const at = pts[Math.min(k, pts.length - 1)];
-    if (at) group.append(svgEl("circle", { class: "current", cx: at[0], cy: at[1], r: 6, fill: "#fff",
-                                           stroke: COLORS[p.name], "stroke-width": 3, "data-opt": p.name }));
+    if (at) group.append(svgEl("circle", { class: "current", cx: at[0], cy: at[1], r: 5 * u, fill: "#fff",
+                                           stroke: COLORS[p.name], "stroke-width": 2.5, "data-opt": p.name,
+                                           "vector-effect": "non-scaling-stroke" }));
   }
   svg.append(group);
   const [hx, hy] = toSvg(state.start);
   const handle = svgEl("g", { class: "handle", id: "handle" });
-  handle.append(svgEl("circle", { cx: hx, cy: hy, r: 22, fill: "transparent" }),
-                svgEl("circle", { cx: hx, cy: hy, r: 7, fill: "#111", stroke: "#fff", "stroke-width": 2 }));
+  handle.append(svgEl("circle", { cx: hx, cy: hy, r: 22 * u, fill: "transparent" }),
+                svgEl("circle", { cx: hx, cy: hy, r: 7 * u, fill: "#111", stroke: "#fff", "stroke-width": 2,
+                                  "vector-effect": "non-scaling-stroke" }));
   svg.append(handle);
   const [x0, x1, y0, y1] = s.view;
-  svg.append(svgEl("text", { x: 4, y: H - 5, class: "label" }, `x ${fmt(x0)} … ${fmt(x1)}`),
-             svgEl("text", { x: W - 4, y: 14, class: "label", "text-anchor": "end" }, `y ${fmt(y0)} … ${fmt(y1)}`));
+  svg.append(svgEl("text", { x: 4 * u, y: H - 5 * u, class: "label", "font-size": 12 * u }, `x ${fmt(x0)} … ${fmt(x1)}`),
+             svgEl("text", { x: W - 4 * u, y: 14 * u, class: "label", "text-anchor": "end", "font-size": 12 * u },
+                   `y ${fmt(y0)} … ${fmt(y1)}`));
   renderSettings();
   renderStep();
   $("#opt-error").textContent = noteText(state.error);
@@ -339,6 +345,7 @@ async function main() {
   usePreset();
   wirePlot();
   wireControls();
+  window.addEventListener("resize", () => draw());
   onLanguage(() => {
     document.title = `chainrule · ${t("nav.ch6-optimizers")}`;
     buildRows();

@@ -5,7 +5,7 @@
 
 import { mountHeader } from "./chrome.js";
 import { onLanguage, said, setup, t } from "./i18n.js";
-import { $, LiveRuns, drawChart, fmt, noteText, pct } from "./ch6.js";
+import { $, LiveRuns, drawChart, el, fmt, noteText, pct } from "./ch6.js";
 
 const YOURS = "#1a7f37", PLAIN = "#9aa1ad";
 const state = { note: null, saved: null };
@@ -27,7 +27,11 @@ function sync(s) {
   $("#decay").value = s.weight_decay;
   $("#dropout").value = s.dropout;
   $("#epochs").value = s.epochs;
-  $("#test-size").value = String(s.test_size);
+  const sizes = $("#test-size");
+  if (![...sizes.options].some((o) => o.value === String(s.test_size))) {
+    sizes.append(el("option", { value: String(s.test_size), text: String(s.test_size) }));
+  }
+  sizes.value = String(s.test_size);
 }
 
 function renderNote() {
@@ -135,7 +139,7 @@ async function main() {
   const latest = await runs.load();
   const p = runs.presets;
   $("#epochs").max = p.max_epochs;
-  $("#decay").max = Math.min(p.max_weight_decay, 0.5);
+  $("#decay").max = Math.min(p.max_weight_decay, 0.2); // past 0.2 the book's net stops learning
   if (!latest.run) sync({ weight_decay: p.weight_decay, dropout: 0, epochs: p.epochs, test_size: p.test_size });
   wire();
   const retitle = () => { document.title = `chainrule · ${t("nav.ch6-overfit")}`; };
