@@ -72,7 +72,7 @@ function render() {
                  text: fmt(last.gap[mine], 2) });
     if (n === 2) {
       marks.push({ x: last.epoch, y1: last.train[0], y2: last.test[0], color: PLAIN,
-                   text: fmt(last.gap[0], 2), offset: 34 });
+                   text: fmt(last.gap[0], 2), offset: 52 });
     }
   }
   const total = start ? start.settings.epochs : Number($("#epochs").value);

@@ -51,7 +51,7 @@ export function fmt(v, digits = 4) {
   const a = Math.abs(v);
   const s = a >= 1e5 || a < 1e-4 ? v.toExponential(digits - 1).replace(/\.?0+e/, "e")
     : String(Number(v.toPrecision(digits)));
-  return s.replace("-", "−");
+  return s.replace(/-/g, "−");
 }
 
 // A number inside a formula: negative ones in parentheses.
@@ -115,7 +115,7 @@ export function drawChart(svg, { xMax, yMax = 1, series = [], bands = [], marks 
   const H = Math.round(W < 480 ? W * 0.7 : W * 0.46);
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  const L = 44, R = marks.length > 1 ? 96 : 60, T = 10, B = 34;
+  const L = 44, R = marks.length > 1 ? 112 : 60, T = 10, B = 34;
   const x = (v) => L + (W - L - R) * v / Math.max(xMax, 1e-9);
   const y = (v) => T + (H - T - B) * (1 - Math.min(Math.max(v, 0), yMax) / yMax);
   const ys = niceStep(yMax, 4);
