@@ -68,7 +68,8 @@ def float_field(data: dict, key: str, lo: float, hi: float, *, open_lo: bool = F
     v = data.get(key, default)
     if v is None:
         return None
-    ok = _is_number(v) and math.isfinite(v) and (v > lo if open_lo else v >= lo) and v <= hi
+    # the range first: math.isfinite cannot take an integer too large for a float (10**400)
+    ok = _is_number(v) and (v > lo if open_lo else v >= lo) and v <= hi and math.isfinite(v)
     if not ok:
         raise RequestError("net.number_above" if open_lo else "net.number_range", field=key,
                            min=lo, max=hi, got=got(v))
@@ -82,7 +83,7 @@ def shown(v) -> str:
 def got(v):
     """What a refusal says it got: a finite number as itself (the page writes it in its
     language), anything else as :func:`shown` writes it."""
-    return v if _is_number(v) and math.isfinite(v) and abs(v) < 1e300 else shown(v)
+    return v if _is_number(v) and abs(v) < 1e300 and math.isfinite(v) else shown(v)
 
 
 def label_field(data: dict, model: LabModel, *, required: bool) -> int | None:
