@@ -331,3 +331,23 @@ def test_the_model_and_its_runs_are_sent_as_fields_the_page_words(client):
     info = client.get("/api/model").json()["model"]
     assert info["architecture"] == {"class": "TwoLayerNet", "dropout": 0.0,
                                     "sizes": [784, 30, 10]}
+
+
+def test_a_step_among_training_images_without_them_is_refused_in_one_line(tmp_path,
+                                                                          monkeypatch):
+    from lab_tools import assert_coded, lab_client
+
+    from chainrule import TwoLayerNet
+    from chainrule.training.checkpoint import save_model
+
+    monkeypatch.delenv("CHAINRULE_DATA", raising=False)
+    save_model(tmp_path / "model.npz", TwoLayerNet(784, 5, 10, seed=0))
+    (tmp_path / "empty").mkdir()
+    client = lab_client(net_lab_app(tmp_path / "model.npz", tmp_path,
+                                    data_dir=tmp_path / "empty"))
+    body = {"pixels": [0.5] * 784, "label": 3}
+    assert client.post("/api/learn", json=body).status_code == 200  # alone: no data needed
+    answer = client.post("/api/learn", json={**body, "among": 9})
+    assert answer.status_code == 409 and answer.json()["code"] == "net.no_train_images"
+    assert_coded(answer.json())
+    assert answer.json()["params"]["dataset"] == "mnist"
