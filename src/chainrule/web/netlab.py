@@ -183,7 +183,7 @@ def routes(state: LabState) -> list[BaseRoute]:
     """The network lab's routes, bound to the lab app's shared ``state``."""
     lab = lab_for(state)
     return [Route("/net", page("net"), methods=["GET"]), *_model_routes(lab),
-            *_train_routes(lab)]
+            *_export_routes(lab), *_train_routes(lab)]
 
 
 def _model_routes(lab: NetLab) -> list[BaseRoute]:
@@ -247,24 +247,9 @@ def _model_routes(lab: NetLab) -> list[BaseRoute]:
                              "index": index, "shape": list(model.image_shape),
                              "dataset": model.dataset})
 
-    async def model_onnx(request: Request) -> Response:
-        if request.query_params:
-            raise RequestError("net.onnx_no_options")
-        model = lab.current()
-        try:
-            data = await run_in_threadpool(onnx_bytes, model)
-        except MissingExtra as exc:
-            raise RequestError("net.onnx_missing", 409, package=exc.package) from None
-        except ExportError as exc:
-            raise RequestError("net.onnx_refused", 409, reason=str(exc)) from None
-        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in model.id)[:80]
-        return Response(data, media_type="application/octet-stream", headers={
-            "Content-Disposition": f'attachment; filename="chainrule-{name}.onnx"'})
-
     return [
         Route("/api/model", model_get, methods=["GET"]),
         Route("/api/model", model_post, methods=["POST"]),
-        Route("/api/model.onnx", model_onnx, methods=["GET"]),
         Route("/api/predict", predict, methods=["POST"]),
         Route("/api/learn", learn, methods=["POST"]),
         Route("/api/sample", sample, methods=["GET"]),
@@ -282,6 +267,26 @@ def _training_images(lab: NetLab, model: LabModel, k: int) -> tuple:
         raise RequestError("net.images_do_not_fit", 409, dataset=model.dataset)
     indices = np.sort(lab.rng.choice(len(x), size=min(k, len(x)), replace=False))
     return indices, np.asarray(x[indices], dtype=np.float64), np.asarray(t[indices])
+
+
+def _export_routes(lab: NetLab) -> list[BaseRoute]:
+    """The network in use, downloaded as an ONNX file."""
+
+    async def model_onnx(request: Request) -> Response:
+        if request.query_params:
+            raise RequestError("net.onnx_no_options")
+        model = lab.current()
+        try:
+            data = await run_in_threadpool(onnx_bytes, model)
+        except MissingExtra as exc:
+            raise RequestError("net.onnx_missing", 409, package=exc.package) from None
+        except ExportError as exc:
+            raise RequestError("net.onnx_refused", 409, reason=str(exc)) from None
+        name = "".join(c if c.isalnum() or c in "-_" else "-" for c in model.id)[:80]
+        return Response(data, media_type="application/octet-stream", headers={
+            "Content-Disposition": f'attachment; filename="chainrule-{name}.onnx"'})
+
+    return [Route("/api/model.onnx", model_onnx, methods=["GET"])]
 
 
 def _train_routes(lab: NetLab) -> list[BaseRoute]:
