@@ -63,6 +63,34 @@ class _ConvNet:
 
     # -------------------------------------------------------------- description
 
+    @classmethod
+    def sizes(cls, config: Mapping) -> tuple[int, int, str]:
+        """What the network ``config`` describes (as from :meth:`config`; checked) holds,
+        computed before anything is allocated: ``(parameters, values per image,
+        largest)``. The values per image are a rough upper count of what one image's
+        forward and backward passes keep or make (padded inputs, patches, outputs,
+        ReLU masks, pooled maps, their gradients); ``largest`` describes the layer
+        that makes the most, for a message."""
+        config = cls._checked_config(dict(config))
+        shapes = cls._weight_shapes(config)
+        params = sum(math.prod(s) + (s[0] if len(s) == 4 else s[1]) for s in shapes)
+        shape, total, largest = tuple(config["input_dim"]), 0, (0, "")
+        for i, (p, pooled) in enumerate(cls._convolutions(config), 1):
+            c, h, w = shape
+            out = _conv_shape(shape, p, f"conv {i}")
+            padded = c * (h + 2 * p["pad"]) * (w + 2 * p["pad"])
+            cols = (c * p["filter_size"] ** 2 + 1) * out[1] * out[2]
+            values = 2 * padded + 2 * cols + 4 * math.prod(out)
+            total += values
+            largest = max(largest, (values, f"convolution {i} ({p['filter_num']} filters "
+                                            f"{p['filter_size']}x{p['filter_size']}, pad "
+                                            f"{p['pad']}, stride {p['stride']}) on {c}x{h}x{w} "
+                                            f"inputs makes {out[0]}x{out[1]}x{out[2]} outputs"))
+            shape = _pool_shape(out) if pooled else out
+        total += 4 * sum(s[0] + s[1] for s in shapes if len(s) == 2)  # the affine layers
+        return params, total, largest[1]
+
+
     @property
     def lastLayer(self) -> SoftmaxWithLoss:  # noqa: N802 - the book's chapter-5 name
         return self.last_layer
@@ -248,6 +276,11 @@ class SimpleConvNet(_ConvNet):
                 (math.prod(pooled), config["hidden_size"]),
                 (config["hidden_size"], config["output_size"])]
 
+    @staticmethod
+    def _convolutions(config: dict) -> list[tuple[dict, bool]]:
+        """Each convolution's parameters, and whether pooling follows it."""
+        return [(config["conv_param"], True)]
+
     @classmethod
     def _checked_config(cls, config: dict) -> dict:
         _expect_keys(config, ("class", "input_dim", "conv_param", "hidden_size", "output_size"),
@@ -318,6 +351,11 @@ class DeepConvNet(_ConvNet):
                 shape = _pool_shape(shape)
         hidden, output = config["hidden_size"], config["output_size"]
         return [*shapes, (math.prod(shape), hidden), (hidden, output)]
+
+    @staticmethod
+    def _convolutions(config: dict) -> list[tuple[dict, bool]]:
+        """Each convolution's parameters, and whether pooling follows it."""
+        return [(p, i % 2 == 1) for i, p in enumerate(config["conv_params"])]
 
     @classmethod
     def _checked_config(cls, config: dict) -> dict:

@@ -1,4 +1,5 @@
-"""From a config to a network: :func:`build_net`, after :func:`check_memory` says it fits."""
+"""From a config to a network: :func:`build_net`, after :func:`check_memory` (a fully
+connected network) or :func:`check_conv_memory` (a convolutional one) says it fits."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import os
 
 import numpy as np
 
-from chainrule.nn.convnets import DeepConvNet, SimpleConvNet
+from chainrule.nn.convnets import (
+    BOOK_CONV_PARAM,
+    BOOK_DEEP_CONV_PARAMS,
+    DeepConvNet,
+    SimpleConvNet,
+)
 from chainrule.nn.multilayer import MultiLayerNet
 from chainrule.nn.two_layer import TwoLayerNet
 from chainrule.training.config import TrainConfig
@@ -21,12 +27,7 @@ def build_net(config: TrainConfig, input_size: int, output_size: int, *,
     ``(C, H, W)``; by default one channel of square images of ``input_size`` pixels);
     weights (and later dropout masks) drawn from ``rng``."""
     if config.network != "mlp":
-        if input_dim is None:
-            side = math.isqrt(input_size)
-            if side * side != input_size:
-                raise ValueError(f"network {config.network} needs images: {input_size} inputs "
-                                 "are not a square picture")
-            input_dim = (1, side, side)
+        input_dim = conv_input_dim(config, input_size, input_dim)
         kwargs = {"hidden_size": config.hidden_sizes[0], "output_size": output_size,
                   "weight_init_std": config.weight_init_std, "dtype": config.dtype, "rng": rng}
         if config.network == "simple-conv":
@@ -39,6 +40,18 @@ def build_net(config: TrainConfig, input_size: int, output_size: int, *,
                          activation=config.activation, weight_init_std=config.weight_init_std,
                          weight_decay_lambda=config.weight_decay, dropout_ratio=config.dropout,
                          use_batchnorm=config.batchnorm, dtype=config.dtype, rng=rng)
+
+
+def conv_input_dim(config: TrainConfig, input_size: int,
+                   input_dim: tuple[int, int, int] | None) -> tuple[int, int, int]:
+    """``input_dim``, or by default one channel of square images of ``input_size`` pixels."""
+    if input_dim is not None:
+        return tuple(input_dim)
+    side = math.isqrt(input_size)
+    if side * side != input_size:
+        raise ValueError(f"network {config.network} needs images: {input_size} inputs "
+                         "are not a square picture")
+    return (1, side, side)
 
 
 def memory_needed(sizes: list[int], dtype, *, batch: int, slots: int = 0,
@@ -75,6 +88,52 @@ def check_memory(sizes: list[int], dtype, *, batch: int, slots: int = 0,
                          f"({format_bytes(n * np.dtype(dtype).itemsize)} in {np.dtype(dtype)}); "
                          f"training it needs about {format_bytes(needed)}, more than this "
                          f"machine's {format_bytes(available)} of memory")
+
+
+CONVNETS = {"SimpleConvNet": SimpleConvNet, "DeepConvNet": DeepConvNet}
+
+
+def conv_net_config(config: TrainConfig, input_dim: tuple[int, int, int],
+                    output_size: int) -> dict:
+    """The architecture (``net.config()``) that :func:`build_net` gives a convnet
+    ``config`` on ``input_dim`` images, without building it."""
+    hidden = config.hidden_sizes[0]
+    if config.network == "simple-conv":
+        return {"class": "SimpleConvNet", "input_dim": list(input_dim),
+                "conv_param": dict(BOOK_CONV_PARAM), "hidden_size": hidden,
+                "output_size": output_size}
+    return {"class": "DeepConvNet", "input_dim": list(input_dim),
+            "conv_params": [dict(p) for p in BOOK_DEEP_CONV_PARAMS], "hidden_size": hidden,
+            "output_size": output_size, "dropout_ratio": config.dropout}
+
+
+def conv_memory_needed(net_config: dict, dtype, *, batch: int,
+                       slots: int = 0) -> tuple[int, int, str]:
+    """``(parameters, bytes, largest layer)`` that the convnet ``net_config`` (its
+    ``config()``; a ``ValueError`` if it is not one) needs: its weights drawn in float64
+    and stored in ``dtype``, a gradient, ``slots`` optimizer arrays and an evaluation
+    copy of each, plus the activations of ``batch`` images forward and backward (a
+    rough upper estimate, computed from the config before anything is allocated)."""
+    cls = CONVNETS.get(net_config.get("class")) if isinstance(net_config, dict) else None
+    if cls is None:
+        raise ValueError(f"not a convolutional network: {net_config!r}")
+    n, per_image, largest = cls.sizes(net_config)
+    itemsize = np.dtype(dtype).itemsize
+    return n, n * (8 + itemsize * (3 + slots)) + batch * per_image * itemsize, largest
+
+
+def check_conv_memory(net_config: dict, dtype, *, batch: int, slots: int = 0,
+                      available: int | None = None) -> None:
+    """Raise ``ValueError`` (the network, its largest layer and the bytes) if the convnet
+    ``net_config`` needs more than ``available`` bytes (default: this machine's memory)
+    for ``batch`` images at a time."""
+    n, needed, largest = conv_memory_needed(net_config, dtype, batch=batch, slots=slots)
+    available = physical_memory() if available is None else available
+    if available is not None and needed > available:
+        raise ValueError(f"the network {net_config['class']} has {n:,} parameters and its "
+                         f"{largest}: {batch} image{'s' if batch != 1 else ''} at a time need "
+                         f"about {format_bytes(needed)}, more than this machine's "
+                         f"{format_bytes(available)} of memory")
 
 
 def format_bytes(n: float) -> str:
