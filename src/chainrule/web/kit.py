@@ -27,7 +27,7 @@ from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 STATIC = Path(__file__).with_name("static")
@@ -205,6 +205,12 @@ async def request_error(request: Request, exc: Exception) -> Response:
     return json_error(exc.status, exc.message, **exc.fields)
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """A client that went away before its request's body came: normal (a closed tab, a
+    dropped connection), nothing to log; the answer goes nowhere."""
+    return Response(status_code=400)
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error("internal error on %s %s: %r", request.method, request.url.path, exc)
     return json_error(500, "internal error (a bug in chainrule: please report it)")
@@ -218,5 +224,5 @@ def page(name: str) -> Callable:
 
 
 EXCEPTION_HANDLERS = {HTTPException: http_error, RequestError: request_error,
-                      Exception: server_error}
+                      ClientDisconnect: client_gone, Exception: server_error}
 """How the app answers errors: all in the lab's one JSON shape."""
