@@ -75,6 +75,7 @@ def read_image(path: str | os.PathLike | BinaryIO, *,
 
 
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+_ALPHA = ("LA", "La", "PA", "RGBA", "RGBa")
 _ORIENTATION = 0x0112  # the EXIF tag: how a camera held the picture
 
 
@@ -98,7 +99,8 @@ def _gray(img, where) -> np.ndarray:
     """A loaded picture as grayscale 0..255 over its mode's full range: 16-bit (mode
     ``I``: 0..65535) divided by 257, floating point (mode ``F``) in 0..1 times 255 (or
     already in 0..255), alpha composited on the background its ink contrasts with,
-    palettes through their colours. A mode with no such reading is refused by name."""
+    palettes through their colours, CIELAB by its lightness. A mode with no such reading
+    is refused by name."""
     mode = img.mode
     if mode in ("I", "F"):
         a = np.asarray(img, dtype=np.float64)
@@ -117,7 +119,9 @@ def _gray(img, where) -> np.ndarray:
         scale = "0..65535" if mode == "I" else "0..1 or 0..255"
         raise ImageError(f"{where}: a {kind} with values from {lo:g} to {hi:g}; chainrule "
                          f"reads such pictures in {scale}")
-    if "A" in img.getbands() or "a" in mode or "transparency" in img.info:
+    if mode == "LAB":  # its L is the lightness (its A is no alpha: a colour axis)
+        return np.asarray(img.getchannel("L"), dtype=np.float64)
+    if mode in _ALPHA or "transparency" in img.info:
         rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
         gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
         alpha = rgba[..., 3] / 255
@@ -135,7 +139,9 @@ def _gray(img, where) -> np.ndarray:
 def _orientation(img) -> int:
     """The EXIF orientation (1 to 8; 1 where there is none, or it cannot be read)."""
     try:
-        value = img.getexif().get(_ORIENTATION, 1)
+        with warnings.catch_warnings():  # Pillow warns of a damaged block: said below
+            warnings.simplefilter("ignore")
+            value = img.getexif().get(_ORIENTATION, 1)
     except (OSError, ValueError, TypeError, KeyError, IndexError, EOFError, SyntaxError,
             ZeroDivisionError, OverflowError, struct.error):
         return 1  # a damaged EXIF block: the picture as stored, as viewers show it

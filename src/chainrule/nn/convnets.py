@@ -82,10 +82,12 @@ class _ConvNet:
             cols = (c * p["filter_size"] ** 2 + 1) * out[1] * out[2]
             values = 2 * padded + 2 * cols + 4 * math.prod(out)
             total += values
-            largest = max(largest, (values, f"convolution {i} ({p['filter_num']} filters "
-                                            f"{p['filter_size']}x{p['filter_size']}, pad "
-                                            f"{p['pad']}, stride {p['stride']}) on {c}x{h}x{w} "
-                                            f"inputs makes {out[0]}x{out[1]}x{out[2]} outputs"))
+            n, k, pad = p["filter_num"], p["filter_size"], p["pad"]
+            largest = max(largest, (values, (
+                f"convolution {i} ({n} filter{'s' if n != 1 else ''} {k}x{k}, pad {pad}, "
+                f"stride {p['stride']}) on {c}x{h}x{w} inputs"
+                + (f" pads them to {c}x{h + 2 * pad}x{w + 2 * pad} and" if pad else "")
+                + f" makes {out[0]}x{out[1]}x{out[2]} outputs")))
             shape = _pool_shape(out) if pooled else out
         total += 4 * sum(s[0] + s[1] for s in shapes if len(s) == 2)  # the affine layers
         return params, total, largest[1]

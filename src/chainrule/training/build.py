@@ -108,32 +108,39 @@ def conv_net_config(config: TrainConfig, input_dim: tuple[int, int, int],
 
 
 def conv_memory_needed(net_config: dict, dtype, *, batch: int,
-                       slots: int = 0) -> tuple[int, int, str]:
-    """``(parameters, bytes, largest layer)`` that the convnet ``net_config`` (its
-    ``config()``; a ``ValueError`` if it is not one) needs: its weights drawn in float64
-    and stored in ``dtype``, a gradient, ``slots`` optimizer arrays and an evaluation
-    copy of each, plus the activations of ``batch`` images forward and backward (a
-    rough upper estimate, computed from the config before anything is allocated)."""
+                       slots: int = 0) -> tuple[int, int, int, str]:
+    """``(parameters, bytes for them, bytes for activations, largest layer)`` that the
+    convnet ``net_config`` (its ``config()``; a ``ValueError`` if it is not one) needs:
+    its weights drawn in float64 and stored in ``dtype``, a gradient, ``slots``
+    optimizer arrays and an evaluation copy of each; and the activations of ``batch``
+    images forward and backward (a rough upper estimate, computed from the config
+    before anything is allocated)."""
     cls = CONVNETS.get(net_config.get("class")) if isinstance(net_config, dict) else None
     if cls is None:
         raise ValueError(f"not a convolutional network: {net_config!r}")
     n, per_image, largest = cls.sizes(net_config)
     itemsize = np.dtype(dtype).itemsize
-    return n, n * (8 + itemsize * (3 + slots)) + batch * per_image * itemsize, largest
+    return n, n * (8 + itemsize * (3 + slots)), batch * per_image * itemsize, largest
 
 
 def check_conv_memory(net_config: dict, dtype, *, batch: int, slots: int = 0,
                       available: int | None = None) -> None:
-    """Raise ``ValueError`` (the network, its largest layer and the bytes) if the convnet
-    ``net_config`` needs more than ``available`` bytes (default: this machine's memory)
-    for ``batch`` images at a time."""
-    n, needed, largest = conv_memory_needed(net_config, dtype, batch=batch, slots=slots)
+    """Raise ``ValueError`` naming what is too large (the parameters, or the layer whose
+    activations are the largest) if the convnet ``net_config`` needs more than
+    ``available`` bytes (default: this machine's memory) for ``batch`` images at a time."""
+    n, weights, activations, largest = conv_memory_needed(net_config, dtype, batch=batch,
+                                                          slots=slots)
     available = physical_memory() if available is None else available
-    if available is not None and needed > available:
-        raise ValueError(f"the network {net_config['class']} has {n:,} parameters and its "
-                         f"{largest}: {batch} image{'s' if batch != 1 else ''} at a time need "
-                         f"about {format_bytes(needed)}, more than this machine's "
-                         f"{format_bytes(available)} of memory")
+    needed = weights + activations
+    if available is None or needed <= available:
+        return
+    name = net_config["class"]
+    what = (f"the network {name} has {n:,} parameters "
+            f"({format_bytes(n * np.dtype(dtype).itemsize)} in {np.dtype(dtype)})"
+            if weights >= activations else f"the network {name}'s {largest}")
+    raise ValueError(f"{what}: with {batch} image{'s' if batch != 1 else ''} at a time it "
+                     f"needs about {format_bytes(needed)}, more than this machine's "
+                     f"{format_bytes(available)} of memory")
 
 
 def format_bytes(n: float) -> str:

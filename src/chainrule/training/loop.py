@@ -226,7 +226,9 @@ class TrainingLoop:
         # small products, which BLAS threads slow down (and stall on a busy machine):
         # BLAS as in the steps, and the batch split between the cores instead.
         chunked = predicts_in_chunks(self.net)
-        with parallel.threads(self.threads), BlasThreads(self.step_threads if chunked else None):
+        with parallel.threads(self.threads), \
+                BlasThreads(self.step_threads if chunked else None), \
+                np.errstate(over="ignore", invalid="ignore"):  # NaN scores: wrong answers
             return self._accuracies(self.net, train=train)
 
     def _accuracies(self, net, samples: int | None = None, *,
@@ -490,7 +492,8 @@ def _check_label_sets(net, x_train, t_train, x_test, t_test) -> None:
     predict = getattr(net, "predict", None)
     if not callable(predict) or not len(x_train):
         return
-    outputs = np.shape(predict(x_train[:1]))[-1]
+    with np.errstate(all="ignore"):  # only the shape counts here
+        outputs = np.shape(predict(x_train[:1]))[-1]
     for name, t in (("t_train", t_train), ("t_test", t_test)):
         if t is not None:
             t = np.asarray(t)
