@@ -168,7 +168,7 @@ def test_the_check_of_the_first_scores_changes_no_bit(monkeypatch):
     losses = []
     for check in (True, False):
         if not check:
-            monkeypatch.setattr(loop_module, "_check_first_scores", lambda *args: None)
+            monkeypatch.setattr(loop_module, "check_first_scores", lambda *args: None)
         loop = TrainingLoop.from_config(config, blobs())
         loop.run(handle_sigint=False)
         losses.append(loop.history.step_loss)

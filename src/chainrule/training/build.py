@@ -3,6 +3,7 @@ connected network) or :func:`check_conv_memory` (a convolutional one) says it fi
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -15,8 +16,9 @@ from chainrule.nn.convnets import (
     SimpleConvNet,
 )
 from chainrule.nn.multilayer import MultiLayerNet
+from chainrule.nn.optim import optimizer_class
 from chainrule.nn.two_layer import TwoLayerNet
-from chainrule.training.config import TrainConfig
+from chainrule.training.config import MAX_ITERS, TrainConfig
 
 
 def build_net(config: TrainConfig, input_size: int, output_size: int, *,
@@ -40,6 +42,47 @@ def build_net(config: TrainConfig, input_size: int, output_size: int, *,
                          activation=config.activation, weight_init_std=config.weight_init_std,
                          weight_decay_lambda=config.weight_decay, dropout_ratio=config.dropout,
                          use_batchnorm=config.batchnorm, dtype=config.dtype, rng=rng)
+
+
+def check_fits(config: TrainConfig, shape: tuple[int, ...], output_size: int, *,
+               iters_per_epoch: int, eval_batch: int) -> None:
+    """A ``ValueError`` naming what is too large in a resolved ``config`` for inputs of
+    ``shape`` (flat rows, or ``(C, H, W)`` images), before anything is made: the run's
+    length in iterations (at most :data:`~chainrule.training.config.MAX_ITERS`), then
+    the memory of the network, its optimizer and its activations (:func:`check_memory`
+    for a fully connected one, :func:`check_conv_memory` for a convnet)."""
+    if config.epochs is not None and config.epochs * iters_per_epoch > MAX_ITERS:
+        raise ValueError(f"epochs {config.epochs:g} is {config.epochs * iters_per_epoch:.3g} "
+                         f"iterations ({iters_per_epoch} per epoch), more than the "
+                         f"{MAX_ITERS:,} a run may have")
+    slots = len(optimizer_class(config.optimizer).slots)
+    if config.network == "mlp":
+        sizes = [math.prod(shape), *config.hidden_sizes, output_size]
+        check_memory(sizes, config.dtype, batch=max(config.batch_size, eval_batch),
+                     slots=slots, batchnorm=config.batchnorm)
+    else:  # a convnet's activations follow from its config (evaluated 100 at a time)
+        dim = conv_input_dim(config, math.prod(shape), shape if len(shape) == 3 else None)
+        check_conv_memory(conv_net_config(config, dim, output_size), config.dtype,
+                          batch=max(config.batch_size, 100), slots=slots)
+
+
+def check_first_scores(net, x, config: TrainConfig) -> None:
+    """A ``ValueError`` naming the initial scale when ``net``, as drawn with a numeric
+    ``weight_init_std``, overflows on ``x`` (the first batch's images: its scores are not
+    finite): such a run could only "diverge" at its first step. A network with
+    ``deterministic()`` predicts in training mode inside it (batch norm on the batch's
+    statistics, as the first step will), which leaves no trace: its buffers and
+    generator are put back."""
+    if isinstance(config.weight_init_std, str):
+        return  # he and xavier scale by the fan-in
+    mode = net.deterministic() if callable(getattr(net, "deterministic", None)) else \
+        contextlib.nullcontext()
+    with mode, np.errstate(all="ignore"):
+        scores = np.asarray(net.predict(x))
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(f"weight_init_std {config.weight_init_std:g} overflows the first "
+                         f"forward pass (the network's scores are not finite in "
+                         f"{config.dtype}); use he, xavier or a smaller standard deviation")
 
 
 def conv_input_dim(config: TrainConfig, input_size: int,

@@ -36,15 +36,9 @@ from chainrule.nn.network import (
     own_rng,
     predicts_in_chunks,
 )
-from chainrule.nn.optim import make_optimizer, optimizer_class
-from chainrule.training.build import (
-    build_net,
-    check_conv_memory,
-    check_memory,
-    conv_input_dim,
-    conv_net_config,
-)
-from chainrule.training.config import MAX_ITERS, TrainConfig
+from chainrule.nn.optim import make_optimizer
+from chainrule.training.build import build_net, check_first_scores, check_fits
+from chainrule.training.config import TrainConfig
 from chainrule.training.history import History
 from chainrule.training.tuning import BlasThreads, keep_freed_memory
 
@@ -185,26 +179,13 @@ class TrainingLoop:
         init_seq, batch_seq = np.random.SeedSequence(config.seed).spawn(2)
         shape = tuple(data.x_train.shape[1:])  # flat rows, or (C, H, W) images
         output_size = num_classes(data.t_train, data.t_test)
-        slots = len(optimizer_class(config.optimizer).slots)
         ipe = iters_per_epoch(len(data.x_train), config.batch_size)
-        if config.epochs is not None and config.epochs * ipe > MAX_ITERS:
-            raise ValueError(f"epochs {config.epochs:g} is {config.epochs * ipe:.3g} "
-                             f"iterations ({ipe} per epoch), more than the {MAX_ITERS:,} a "
-                             "run may have")
-        if config.network == "mlp":
-            sizes = [math.prod(shape), *config.hidden_sizes, output_size]
-            check_memory(sizes, config.dtype, batch=max(config.batch_size,
-                                                        kwargs.get("eval_batch_size", 2000)),
-                         slots=slots, batchnorm=config.batchnorm)
-        else:  # a convnet's activations follow from its config
-            dim = conv_input_dim(config, math.prod(shape), shape if len(shape) == 3 else None)
-            check_conv_memory(conv_net_config(config, dim, output_size), config.dtype,
-                              batch=max(config.batch_size, 100), slots=slots)
+        check_fits(config, shape, output_size, iters_per_epoch=ipe,
+                   eval_batch=kwargs.get("eval_batch_size", 2000))
         net = build_net(config, math.prod(shape), output_size,
                         rng=np.random.default_rng(init_seq),
                         input_dim=shape if len(shape) == 3 else None)
-        if not isinstance(config.weight_init_std, str):
-            _check_first_scores(net, data.x_train[:config.batch_size], config)
+        check_first_scores(net, data.x_train[:config.batch_size], config)
         kwargs.setdefault("eval_samples", config.eval_samples or None)
         optimizer = make_optimizer(config.optimizer, lr=config.lr)
         iters = config.iters if config.epochs is None else round(config.epochs * ipe)
@@ -469,22 +450,6 @@ class TrainingLoop:
         self.history = History.from_state_dict(state["history"])
         self.iteration = iteration
         self.status = "completed" if self.done else "interrupted"
-
-
-def _check_first_scores(net, x, config: TrainConfig) -> None:
-    """A ``ValueError`` naming the initial scale when the network as drawn overflows on
-    the first batch's images (its scores are not finite): such a run could only
-    "diverge" at its first step. A network with ``deterministic()`` predicts in training
-    mode inside it (batch norm on the batch's statistics, as the first step will), which
-    leaves no trace: its buffers and generator are put back."""
-    mode = net.deterministic() if callable(getattr(net, "deterministic", None)) else \
-        contextlib.nullcontext()
-    with mode, np.errstate(all="ignore"):
-        scores = np.asarray(net.predict(x))
-    if not np.all(np.isfinite(scores)):
-        raise ValueError(f"weight_init_std {config.weight_init_std:g} overflows the first "
-                         f"forward pass (the network's scores are not finite in "
-                         f"{config.dtype}); use he, xavier or a smaller standard deviation")
 
 
 def _check_label_sets(net, x_train, t_train, x_test, t_test) -> None:
