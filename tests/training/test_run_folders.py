@@ -255,3 +255,33 @@ def test_the_cli_leaves_no_temporary_file_after_a_sigkill_and_a_resume(tmp_path)
     done = _cli("train", "--resume", out, "--iters", 40, "-q", "--no-plot")
     assert done.returncode == 0, done.stderr
     assert not [n for n in os.listdir(out) if n.endswith(".tmp")]
+
+
+# ---------------------------------------------------------------- crafted files the fuzz found
+
+
+def test_a_generator_state_that_is_not_one_is_a_run_error(tmp_path):
+    """A checkpoint whose trainer rng state was a string: "internal error: TypeError:
+    string indices must be integers"."""
+    path = finished(tmp_path)
+    with np.load(path / CHECKPOINT) as f:
+        arrays = dict(f)
+    trainer = json.loads(str(arrays["trainer"]))
+    for bad in ({"bit_generator": "PCG64", "state": "x"},
+                {"bit_generator": "PCG64", "state": {"state": "x", "inc": 1}}):
+        arrays["trainer"] = np.array(json.dumps({**trainer, "rng": bad}))
+        np.savez(path / CHECKPOINT, **arrays)
+        with pytest.raises(RunError, match=f"{CHECKPOINT}: cannot resume from it: state: not "
+                                           "a PCG64 generator's state"):
+            Run.resume(path, data=blobs(), iters=300)
+
+
+def test_a_data_dir_that_is_not_a_name_is_a_run_error(tmp_path):
+    """config.json's data_dir a list: "internal error: TypeError: expected str, bytes or
+    os.PathLike object, not list"."""
+    path = finished(tmp_path)
+    saved = json.loads((path / CONFIG_JSON).read_text())
+    (path / CONFIG_JSON).write_text(json.dumps({**saved, "data_dir": [1, 2]}))
+    with pytest.raises(RunError, match=r"config.json: data_dir must be a folder name, got "
+                                       r"\[1, 2\]"):
+        Run.resume(path)

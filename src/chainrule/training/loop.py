@@ -488,5 +488,8 @@ def _generator(state: dict) -> np.random.Generator:
     if name not in _BIT_GENERATORS:
         raise ValueError(f"state: unknown random generator {name!r}")
     bit_generator = getattr(np.random, name)()
-    bit_generator.state = state
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:  # NumPy's, for a bad one
+        raise ValueError(f"state: not a {name} generator's state ({exc})") from None
     return np.random.Generator(bit_generator)

@@ -206,6 +206,9 @@ class Run:
         except (ValueError, TypeError, AttributeError) as exc:
             raise RunError(f"{config_file}: unreadable run config ({exc})") from exc
         state = checkpoint.load_checkpoint(ckpt_file) if ckpt_file.is_file() else None
+        if not isinstance(saved.get("data_dir"), (str, type(None))):
+            raise RunError(f"{config_file}: data_dir must be a folder name, got "
+                           f"{saved['data_dir']!r:.80}")
         data_dir = data_dir if data_dir is not None else saved.get("data_dir")
         if data is None:
             data = load_data(config.dataset, data_dir, config.dtype, download=download)
@@ -226,7 +229,10 @@ class Run:
             if loop.iters < state["iteration"]:  # before its history is made
                 raise RunError(f"{path} is already at iteration {state['iteration']}; "
                                f"cannot resume to {loop.iters} iterations")
-            loop.load_state_dict(state)
+            try:
+                loop.load_state_dict(state)
+            except (ValueError, TypeError, KeyError) as exc:  # what the file's arrays hold
+                raise RunError(f"{ckpt_file}: cannot resume from it: {exc}") from None
         info = {**_info(config, loop, data_dir), "created": saved.get("created")}
         run = cls(path, config, loop, info, lock)
         run._restore_step_losses()
