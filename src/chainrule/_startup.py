@@ -87,9 +87,12 @@ def open_standard_streams() -> None:
                 return
             if null != fd:  # a lower one was free: it is now taken too, keep it
                 os.dup2(null, fd)
-    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
         if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))
+            try:  # the null device now open there; closefd=False, as Python's own streams
+                setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))
+            except OSError:
+                pass
 
 
 _COMMAND = is_command()
