@@ -142,6 +142,7 @@ class GradientCheckReport:
     floor: float = 1e-7
     h: float = 1e-4
     kinks: list[Kink] = field(default_factory=list)
+    hint: str = ""  # why it may fail other than a wrong backprop, and what to do
 
     @property
     def passed(self) -> bool:
@@ -169,6 +170,8 @@ class GradientCheckReport:
             lines += [f"  {k}" for k in self.kinks[:5]]
             if n > 5:
                 lines.append(f"  ... and {n - 5} more")
+        if self.hint and not self.passed:
+            lines.append(self.hint)
         return "\n".join(lines)
 
 
@@ -333,6 +336,7 @@ def gradient_check(
         return float(net.loss(x, t))
 
     grads = {k: np.array(g, dtype=np.float64) for k, g in net.gradient(x, t).items()}
+    hint = _mode_hint(net, x, t)
     scale = ROUNDOFF * np.finfo(np.float64).eps * abs(loss())
 
     if not math.isfinite(scale):  # the loss overflowed (a weight scale too large?)
@@ -342,7 +346,7 @@ def gradient_check(
         return scale / step
 
     floor = max(floor, rounding(h) / rtol)
-    report = GradientCheckReport(rtol=rtol, floor=floor, h=h)
+    report = GradientCheckReport(rtol=rtol, floor=floor, h=h, hint=hint)
     options = {"h": h, "rtol": rtol, "floor": floor, "rounding": rounding,
                "kinks": report.kinks}
     for name, p in net.params.items():
@@ -376,6 +380,31 @@ def gradient_check(
         report.params["direction"] = _judge("direction", backprop, numerical, along,
                                             lambda j: (int(j),), **options)
     return report
+
+
+def _mode_hint(net, x, t) -> str:
+    """Why every parameter fails although backprop may be right: right after
+    ``net.gradient(x, t)``, its last layer's loss is not what ``net.predict`` then gives
+    (batch norm on running statistics against the batch's, dropout off against on):
+    ``net.loss`` is not the function ``net.gradient`` differentiates."""
+    last = getattr(net, "last_layer", getattr(net, "lastLayer", None))
+    if not (callable(getattr(last, "forward", None)) and callable(getattr(net, "predict", None))):
+        return ""
+    try:
+        trained = float(last.loss)
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    now = float(last.forward(net.predict(x), t))
+    if not (math.isfinite(trained) and math.isfinite(now)) or \
+            abs(trained - now) <= 1e-9 * max(1.0, abs(now)):
+        return ""
+    how = ("inside `with net.deterministic():` (training mode, one dropout mask)"
+           if callable(getattr(net, "deterministic", None)) else
+           "in training mode with one fixed dropout mask")
+    return (f"hint: net.gradient's forward pass gave the loss {trained:.6g}, net.predict "
+            f"then gives {now:.6g}: batch norm or dropout run in training mode for the "
+            f"gradient only, so the numerical gradient is of another function and every "
+            f"parameter fails. Run the check {how}.")
 
 
 def _no_loss(net, value: float, rtol: float, floor: float, h: float) -> GradientCheckReport:

@@ -45,7 +45,7 @@ def _zeros(p) -> np.ndarray:
 def _check_rate(name: str, what: str, value: float, *, low_inclusive: bool = True) -> None:
     ok = (0 <= value < 1) if low_inclusive else (value > 0)
     if not (ok and np.isfinite(value)):
-        want = "in [0, 1)" if low_inclusive else "positive"
+        want = "in [0, 1)" if low_inclusive else "a finite number > 0"
         raise ValueError(f"{name}: {what} must be {want}, got {value}")
 
 
@@ -56,8 +56,7 @@ class SGD:
     """The names of the state arrays kept per parameter (none)."""
 
     def __init__(self, lr: float = 0.01):
-        if not lr > 0:
-            raise ValueError(f"SGD: learning rate must be positive, got {lr}")
+        _check_rate("SGD", "learning rate", lr, low_inclusive=False)
         self.lr = lr
 
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from chainrule.core.messages import Catalog, Coded, json_params, say
@@ -265,6 +265,12 @@ async def request_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """A client that went away before its request's body came: normal (a closed tab, a
+    dropped connection), nothing to log; the answer goes nowhere."""
+    return Response(status_code=400)
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error("internal error on %s %s: %r", request.method, request.url.path, exc)
     return json_error(500, "request.internal")
@@ -278,5 +284,5 @@ def page(name: str) -> Callable:
 
 
 EXCEPTION_HANDLERS = {HTTPException: http_error, RequestError: request_error,
-                      Exception: server_error}
+                      ClientDisconnect: client_gone, Exception: server_error}
 """How the app answers errors: all in the lab's one JSON shape."""

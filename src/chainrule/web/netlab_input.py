@@ -58,7 +58,8 @@ def _is_number(v) -> bool:
 
 
 def int_field(data: dict, key: str, lo: int, hi: int, default=None) -> int | None:
-    v = data.get(key, default)
+    v = data.get(key)
+    v = default if v is None else v  # null: the default, as a field left out
     if v is None:
         return None
     if isinstance(v, float) and v.is_integer():
@@ -70,7 +71,8 @@ def int_field(data: dict, key: str, lo: int, hi: int, default=None) -> int | Non
 
 def float_field(data: dict, key: str, lo: float, hi: float, *, open_lo: bool = False,
            default=None) -> float | None:
-    v = data.get(key, default)
+    v = data.get(key)
+    v = default if v is None else v  # null: the default, as a field left out
     if v is None:
         return None
     # the range first: math.isfinite cannot take an integer too large for a float (10**400)
