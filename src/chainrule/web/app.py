@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chainrule.web import graphlab, netlab
+from chainrule.web import convlab, graphlab, im2col, netlab
 from chainrule.web.kit import (
     EXCEPTION_HANDLERS,
     LANGUAGES,
@@ -22,7 +22,7 @@ from chainrule.web.kit import (
     LabState,
 )
 
-PAGES = (graphlab, netlab)
+PAGES = (graphlab, netlab, im2col, convlab)
 """The page modules, in the header's order: each has ``PAGE = {"id": ..., "path": ...}``
 and ``routes(state) -> list[BaseRoute]``."""
 
