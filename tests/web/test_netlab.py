@@ -163,7 +163,8 @@ def test_model_info_and_switching(client, model_dir):
 def test_the_page_is_one_of_the_labs_pages(client):
     """/net is a page of the shared app: listed, with the shared header, words and style."""
     assert client.get("/api/pages").json()["pages"] == [
-        {"id": "graph", "path": "/"}, {"id": "net", "path": "/net"}]
+        {"id": "graph", "path": "/"}, {"id": "net", "path": "/net"},
+        {"id": "im2col", "path": "/im2col"}, {"id": "conv", "path": "/conv"}]
     page = client.get("/net")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<header class="chrome"></header>' in page.text

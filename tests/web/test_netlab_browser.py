@@ -125,7 +125,8 @@ def test_the_shared_header_links_the_labs_and_switches_the_language(lab_url, tmp
         links = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "header.chrome nav a"),
                      what="the header")
         assert [(a.get_attribute("data-page"), a.get_attribute("href")) for a in links] == [
-            ("graph", lab_url), ("net", lab_url + "net")]
+            ("graph", lab_url), ("net", lab_url + "net"), ("im2col", lab_url + "im2col"),
+            ("conv", lab_url + "conv")]
         assert links[1].get_attribute("aria-current") == "page"
         assert driver.find_element(By.ID, "train-go").text == "Start training"
         driver.find_element(By.CSS_SELECTOR, 'header.chrome button[data-lang="ja"]').click()

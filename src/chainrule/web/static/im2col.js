@@ -71,9 +71,13 @@ async function ask({ check = true } = {}) {
 
 const form = $("#sizes");
 
+// the sizes typed in (NaN for an empty or unreadable field: nothing is sent then)
 function readSizes() {
   const out = {};
-  for (const k of SIZES) out[k] = Math.round(Number(form.elements[k].value));
+  for (const k of SIZES) {
+    const text = String(form.elements[k].value).trim();
+    out[k] = text ? Math.round(Number(text)) : NaN;
+  }
   return out;
 }
 
