@@ -2,8 +2,11 @@
 // (chainrule.probe, chainrule.live); this script only draws them. The header, the
 // language switch and the words come from the lab's shared chrome.js and i18n.js.
 
+import { drawRunCharts } from "./charts.js";
 import { mountHeader } from "./chrome.js";
 import { message, onLanguage, said, setup, t } from "./i18n.js";
+import { channelMaps, isMaps } from "./netconv.js";
+import { Pad } from "./pad.js";
 
 const $ = (sel) => document.querySelector(sel);
 const el = (tag, attrs, ...kids) => {
@@ -161,85 +164,15 @@ $("#model-pick").addEventListener("change", async (e) => {
 
 // ------------------------------------------------------------------ drawing
 
-const pad = $("#pad");
-const pen = pad.getContext("2d");
-const LINE = 22;
-let strokes = [];
-let stroke = null;
-let lastMoveSend = 0;
-
-function point(e) {
-  const r = pad.getBoundingClientRect();
-  return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
-}
-
-function paintPixels(ctx, pixels, shape, size) {
-  const [h, w] = shape, cw = size / w, ch = size / h;
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-    const v = Math.round(255 * pixels[i * w + j]);
-    ctx.fillStyle = `rgb(${v},${v},${v})`;
-    ctx.fillRect(j * cw, i * ch, Math.ceil(cw), Math.ceil(ch));
-  }
-}
-
-function redrawPad() {
-  pen.fillStyle = "#000";
-  pen.fillRect(0, 0, pad.width, pad.height);
-  if (state.sample) paintPixels(pen, state.sample.pixels, state.sample.shape, pad.width);
-  pen.strokeStyle = "#fff";
-  pen.fillStyle = "#fff";
-  pen.lineWidth = LINE;
-  pen.lineCap = "round";
-  pen.lineJoin = "round";
-  for (const s of strokes) {
-    if (s.length === 1) {
-      pen.beginPath();
-      pen.arc(s[0][0], s[0][1], LINE / 2, 0, 2 * Math.PI);
-      pen.fill();
-      continue;
-    }
-    pen.beginPath();
-    pen.moveTo(...s[0]);
-    for (const p of s.slice(1)) pen.lineTo(...p);
-    pen.stroke();
-  }
-  $("#pad-hint").hidden = strokes.length > 0 || !!state.sample;
-}
-
-pad.addEventListener("pointerdown", (e) => {
-  if (e.pointerType === "mouse" && e.button !== 0) return;
-  e.preventDefault();
-  pad.setPointerCapture(e.pointerId);
-  stroke = [point(e)];
-  strokes.push(stroke);
-  redrawPad();
-});
-pad.addEventListener("pointermove", (e) => {
-  if (!stroke) return;
-  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
-  for (const ev of (events.length ? events : [e])) stroke.push(point(ev));
-  redrawPad();
-  const now = performance.now();
-  if (now - lastMoveSend > 120) {
-    lastMoveSend = now;
-    requestPredict();
-  }
-});
-const endStroke = () => {
-  if (!stroke) return;
-  stroke = null;
-  requestPredict();
-};
-pad.addEventListener("pointerup", endStroke);
-pad.addEventListener("pointercancel", endStroke);
+const pad = new Pad($("#pad"), { hint: $("#pad-hint"), picture: () => state.sample,
+                                  onMove: requestPredict, onEnd: requestPredict });
 
 $("#undo").addEventListener("click", () => {
-  if (strokes.length) strokes.pop();
-  else state.sample = null;
+  if (!pad.undo()) state.sample = null;
   afterEdit();
 });
 $("#clear").addEventListener("click", () => {
-  strokes = [];
+  pad.clear();
   state.sample = null;
   afterEdit();
 });
@@ -247,7 +180,7 @@ $("#sample").addEventListener("click", async () => {
   try {
     state.sample = await api("GET", "/api/sample");
     state.sampleError = null;
-    strokes = [];
+    pad.clear();
     state.learnLabel = state.sample.label;
     afterEdit();
   } catch (err) {
@@ -257,7 +190,7 @@ $("#sample").addEventListener("click", async () => {
 });
 
 function afterEdit() {
-  redrawPad();
+  pad.redraw();
   renderSampleNote();
   buildPickers();
   requestPredict();
@@ -274,9 +207,7 @@ function renderSampleNote() {
 }
 
 function inputBody() {
-  if (!strokes.length && !state.sample) return null;
-  if (!strokes.length) return { pixels: state.sample.pixels };
-  return { image: pad.toDataURL("image/png") };
+  return pad.input();
 }
 
 // ------------------------------------------------------------------ predictions
@@ -356,6 +287,7 @@ function renderHidden(layers) {
   const box = $("#hidden");
   box.replaceChildren();
   for (const layer of layers || []) {
+    if (isMaps(layer)) { box.append(channelMaps(layer, "hidden", () => renderHidden(layers))); continue; }
     const values = layer.values.map((v) => v ?? 0);
     const max = Math.max(...values.map(Math.abs), 1e-12);
     const active = values.filter((v) => v > 0).length;
@@ -508,6 +440,8 @@ function renderLearn() {
       const c = el("canvas", { width: 140, height: 140 });
       drawHeat(c, layer.grad, L.input, L.shape, false);
       stage.append(c);
+    } else if (isMaps(layer)) {
+      stage.append(channelMaps(layer, "grad", renderLearn));
     } else {
       stage.append(barsSvg(layer.grad));
     }
@@ -672,65 +606,8 @@ function renderRun() {
   }
 }
 
-function niceStep(span, ticks) {
-  const raw = span / ticks, p = Math.pow(10, Math.floor(Math.log10(raw)));
-  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw) || raw;
-}
-
-function drawChart(svg, { xMax, yMax, series, percent }) {
-  svg.replaceChildren();
-  const W = 420, H = 220, L = 44, R = 22, T = 10, B = 26;
-  const x = (v) => L + (W - L - R) * v / xMax, y = (v) => T + (H - T - B) * (1 - v / yMax);
-  const ys = niceStep(yMax, 4);
-  for (let v = 0; v <= yMax + 1e-9; v += ys) {
-    svg.append(svgEl("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#eef0f3" }));
-    const label = svgEl("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" });
-    label.textContent = percent ? Math.round(v * 100) + "%" : Number(v.toPrecision(3));
-    svg.append(label);
-  }
-  const xs = niceStep(xMax, 5);
-  for (let v = 0; v <= xMax + 1e-9; v += xs) {
-    const label = svgEl("text", { x: x(v), y: H - 8, "text-anchor": "middle" });
-    label.textContent = v >= 10000 ? (v / 1000) + "k" : String(v);
-    svg.append(label);
-  }
-  svg.append(svgEl("line", { x1: L, x2: W - R, y1: y(0), y2: y(0), stroke: "#9ca3af" }));
-  for (const s of series) {
-    if (!s.points.length) continue;
-    const pts = s.points.map(([a, b]) => `${x(a).toFixed(1)},${y(Math.min(Math.max(b, 0), yMax)).toFixed(1)}`);
-    if (pts.length === 1) {  // one number so far: a dot, not an invisible line
-      const [cx, cy] = pts[0].split(",");
-      svg.append(svgEl("circle", { cx, cy, r: 3, fill: s.color, class: s.cls }));
-      pts.push(pts[0]);
-    }
-    svg.append(svgEl("polyline", { points: pts.join(" "), fill: "none", stroke: s.color, "stroke-width": 2,
-                                   "stroke-dasharray": s.dash || "", "stroke-linejoin": "round", class: s.cls }));
-  }
-}
-
 function drawCharts(run) {
-  const c = run && run.created;
-  const xMax = c ? Math.max(c.iters, 1) : 1000;
-  const losses = run ? run.progress.filter((p) => p.loss != null).map((p) => [p.iteration, p.loss]) : [];
-  let yMax = 2.5;
-  if (losses.length) {
-    const vals = losses.map((p) => p[1]).sort((a, b) => a - b);
-    const p90 = vals[Math.floor(0.9 * (vals.length - 1))];
-    yMax = Math.min(vals[vals.length - 1], Math.max(p90 * 1.3, losses[0][1] * 1.1));
-    const step = niceStep(yMax, 4);
-    yMax = Math.max(step, Math.ceil(yMax / step) * step);
-  }
-  drawChart($("#chart-loss"), { xMax, yMax, series: [{ points: losses, color: "#2563eb", cls: "loss" }] });
-  const evals = run ? [...run.evals] : [];
-  const sm = run && run.end && run.end.summary;
-  const lastEval = evals[evals.length - 1];
-  if (sm && sm.evaluated_at && (!lastEval || sm.evaluated_at > lastEval.iteration + 1)) {
-    evals.push({ iteration: sm.evaluated_at, train_acc: sm.train_acc, test_acc: sm.test_acc });
-  }
-  drawChart($("#chart-acc"), { xMax, yMax: 1, percent: true, series: [
-    { points: evals.filter((e) => e.train_acc != null).map((e) => [e.iteration, e.train_acc]), color: "#2563eb", cls: "train" },
-    { points: evals.filter((e) => e.test_acc != null).map((e) => [e.iteration, e.test_acc]), color: "#ea580c", dash: "5 4", cls: "test" },
-  ] });
+  drawRunCharts($("#chart-loss"), $("#chart-acc"), run);
 }
 
 // ------------------------------------------------------------------ start
@@ -747,7 +624,7 @@ function renderAll() {
 }
 
 async function main() {
-  redrawPad();
+  pad.redraw();
   await setup("net");
   await mountHeader("net");
   onLanguage(renderAll);
