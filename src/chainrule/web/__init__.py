@@ -17,7 +17,9 @@ Importing this package is cheap; Starlette and uvicorn load when an app is made.
 - :func:`serve_graph` ``(graph, **serve_options)``: what ``Graph.serve()`` calls.
 
 The seam between pages (the graph lab in ``graphlab.py``, the network lab in
-``netlab.py``); what they share is in ``kit.py``, and ``app.py`` only assembles them:
+``netlab.py``, the im2col page in ``im2col.py``, the convnet lab in ``convlab.py``, which
+shares the network lab's runs); what they share is in ``kit.py``, and ``app.py`` only
+assembles them:
 
 - A page is a module with ``PAGE = {"id": ..., "path": ...}`` and
   ``routes(state: LabState) -> list[BaseRoute]``, listed in ``app.PAGES``; ``GET

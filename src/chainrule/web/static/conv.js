@@ -401,7 +401,8 @@ function renderRun() {
     let s = (run.first ? t("train.firstRun") + " · " : "") + t("train.status", {
       i, n: c.iters, e: (i / c.iters_per_epoch).toFixed(2), loss: last ? fmtNum(last.loss) : "–" });
     const acc = sm && sm.evaluated_at ? sm : ev;
-    if (acc) s += t("train.statusAcc", { train: fmtPct(acc.train_acc), test: fmtPct(acc.test_acc) });
+    if (acc) s += acc.train_acc == null ? t("train.statusTest", { test: fmtPct(acc.test_acc) }) // the end: test only
+      : t("train.statusAcc", { train: fmtPct(acc.train_acc), test: fmtPct(acc.test_acc) });
     status.textContent = s;
     bar.style.width = (100 * i / Math.max(c.iters, 1)) + "%";
   }

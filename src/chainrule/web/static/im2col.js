@@ -379,7 +379,7 @@ function checkText(key, c) {
   if (!c) return "";
   const e = c.max_rel_error;
   return t(key, { mark: c.agree ? "✓" : "✗", err: e == null ? "–" : e === 0 ? "0" : e.toExponential(1),
-                  rtol: c.rtol });
+                  rtol: c.rtol.toExponential(0) });
 }
 
 function renderBackward() {
