@@ -162,3 +162,21 @@ def test_the_convnet_lab_refuses_what_it_cannot_look_into(tmp_path):
     again = net_lab_app(tmp_path / "mlp.npz", tmp_path)
     with lab_client(again) as client:
         assert client.get("/api/conv/model").json()["status"] == "ready"  # no training
+
+
+def test_the_network_labs_first_network_trains_first(tmp_path):
+    """Without --model both labs train a first network, one run at a time: opening the
+    convnet lab first starts the network lab's (refused, that one would not be tried
+    again), and the convnet lab's waits for it, then trains."""
+    app = net_lab_app(None, tmp_path, first_iters={"mnist": 30, "digits": 30},
+                      conv_first_iters={"mnist": 20, "digits": 20})
+    with lab_client(app) as client:
+        info = client.get("/api/conv/model").json()
+        assert info["status"] == "waiting" and info["message_code"] == "conv.waiting"
+        assert client.get("/api/model").json()["status"] in ("training", "ready")
+        deadline = time.monotonic() + 240
+        while client.get("/api/conv/model").json()["status"] != "ready":
+            assert time.monotonic() < deadline, "the first SimpleConvNet did not come"
+            time.sleep(0.2)
+        assert client.get("/api/model").json()["status"] == "ready"
+        assert "SimpleConvNet" in client.get("/api/conv/model").json()["model"]["description"]

@@ -87,7 +87,7 @@ def test_the_convolution_pages_in_the_learners_language(lab, tmp_path, lang, tag
             netlab.runs.get(busy["run"]).stop()
             assert netlab.runs.get(busy["run"]).join(30)
         # then it trains its first network and looks into it
-        wait_for(d, "return document.body.dataset.probes > 0", 90)
+        wait_for(d, "return document.body.dataset.probes > 0", 300)
         if lang == "ja":
             assert "最初の SimpleConvNet" in d.find_element(By.ID, "model-text").text
         # a size the server refuses, and refusals caused from the page's script

@@ -69,6 +69,9 @@ class ConvLab:
             if self.status not in ("new", "waiting"):
                 return
             self.status = "training"
+        # the network lab's first network comes first: the lab trains one run at a time,
+        # and that one, refused, would not be tried again (this one waits and retries)
+        self.netlab.start()
         self._first_network(self._first_dataset())
 
     def _first_dataset(self) -> str:
@@ -183,9 +186,7 @@ class ConvLab:
         self.start()
         model = self.model
         if model is None:
-            if self.status == "unavailable":
-                raise RequestError.of(self.message, 409)
-            if self.status == "waiting":
+            if self.status in ("unavailable", "waiting"):  # the message says why
                 raise RequestError.of(self.message, 409)
             raise RequestError("conv.first_training", 409)
         return model
