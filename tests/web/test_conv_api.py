@@ -180,3 +180,16 @@ def test_the_network_labs_first_network_trains_first(tmp_path):
             time.sleep(0.2)
         assert client.get("/api/model").json()["status"] == "ready"
         assert "SimpleConvNet" in client.get("/api/conv/model").json()["model"]["description"]
+
+
+def test_a_training_form_is_bounded(conv_app):
+    """The network lab's limits, the evaluations counted also when they are left at once
+    per epoch (20000 steps of the 8x8 digits would be 1400 evaluations)."""
+    with lab_client(conv_app) as client:
+        for body, code in (({"dataset": "digits", "iters": 20000}, "net.too_many_evals"),
+                           ({"iters": 50000, "batch_size": 1000}, "net.too_big"),
+                           ({"iters": 10, "epochs": 1}, "net.iters_or_epochs"),
+                           ({"hidden": 50}, "net.unknown_option")):
+            answer = client.post("/api/conv/train", json=body)
+            assert answer.status_code == 400 and answer.json()["code"] == code, body
+        assert conv_app.state.lab.netlab.runs.active() is None

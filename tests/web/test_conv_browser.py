@@ -130,10 +130,12 @@ def test_train_and_watch_the_filters_form_then_stop_one(lab_url, tmp_path):
         wait_for(d, "return document.getElementById('model-text').textContent"
                  ".includes('trained on this page')", 60)
         # a long run, stopped from the page: saved, resumable
-        box = form.find_element(By.NAME, "length")
-        box.clear()
-        box.send_keys("20000")
+        for name, value in (("length", "20000"), ("eval_every", "500")):
+            box = form.find_element(By.NAME, name)
+            box.clear()
+            box.send_keys(value)
         d.find_element(By.ID, "train-go").click()
+        wait_for(d, "return !document.getElementById('train-stop').disabled", 30)  # following it
         wait_for(d, "return Number(document.body.dataset.snapshots) >= 3", 120)
         d.find_element(By.ID, "train-stop").click()
         text = wait_for(d, "const m = document.getElementById('run-message'); "

@@ -97,13 +97,14 @@ def train_config(data: dict) -> tuple[TrainConfig, int]:
     iters = int_field(data, "iters", 1, lim["iters"])
     epochs = float_field(data, "epochs", 0, lim["epochs"], open_lo=True)
     steps = iters if iters is not None else 600 if epochs is None else round(
-        epochs * max(train_size // batch, 1))
+        epochs * max(train_size // batch, 1))  # 600 by default: an epoch of MNIST
     if steps > lim["iters"]:
         raise RequestError("net.too_many_iters", steps=steps, max=lim["iters"])
     every = int_field(data, "eval_every", 1, lim["iters"])
-    if every is not None and steps // every > lim["evaluations"]:
-        raise RequestError("net.too_many_evals", field="eval_every", every=every,
-                           evaluations=steps // every, max=lim["evaluations"],
+    per_epoch = max(train_size // batch, 1)  # left out: once per epoch
+    if steps // (every or per_epoch) > lim["evaluations"]:
+        raise RequestError("net.too_many_evals", field="eval_every", every=every or per_epoch,
+                           evaluations=steps // (every or per_epoch), max=lim["evaluations"],
                            least=-(-steps // lim["evaluations"]))
     work = multiply_adds(dataset)
     if steps * batch * work > lim["work"]:
