@@ -187,7 +187,7 @@ def test_a_training_form_is_bounded(conv_app):
     per epoch (20000 steps of the 8x8 digits would be 1400 evaluations)."""
     with lab_client(conv_app) as client:
         for body, code in (({"dataset": "digits", "iters": 20000}, "net.too_many_evals"),
-                           ({"iters": 50000, "batch_size": 1000}, "net.too_big"),
+                           ({"iters": 50000, "batch_size": 1000, "eval_every": 1000}, "net.too_big"),
                            ({"iters": 10, "epochs": 1}, "net.iters_or_epochs"),
                            ({"hidden": 50}, "net.unknown_option")):
             answer = client.post("/api/conv/train", json=body)
