@@ -32,7 +32,8 @@ REQUESTS = [
     ("POST", "/api/conv/model", json.dumps({"run": "nope"}), J, {"nope"}),
     ("POST", "/api/conv/train", json.dumps({"dataset": "cifar"}), J, {"cifar"}),
     ("POST", "/api/conv/train", json.dumps({"iters": 50000, "batch_size": 1000,
-                                            "dataset": "mnist"}), J, set()),
+                                            "eval_every": 1000}), J, set()),
+    ("POST", "/api/conv/train", json.dumps({"dataset": "digits", "iters": 20000}), J, set()),
     ("POST", "/api/conv/train", json.dumps({"hidden": 10}), J, {"hidden", "optimizer", "dataset",
                                                                  "batch_size", "iters", "epochs",
                                                                  "eval_every", "seed"}),
@@ -104,4 +105,4 @@ def test_the_convolution_pages_in_the_learners_language(lab, tmp_path, lang, tag
                                    for m, p, b, k, a in REQUESTS])
         assert {"im2col.shape", "im2col.not_number", "im2col.range", "im2col.flag",
                 "net.whole_number", "net.unknown_option", "net.no_run", "net.too_big",
-                "net.index", "net.pixels_count", "net.dataset"} <= codes
+                "net.index", "net.pixels_count", "net.dataset", "net.too_many_evals"} <= codes
