@@ -126,9 +126,15 @@ def test_train_and_watch_the_filters_form_then_stop_one(lab_url, tmp_path):
         d.execute_script("const s = document.getElementById('scrub'); s.value = 0; "
                          "s.dispatchEvent(new Event('input'))")
         assert d.find_element(By.ID, "live-iter").text == "at iteration 0"
+        probes = d.execute_script(PROBES)
         d.find_element(By.ID, "run-use").click()
         wait_for(d, "return document.getElementById('model-text').textContent"
                  ".includes('trained on this page')", 60)
+        # the 8x8 network looks at an 8x8 digit: 4x4 maps, a digits test image
+        wait_for(d, PROBES + f" > {probes}", 30)
+        assert "1x8x8" in d.find_element(By.ID, "model-text").text
+        assert d.find_element(By.ID, "sample-note").text.startswith("digits test image")
+        assert d.execute_script("return document.querySelector('#cards canvas.big').width") == 4 * 3
         # a long run, stopped from the page: saved, resumable
         for name, value in (("length", "20000"), ("eval_every", "500")):
             box = form.find_element(By.NAME, name)

@@ -51,7 +51,9 @@ async function refreshLab() {
   const after = state.model && state.model.id + state.model.path;
   if (after && after !== before) {
     buildPicker();
-    if (!before && !pad.input()) takeSample(); // something to look at from the start
+    const shape = String(state.model.image_shape);
+    if (state.sample && String(state.sample.shape) !== shape) state.sample = null; // another dataset's
+    if (!pad.input()) takeSample(); // something to look at from the start
     else requestProbe();
   }
 }
@@ -154,6 +156,7 @@ async function pump() {
     state.probe = await api("POST", "/api/conv/probe", body);
     state.probeError = null;
   } catch (err) {
+    state.probe = null; // what is shown must be the network's answer to what is drawn
     state.probeError = err.data || { error: err.message };
     if (/^conv\.|^net\.first/.test(state.probeError.code || "")) refreshLab();
   } finally {
