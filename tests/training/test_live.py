@@ -84,7 +84,9 @@ def test_not_learning_names_the_likely_cause():
     assert "too high" in not_learning(high, config)
     assert learning_check(high, config) == {
         "cause": "high", "iterations": 201, "accuracy": 0.098, "first_loss": 2.3,
-        "worst_loss": 40.0, "last_loss": 2.36, "lr": 10.0}
+        "worst_loss": 40.0, "worst_at": 2, "last_loss": 2.36, "lr": 10.0}
+    assert "the mini-batch loss jumped from 2.3 (step 1) to 40 (step 2)" in not_learning(
+        high, config)
     low = not_learning(history([2.303, 2.302, 2.302], [0.08, 0.09, 0.1]),
                        TrainConfig(lr=1e-6).resolved())
     assert "barely moved" in low and "larger learning rate" in low

@@ -125,6 +125,24 @@ def test_edit_a_number_and_change_the_sizes(lab_url, tmp_path):
         assert text == "fh must be a whole number from 1 to 6, got 9"
 
 
+HEADER = """
+const links = (sel) => [...document.querySelectorAll(sel)].map((a) =>
+  [a.dataset.page, a.getAttribute('href'), a.getAttribute('aria-current'), a.textContent]);
+const top = links('header.chrome nav.pages a'), row = links('header.chrome nav.subpages a');
+return top.length && row.length && top.every((l) => l[3]) && {top, row};
+"""
+
+
+def test_chapter_7_is_one_entry_of_the_header_with_a_row_of_its_two_pages(lab_url, tmp_path):
+    with browser(tmp_path / "profile") as d:
+        d.get(lab_url + "im2col")
+        found = wait_for(d, HEADER, 20)
+    assert [link[0] for link in found["top"]] == ["graph", "net", "ch6", "ch7"]
+    assert found["top"][3] == ["ch7", "/im2col", "page", "Chapter 7"]  # its first page
+    assert found["row"] == [["im2col", "/im2col", "page", "im2col"],
+                            ["conv", "/conv", None, "Convnet lab"]]
+
+
 @pytest.mark.parametrize("lang, tag", LANGUAGES)
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_page_in_each_language_and_width(lab_url, tmp_path, lang, tag, width):

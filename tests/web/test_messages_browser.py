@@ -244,7 +244,7 @@ def test_network_lab_errors_in_the_learners_language(lab_url, tmp_path, lang, ta
 def submit_form(driver, **fields) -> None:
     driver.execute_script("""
         const form = document.getElementById('train-form');
-        for (const [k, v] of Object.entries(arguments[0])) form.elements[k].value = v;
+        for (const [k, v] of Object.entries(arguments[0])) form.elements.namedItem(k).value = v;
         form.dispatchEvent(new Event('submit', {cancelable: true}));""", fields)
 
 

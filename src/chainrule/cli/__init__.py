@@ -42,7 +42,7 @@ def printable(text: object, limit: int | None = None) -> str:
     return out if limit is None or len(out) <= limit else out[:limit - 3] + "..."
 
 
-ORDER = ["train", "evaluate", "predict", "gradcheck", "demo", "graph", "serve", "data",
+ORDER = ["train", "evaluate", "predict", "export", "gradcheck", "demo", "graph", "serve", "data",
          "experiment"]
 
 

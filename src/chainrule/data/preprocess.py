@@ -128,8 +128,13 @@ def prepare_image(gray, shape: tuple[int, int] = (28, 28), *, box: int | None = 
     return _fit_and_centre(a, tuple(shape), box)
 
 
+INK = 0.1
+"""A pixel of a prepared picture (0..1, ink bright) brighter than this is ink: the digit's
+box, which :func:`prepare_image` fits to the target's 20/28, is where the ink is."""
+
+
 def _fit_and_centre(a: np.ndarray, shape: tuple[int, int], box: int | None) -> np.ndarray:
-    rows, cols = np.nonzero(a > 0.1)
+    rows, cols = np.nonzero(a > INK)
     a = a[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     box = box or max(1, round(shape[0] * 20 / 28))
     scale = box / max(a.shape)
@@ -154,3 +159,25 @@ def load_image(path: str | os.PathLike, shape: tuple[int, int] = (28, 28), **kwa
         if str(path) in str(exc):
             raise
         raise ImageError(f"{path}: {exc}") from exc
+
+
+def ink_extent(gray, *, invert: bool | None = None) -> float:
+    """How much of the picture the digit spans: the larger side of the box around the ink
+    (as :func:`prepare_image` finds it) over the picture's larger side, 0 for a blank
+    picture. :func:`prepare_image` scales every digit to the same size whatever this
+    is, so a small drawing is blown up: at 0.08 (a dot on a drawing pad), the dot fills
+    the digit's box as a disc."""
+    a = np.asarray(gray, dtype=np.float64)
+    if a.ndim == 3:
+        a = a[..., :3].mean(axis=-1)
+    if a.ndim != 2 or min(a.shape) < 1:
+        raise ImageError(f"expected a 2-D grayscale picture, got shape {a.shape}")
+    try:
+        a = prepare_image(a, a.shape, invert=invert)  # the same size: only normalized
+    except ImageError:  # blank
+        return 0.0
+    rows, cols = np.nonzero(a > INK)
+    if not rows.size:
+        return 0.0
+    side = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+    return float(side / max(a.shape))

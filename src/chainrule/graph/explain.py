@@ -74,8 +74,15 @@ class _Parts:
         self.grads = node.grads or ()
 
     def f(self, value: Any) -> str:
-        text = format_value(value, self.precision)
+        text = self.plain(value)
         return f"({text})" if text.startswith("-") else text
+
+    def plain(self, value: Any) -> str:
+        """A number as drawn, but -0.0 as -0 (``1 / -0`` is ``-inf``: the sign matters)."""
+        if np.ndim(value) == 0 and isinstance(value, (float, np.floating)) and value == 0 \
+                and np.signbit(value):
+            return "-0"
+        return format_value(value, self.precision)
 
     def x(self, i: int = 0) -> str:
         return self.f(self.ins[i])
@@ -139,12 +146,12 @@ def _reciprocal(p: _Parts):
 
 
 def _exp(p: _Parts):
-    return "exp", f"exp(x) = exp({format_value(p.ins[0], p.precision)}) = {p.o}", [
+    return "exp", f"exp(x) = exp({p.plain(p.ins[0])}) = {p.o}", [
         p.line("dx = dout · exp(x)", f"{p.g} · {p.f(p.out)}", 0)]
 
 
 def _log(p: _Parts):
-    return "log", f"log(x) = log({format_value(p.ins[0], p.precision)}) = {p.o}", [
+    return "log", f"log(x) = log({p.plain(p.ins[0])}) = {p.o}", [
         p.line("dx = dout / x", f"{p.g} / {p.x()}", 0)]
 
 
@@ -164,7 +171,7 @@ def _sigmoid(p: _Parts):
         return "sigmoid", f"y = 1 / (1 + exp(−x)): {shape(p.ins[0])} → {shape(p.out)}", [
             f"dx = dout · y · (1 − y): {shape(p.out)}"]
     y = p.f(p.out)
-    return "sigmoid", f"σ(x) = 1 / (1 + exp(−x)) = σ({format_value(p.ins[0], p.precision)})"\
+    return "sigmoid", f"σ(x) = 1 / (1 + exp(−x)) = σ({p.plain(p.ins[0])})"\
         f" = {p.o}", [p.line("dx = dout · y · (1 − y)", f"{p.g} · {y} · (1 − {y})", 0)]
 
 
@@ -172,7 +179,7 @@ def _tanh(p: _Parts):
     if _is_array(p):
         return "tanh", f"y = tanh(x): {shape(p.ins[0])} → {shape(p.out)}", [
             f"dx = dout · (1 − y²): {shape(p.out)}"]
-    return "tanh", f"tanh(x) = tanh({format_value(p.ins[0], p.precision)}) = {p.o}", [
+    return "tanh", f"tanh(x) = tanh({p.plain(p.ins[0])}) = {p.o}", [
         p.line("dx = dout · (1 − y²)", f"{p.g} · (1 − {p.f(p.out)}²)", 0)]
 
 
@@ -180,7 +187,7 @@ def _relu(p: _Parts):
     if _is_array(p):
         return "relu", f"max(x, 0): {shape(p.ins[0])} → {shape(p.out)}", [
             said("rule.relu_where", shape=shape(p.out))]
-    forward = f"max(x, 0) = max({format_value(p.ins[0], p.precision)}, 0) = {p.o}"
+    forward = f"max(x, 0) = max({p.plain(p.ins[0])}, 0) = {p.o}"
     if p.ins[0] > 0:
         return "relu", forward, [p.passed("dx = dout (x > 0)", 0)]
     return "relu", forward, [p.passed("dx = 0 (x ≤ 0)", 0)]

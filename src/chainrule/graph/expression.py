@@ -3,7 +3,9 @@
 :func:`parse` reads the text with Python's own parser (:func:`ast.parse`) and keeps
 only a whitelist; nothing is ever evaluated or compiled to code. Allowed:
 
-- numbers (``2``, ``0.5``, ``1e-3``) and names (the inputs: ``x``, ``apple_num``);
+- numbers (``2``, ``0.5``, ``1e-3``), the constants ``pi`` (π) and ``e`` (Euler's number,
+  2.718...; an exponent is written as a number), and names (the inputs: ``x``,
+  ``apple_num``; ``pi`` and ``e`` are never inputs);
 - ``+ - * /`` and ``**`` with a number as exponent (``x ** 2``, ``x ** -0.5``, at most
   :data:`MAX_EXPONENT` in size), unary ``-`` and ``+``, parentheses;
 - the one-argument functions ``exp``, ``log``, ``sigmoid``, ``relu``, ``tanh``.
@@ -53,6 +55,8 @@ MAX_OPERATIONS = 300  # nodes of the graph
 MAX_DEPTH = 100  # operations nested in one another
 MAX_EXPONENT = 100  # |n| of x ** n
 
+CONSTANTS = {"pi": math.pi, "e": math.e}
+"""Names that are numbers, not inputs: ``2 * pi * x`` has one input, ``x``."""
 FUNCTIONS = {"exp": ExpLayer, "log": LogLayer, "sigmoid": SigmoidNode, "relu": ReluNode,
              "tanh": TanhNode}
 BINARY = {ast.Add: ("+", AddLayer), ast.Sub: ("-", SubLayer), ast.Mult: ("*", MulLayer),
@@ -354,6 +358,8 @@ class _Reader:
         if isinstance(node, ast.Constant):
             return Op("number", value=self.number(node), offset=start, end=end)
         if isinstance(node, ast.Name):
+            if node.id in CONSTANTS:
+                return Op("number", value=CONSTANTS[node.id], offset=start, end=end)
             if node.id in FUNCTIONS:
                 raise self.fail("expr.function_name", node, name=node.id)
             self.names[node.id] = min(start, self.names.get(node.id, start))
@@ -447,20 +453,34 @@ def build(expression: Expression, inputs: dict[str, Any], graph):
     values = {name: real_number(name, inputs[name]) for name in expression.names}
     with np.errstate(all="ignore"), graph as g:
         g.quiet = True  # IEEE values, also when it reruns
-        held = dict(zip(expression.names, g.inputs(**values), strict=True))
-        done: dict[int, Any] = {}
-        stack = [(expression.root, False)]
-        while stack:
-            op, ready = stack.pop()
-            if id(op) in done:
-                continue
-            if not ready:
-                stack.append((op, True))
-                stack.extend((a, False) for a in reversed(op.args))  # left first
-                continue
-            done[id(op)] = _compute(op, [done[id(a)] for a in op.args], held)
+        _run(expression, dict(zip(expression.names, g.inputs(**values), strict=True)))
         g.backward(1)
     return g
+
+
+def evaluate(expression: Expression, values: dict[str, Any]) -> Any:
+    """The value of ``expression`` at ``values`` (numbers or arrays, which broadcast),
+    computed by the same node layers and recording nothing: the output over a whole
+    range of one input at once (the lab's sliders stay where the value is finite)."""
+    with np.errstate(all="ignore"):
+        return _run(expression, {n: np.asarray(values[n], dtype=np.float64)
+                                 for n in expression.names})
+
+
+def _run(expression: Expression, held: dict[str, Any]) -> Any:
+    """Every operation of ``expression`` on the values ``held`` (name -> value)."""
+    done: dict[int, Any] = {}
+    stack = [(expression.root, False)]
+    while stack:
+        op, ready = stack.pop()
+        if id(op) in done:
+            continue
+        if not ready:
+            stack.append((op, True))
+            stack.extend((a, False) for a in reversed(op.args))  # left first
+            continue
+        done[id(op)] = _compute(op, [done[id(a)] for a in op.args], held)
+    return done[id(expression.root)]
 
 
 def _compute(op: Op, args: list, held: dict) -> Any:

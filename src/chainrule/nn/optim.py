@@ -250,12 +250,17 @@ class Adam(_Stateful):
         """The book's name for the step counter ``t``."""
         return self.t
 
+    def lr_t(self, t: int) -> float:
+        """The bias-corrected step size of update ``t`` (1 for the first):
+        ``lr * sqrt(1 - beta2**t) / (1 - beta1**t)``."""
+        return float(self.lr * np.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t))
+
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         state = self._slots(params)
         m, v = state["m"], state["v"]
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        lr_t = float(self.lr * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t))
+        lr_t = self.lr_t(self.t)
         for key in params:
             p, g = params[key], grads[key]
             if _same_layout(p, g, m[key], v[key]):

@@ -4,10 +4,12 @@
 ``chainrule evaluate`` and ``chainrule train --resume`` accept) in a thread of its own.
 What happens becomes a list of JSON-able events, each with a sequence number ``seq``:
 
-- ``{"type": "created", "run", "path", "net", "config", "iters", ...}`` once the data
-  is loaded and the folder written;
-- ``{"type": "progress", "iteration", "epoch", "loss"}`` every ``progress_every`` steps
-  (``loss``: the mean mini-batch loss since the previous progress event);
+- ``{"type": "created", "run", "path", "net", "architecture", "config", "iters",
+  "progress_every", ...}`` once the data is loaded and the folder written (``net``: the
+  architecture in English, ``architecture``: the same as fields);
+- ``{"type": "progress", "iteration", "epoch", "loss", "loss_min", "loss_max"}`` every
+  ``progress_every`` steps: the mean, the lowest and the highest mini-batch loss of the
+  steps since the previous progress event (a chart of them holds every step's loss);
 - ``{"type": "snapshot", "iteration", ...}`` when a ``snapshot(net)`` function is given:
   what it returns (JSON-able: the first layer's filters, ...), after the created event
   and after each progress event (between steps: the network is not changing);
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.core.messages import Catalog, Coded, coded_fields, said
-from chainrule.nn.describe import describe_net
+from chainrule.nn.describe import architecture, describe_net
 from chainrule.training.config import TrainConfig
 from chainrule.training.folder import new_run_dir
 from chainrule.training.loop import TrainingDiverged
@@ -54,9 +56,10 @@ MESSAGES = Catalog("live", {
     "live.busy": "a training run is already in progress ({run}); stop it or wait for it to "
                  "finish",  # an error the library has no code for, in its own words
     "live.not_learning_high": "the network is not learning: after {iterations} iterations "
-                              "the accuracy is {accuracy}, no better than guessing; the loss "
-                              "jumped from {first_loss} to {worst_loss}: the learning rate "
-                              "{lr} is too high (chapter 5 trains with 0.1)",
+                              "the accuracy is {accuracy}, no better than guessing; the "
+                              "mini-batch loss jumped from {first_loss} (step 1) to "
+                              "{worst_loss} (step {worst_at}): the learning rate {lr} is too "
+                              "high (chapter 5 trains with 0.1)",
     "live.not_learning_low": "the network is not learning: after {iterations} iterations "
                              "the accuracy is {accuracy}, no better than guessing; the loss "
                              "barely moved ({first_loss} to {last_loss}): try a larger "
@@ -178,9 +181,12 @@ class LiveRun:
         """Train ``run`` to its end; its final status, message and error."""
         loop = run.loop
         every = self._progress_every or max(25, loop.iters // 200)
+        init = self.config.weight_init_std
         self._emit({"type": "created", "path": str(run.path), "dataset": self.config.dataset,
-                    "net": describe_net(run.info["net"], self.config.weight_init_std),
+                    "net": describe_net(run.info["net"], init),
+                    "architecture": architecture(run.info["net"], init),
                     "config": self.config.to_dict(), "iters": loop.iters,
+                    "progress_every": every,
                     "start_iteration": loop.iteration,
                     "iters_per_epoch": loop.iters_per_epoch, "eval_every": loop.eval_every,
                     "train_size": run.info["train_size"], "test_size": run.info["test_size"]})
@@ -214,7 +220,9 @@ class LiveRun:
         self._progress_from = len(loop.history.step_loss)
         self._emit({"type": "progress", "iteration": loop.iteration,
                     "epoch": loop.iteration / loop.iters_per_epoch,
-                    "loss": finite_or_none(math.fsum(losses) / len(losses))})
+                    "loss": finite_or_none(math.fsum(losses) / len(losses)),
+                    "loss_min": finite_or_none(min(losses)),
+                    "loss_max": finite_or_none(max(losses))})
         self._take_snapshot(loop)
 
     def _take_snapshot(self, loop) -> None:
@@ -264,7 +272,8 @@ def learning_check(history, config: TrainConfig, num_classes: int = 10, *,
     settles near ``log(num_classes)``), so :class:`~chainrule.training.loop.TrainingDiverged`
     does not fire. Otherwise ``cause`` is ``"low"``: the rate is too low or the run too
     short. The other keys: ``iterations`` (when the accuracy was measured),
-    ``accuracy``, ``first_loss``, ``worst_loss``, ``last_loss`` (of the last evaluation
+    ``accuracy``, ``first_loss`` (step 1's mini-batch loss), ``worst_loss`` (the highest
+    step's, at step ``worst_at``, counted from 1), ``last_loss`` (of the last evaluation
     row) and ``lr``.
     """
     rows = history.rows()
@@ -278,9 +287,11 @@ def learning_check(history, config: TrainConfig, num_classes: int = 10, *,
         acc = summary.test_acc if math.isfinite(summary.test_acc) else summary.train_acc
     if not (math.isfinite(acc) and acc <= 1.5 / num_classes):
         return None
-    first, worst = history.step_loss[0], max(history.step_loss)
+    steps = history.step_loss
+    at = max(range(len(steps)), key=steps.__getitem__)
+    first, worst = steps[0], steps[at]
     return {"cause": "high" if worst > 2 * first else "low", "iterations": iterations,
-            "accuracy": acc, "first_loss": first, "worst_loss": worst,
+            "accuracy": acc, "first_loss": first, "worst_loss": worst, "worst_at": at + 1,
             "last_loss": finite_or_none(last["loss"]), "lr": config.lr}
 
 
@@ -297,7 +308,8 @@ def _said(f: dict | None) -> str:
     shown = {"iterations": f["iterations"], "accuracy": f"{f['accuracy']:.3f}",
              "first_loss": f"{f['first_loss']:.3g}", "lr": f"{f['lr']:g}"}
     if f["cause"] == "high":
-        return said("live.not_learning_high", **shown, worst_loss=f"{f['worst_loss']:.3g}")
+        return said("live.not_learning_high", **shown, worst_loss=f"{f['worst_loss']:.3g}",
+                    worst_at=f["worst_at"])
     last = "?" if f["last_loss"] is None else f"{f['last_loss']:.3g}"
     return said("live.not_learning_low", **shown, last_loss=last)
 

@@ -49,7 +49,7 @@ from chainrule.web.netlab_input import (
     shown,
 )
 
-PAGE = {"id": "conv", "path": "/conv"}
+PAGE = {"id": "conv", "path": "/conv", "group": "ch7"}
 HIDDEN = 100  # the book's SimpleConvNet: Affine1 has 100 units
 TRAIN_KEYS = ("dataset", "optimizer", "lr", "batch_size", "iters", "epochs", "eval_every",
               "seed")

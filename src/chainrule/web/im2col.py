@@ -29,7 +29,7 @@ from chainrule.core.messages import Catalog
 from chainrule.web.kit import LabState, RequestError, page
 from chainrule.web.netlab_input import check_keys, got, int_field, read_object, shown
 
-PAGE = {"id": "im2col", "path": "/im2col"}
+PAGE = {"id": "im2col", "path": "/im2col", "group": "ch7"}
 MAX_BODY = 128 << 10
 LIMITS = {"n": 2, "c": 3, "h": 8, "w": 8, "fn": 4, "stride": 4, "pad": 2}
 """The largest sizes: a filter may be as large as the padded input."""

@@ -16,7 +16,7 @@ import numpy as np
 from starlette.requests import Request
 
 from chainrule.data.catalog import DATASET_NAMES, DATASETS
-from chainrule.data.preprocess import ImageError, prepare_image, read_image
+from chainrule.data.preprocess import ImageError, ink_extent, prepare_image, read_image
 from chainrule.nn.optim import OPTIMIZERS
 from chainrule.training.config import TrainConfig
 from chainrule.web.kit import RequestError, read_json
@@ -28,6 +28,11 @@ MAX_IMAGE_SIDE = 1024
 MAX_IMAGE_PIXELS = 1 << 20
 IMAGE_TYPES = {"data:image/png;base64,": "PNG", "data:image/jpeg;base64,": "JPEG"}
 MAX_LR = 100.0
+MAX_AMONG = 999  # a step's batch: the digit and at most this many training images
+SMALL_INK = 0.25
+"""A picture whose digit spans less than this of its larger side is too small to read:
+the preprocessing blows every digit up to the same 20-pixel box, so the strokes of a
+small drawing become blobs (a dot on the pad becomes a disc)."""
 TRAIN_LIMITS = {"hidden_layers": 5, "hidden_size": 1024, "batch_size": 1000, "iters": 50_000,
                 "epochs": 100, "evaluations": 100, "work": 2e12}
 """Caps on a training request: so that one request cannot exhaust memory or run for
@@ -68,7 +73,8 @@ def float_field(data: dict, key: str, lo: float, hi: float, *, open_lo: bool = F
     v = data.get(key, default)
     if v is None:
         return None
-    ok = _is_number(v) and math.isfinite(v) and (v > lo if open_lo else v >= lo) and v <= hi
+    # the range first: math.isfinite cannot take an integer too large for a float (10**400)
+    ok = _is_number(v) and (v > lo if open_lo else v >= lo) and v <= hi and math.isfinite(v)
     if not ok:
         raise RequestError("net.number_above" if open_lo else "net.number_range", field=key,
                            min=lo, max=hi, got=got(v))
@@ -82,7 +88,7 @@ def shown(v) -> str:
 def got(v):
     """What a refusal says it got: a finite number as itself (the page writes it in its
     language), anything else as :func:`shown` writes it."""
-    return v if _is_number(v) and math.isfinite(v) and abs(v) < 1e300 else shown(v)
+    return v if _is_number(v) and abs(v) < 1e300 and math.isfinite(v) else shown(v)
 
 
 def label_field(data: dict, model: LabModel, *, required: bool) -> int | None:
@@ -91,13 +97,17 @@ def label_field(data: dict, model: LabModel, *, required: bool) -> int | None:
     return int_field(data, "label", 0, len(model.class_names) - 1)
 
 
-def input_pixels(data: dict, model: LabModel) -> tuple[np.ndarray, bool]:
-    """The model's input from ``pixels`` or ``image``, and whether the picture was blank."""
+def input_pixels(data: dict, model: LabModel) -> tuple[np.ndarray, dict]:
+    """The model's input from ``pixels`` or ``image``, and what the page should know of
+    the picture: ``blank`` (nothing drawn), ``ink_extent`` (how much of the picture the
+    digit spans, :func:`~chainrule.data.preprocess.ink_extent`; None for pixels, which
+    are the input as it is) and ``too_small`` (below :data:`SMALL_INK`)."""
     has_pixels, has_image = data.get("pixels") is not None, data.get("image") is not None
     if has_pixels == has_image:
         raise RequestError("net.pixels_or_image")
     if has_pixels:
-        return _pixels(data["pixels"], model.input_size), False
+        x = _pixels(data["pixels"], model.input_size)
+        return x, {"blank": not x.any(), "ink_extent": None, "too_small": False}
     return _image(data["image"], model)
 
 
@@ -118,7 +128,7 @@ def _pixels(pixels, n: int) -> np.ndarray:
     return a
 
 
-def _image(url, model: LabModel) -> tuple[np.ndarray, bool]:
+def _image(url, model: LabModel) -> tuple[np.ndarray, dict]:
     from PIL import Image, UnidentifiedImageError  # the lab's extra, loaded on first use
 
     if not isinstance(url, str):
@@ -149,9 +159,12 @@ def _image(url, model: LabModel) -> tuple[np.ndarray, bool]:
         raise RequestError("net.image_damaged", field="image") from None
     box = model.image_shape[0] if model.dataset == "digits" else None  # digits fill 8x8
     try:
-        return prepare_image(gray, model.image_shape, box=box).reshape(-1), False
+        x = prepare_image(gray, model.image_shape, box=box).reshape(-1)
     except ImageError:  # nothing drawn: a valid, empty input
-        return np.zeros(model.input_size), True
+        return np.zeros(model.input_size), {"blank": True, "ink_extent": 0.0,
+                                            "too_small": False}
+    extent = ink_extent(gray)
+    return x, {"blank": False, "ink_extent": extent, "too_small": extent < SMALL_INK}
 
 
 TRAIN_KEYS = ("dataset", "hidden", "activation", "optimizer", "lr", "batch_size", "iters",

@@ -17,7 +17,7 @@ from chainrule.core.messages import Catalog, coded_fields, said
 from chainrule.data.catalog import class_names, image_shape
 from chainrule.data.load import load_data
 from chainrule.data.locate import cache_dir, dataset_status, offline_reason
-from chainrule.nn.describe import describe_net
+from chainrule.nn.describe import architecture, describe_net
 from chainrule.nn.network import input_shape
 from chainrule.store.files import read_json
 from chainrule.training.checkpoint import CheckpointError, read_model
@@ -27,6 +27,11 @@ from chainrule.training.live import LiveRun, LiveRuns, TrainingBusy
 from chainrule.web.kit import RequestError
 
 MESSAGES = Catalog("net", {
+    # the network as an ONNX file (GET /api/model.onnx)
+    "net.onnx_no_options": "/api/model.onnx takes no options",
+    "net.onnx_missing": "exporting the network as ONNX needs the {package} package: "
+                        "pip install 'chainrule[export]'",
+    "net.onnx_refused": "this network cannot be exported as ONNX: {reason}",
     # the request's fields (netlab_input)
     "net.not_object": "the body must be a JSON object",
     "net.unknown_option": "unknown option {names}; allowed: {allowed}",
@@ -64,6 +69,7 @@ MESSAGES = Catalog("net", {
     # the routes (netlab) and the lab's state (this module)
     "net.run_id": 'run must be a run id (a string) or "first"',
     "net.no_test_images": "no {dataset} test images: {reason}",
+    "net.no_train_images": "no {dataset} training images to learn among: {reason}",
     "net.index": "index must be a whole number from 0 to {max}",
     "net.images_do_not_fit": "the {dataset} images do not fit the model",
     "net.first_busy": "the lab is still training its first network; try again in a few "
@@ -103,7 +109,8 @@ class LabModel:
     dataset: str
     image_shape: tuple[int, int]
     class_names: list[str]
-    description: str
+    description: str  # describe_net's English (the command line's words)
+    architecture: dict = field(default_factory=dict)  # the same as fields, for the page
     test_acc: float | None = None
     iterations: int | None = None
     path: str | None = None
@@ -115,7 +122,8 @@ class LabModel:
         return self.image_shape[0] * self.image_shape[1]
 
     def info(self) -> dict:
-        return {"id": self.id, "description": self.description, "dataset": self.dataset,
+        return {"id": self.id, "description": self.description,
+                "architecture": self.architecture, "dataset": self.dataset,
                 "image_shape": list(self.image_shape), "class_names": self.class_names,
                 "test_acc": self.test_acc, "iterations": self.iterations, "path": self.path,
                 "source": self.source}
@@ -147,8 +155,9 @@ def load_lab_model(target: str | os.PathLike, model_id: str = "first",
     summary = _read_json(Path(path).parent / "summary.json") if saved else {}
     test_acc = summary.get("test_acc")
     return LabModel(net, model_id, dataset, (int(shape[0]), int(shape[1])), names,
-                 describe_net(model.config), test_acc if isinstance(test_acc, float) else None,
-                 summary.get("iteration"), str(path), source)
+                    describe_net(model.config), architecture(model.config),
+                    test_acc if isinstance(test_acc, float) else None,
+                    summary.get("iteration"), str(path), source)
 
 
 def _read_json(path: Path) -> dict:
@@ -186,7 +195,7 @@ class NetLab:
         self.message = ""
         self.first_run: LiveRun | None = None
         self._lock = threading.Lock()
-        self._test_sets: dict[str, tuple] = {}
+        self._datasets: dict[str, Any] = {}
 
     # -------------------------------------------------------------- the first network
 
@@ -310,11 +319,20 @@ class NetLab:
             raise RequestError("net.first_training", 409)
         return model
 
-    def test_set(self, dataset: str):
-        """The test images and labels of ``dataset`` (loaded once, without downloading
-        unless the lab may)."""
+    def _data(self, dataset: str):
+        """``dataset`` (loaded once, without downloading unless the lab may)."""
         with self._lock:
-            if dataset not in self._test_sets:
-                data = load_data(dataset, self.data_dir, download=self.download)
-                self._test_sets[dataset] = (data.x_test, data.t_test)
-            return self._test_sets[dataset]
+            if dataset not in self._datasets:
+                self._datasets[dataset] = load_data(dataset, self.data_dir,
+                                                    download=self.download)
+            return self._datasets[dataset]
+
+    def test_set(self, dataset: str):
+        """The test images and labels of ``dataset``."""
+        data = self._data(dataset)
+        return data.x_test, data.t_test
+
+    def train_set(self, dataset: str):
+        """The training images and labels of ``dataset``: a step of learning among them."""
+        data = self._data(dataset)
+        return data.x_train, data.t_train

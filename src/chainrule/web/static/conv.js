@@ -97,7 +97,7 @@ $("#model-pick").addEventListener("change", async (e) => {
 
 // a stroke on a test image starts a drawing of your own: the image goes
 const pad = new Pad($("#pad"), { hint: $("#pad-hint"), picture: () => state.sample,
-                                  onStart: () => { if (!pad.strokes.length && state.sample) dropSample(); },
+                                  onStart: () => { if (pad.strokes.length === 1 && state.sample) dropSample(); },
                                   onEnd: () => requestProbe() });
 
 function dropSample() {
@@ -388,7 +388,7 @@ function renderRun() {
   const status = $("#run-status"), msg = $("#run-message"), use = $("#run-use");
   const bar = $("#run-progress").firstElementChild;
   renderLiveFilters();
-  drawRunCharts($("#chart-loss"), $("#chart-acc"), run);
+  drawRunCharts({ loss: $("#chart-loss"), acc: $("#chart-acc"), caption: $("#chart-loss-caption") }, run);
   if (!run) {
     status.textContent = t("train.idle");
     bar.style.width = "0";

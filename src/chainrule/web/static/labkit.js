@@ -51,7 +51,14 @@ export function follow(runId, onEvent) {
   return source;
 }
 
-export const fmtPct = (p) => (p == null ? "–" : (100 * p).toFixed(1) + "%");
+// A probability as a percentage with one decimal, honest at both ends: "<0.1%" for one
+// that is not 0 but rounds to 0.0%, ">99.9%" for one that is not 1 but rounds to 100.0%.
+export const fmtPct = (p) => {
+  if (p == null) return "–";
+  const s = (100 * p).toFixed(1);
+  if (s === "0.0" && p > 0) return "<0.1%";
+  return s === "100.0" && p < 1 ? ">99.9%" : s + "%";
+};
 export const fmtNum = (v) => (v == null ? "–" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)
   ? v.toExponential(2) : Number(v.toPrecision(3)).toString());
 

@@ -8,15 +8,16 @@
 //                                 onMove: requestPredict, onEnd: requestPredict });
 //
 // picture() returns {pixels, shape} (numbers in 0..1, [h, w]) or null; onStart is called
-// when a stroke begins, onMove at most every `every` ms while it is drawn, onEnd when it
-// ends.
+// when a stroke begins (it is already in pad.strokes), onMove at most every `every` ms
+// while it is drawn, onEnd when it ends. pad.stroke is the stroke being drawn (null
+// between strokes).
 
 export const LINE = 22;
 
 export function paintPixels(ctx, pixels, shape, size) {
   const [h, w] = shape, cw = size / w, ch = size / h;
   for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-    const v = Math.round(255 * pixels[i * w + j]);
+    const v = Math.round(255 * (pixels[i * w + j] ?? 0));
     ctx.fillStyle = `rgb(${v},${v},${v})`;
     ctx.fillRect(j * cw, i * ch, Math.ceil(cw), Math.ceil(ch));
   }
@@ -46,9 +47,9 @@ export class Pad {
     if (e.pointerType === "mouse" && e.button !== 0) return;
     e.preventDefault();
     this.canvas.setPointerCapture(e.pointerId);
-    this.onStart();
     this.stroke = [this.point(e)];
     this.strokes.push(this.stroke);
+    this.onStart();
     this.redraw();
   }
 
