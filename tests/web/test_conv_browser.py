@@ -119,6 +119,11 @@ def test_train_and_watch_the_filters_form_then_stop_one(lab_url, tmp_path):
         text = wait_for(d, "const m = document.getElementById('run-message'); "
                         "return !m.hidden && m.textContent", 240)
         assert text.startswith("Finished: test accuracy")
+        # the network lab's charts: each stretch's lowest to highest loss, a band under the mean
+        band = d.find_element(By.CSS_SELECTOR, "#chart-loss path.loss-range")
+        assert band.get_attribute("d").count("M") >= 2
+        assert d.find_element(By.ID, "chart-loss-caption").text.startswith(
+            "Loss of each mini-batch: mean of each")
         seen = [int(s) for s in dict.fromkeys(d.execute_script("return window.seen")) if s]
         assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == 150  # drawn as it learned
         assert len(d.find_elements(By.CSS_SELECTOR, "#live-filters canvas")) == 30
