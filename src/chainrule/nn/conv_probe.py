@@ -28,6 +28,7 @@ import numpy as np
 from chainrule.core.conv import Convolution, Pooling
 from chainrule.core.layers import BatchNormalization, Dropout, Relu
 from chainrule.nn.network import input_shape, loss_layer
+from chainrule.nn.probe import exact_loss
 
 _MODED = (Dropout, BatchNormalization)  # forward(x, train_flg): run in evaluation mode
 FIRST = ("Conv1", "Relu1", "Pool1")
@@ -47,7 +48,7 @@ class ConvProbe:
     pool: tuple[int, int, int]  # the pooling window (height, width) and its stride
     probabilities: np.ndarray
     target: int  # the class whose loss is differentiated
-    loss: float
+    loss: float  # -log softmax(scores)[target] in float64, as probe says it (exact_loss)
     grad_pooled: np.ndarray  # dL/d(pooled), arriving at the pooling layer: (FN, PH, PW)
     grad_relu: np.ndarray  # what pooling sends back, dL/d(relu): (FN, OH, OW)
     grad_conv: np.ndarray  # after ReLU's backward, dL/d(conv): (FN, OH, OW)
@@ -99,7 +100,8 @@ def conv_probe(net, x, target: int | None = None) -> ConvProbe:
                                         and 0 <= target < k):
         raise ValueError(f"conv_probe: target must be a class in 0..{k - 1}, got {target!r}")
     last = loss_layer(net)
-    loss = float(last.forward(h, np.array([target])))
+    last.forward(h, np.array([target]))  # its softmax and its backward's (y - t)
+    loss = exact_loss(h[0], target)  # the one loss the lab quotes, as nn.probe computes it
     d = last.backward(1)
     for layer in reversed(layers[3:]):
         d = layer.backward(d)
