@@ -182,8 +182,11 @@ def test_model_info_and_switching(client, model_dir):
 
 def test_the_page_is_one_of_the_labs_pages(client):
     """/net is a page of the shared app: listed, with the shared header, words and style."""
-    assert client.get("/api/pages").json()["pages"][:2] == [
+    pages = client.get("/api/pages").json()["pages"]
+    assert pages[:2] == [
         {"id": "graph", "path": "/"}, {"id": "net", "path": "/net"}]  # then the chapters' pages
+    assert {"id": "im2col", "path": "/im2col", "group": "ch7"} in pages
+    assert {"id": "conv", "path": "/conv", "group": "ch7"} in pages
     page = client.get("/net")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<header class="chrome"></header>' in page.text

@@ -10,6 +10,9 @@ What happens becomes a list of JSON-able events, each with a sequence number ``s
 - ``{"type": "progress", "iteration", "epoch", "loss", "loss_min", "loss_max"}`` every
   ``progress_every`` steps: the mean, the lowest and the highest mini-batch loss of the
   steps since the previous progress event (a chart of them holds every step's loss);
+- ``{"type": "snapshot", "iteration", ...}`` when a ``snapshot(net)`` function is given:
+  what it returns (JSON-able: the first layer's filters, ...), after the created event
+  and after each progress event (between steps: the network is not changing);
 - ``{"type": "eval", "iteration", "epoch", "loss", "train_acc", "test_acc"}``: one per
   evaluation, the rows of ``metrics.csv``;
 - ``{"type": "end", "status", "message", "summary"}``, last: ``status`` is completed,
@@ -82,11 +85,13 @@ class LiveRun:
     (with ``data_dir`` and ``download`` as ``load_mnist`` takes them).
     ``progress_every`` defaults to a few dozen steps (at most about 200 progress
     events per run). ``on_end(run)`` is called in the thread just before the end event.
+    ``snapshot(net)``, if given, returns a JSON-able dict sent as a snapshot event.
     """
 
     def __init__(self, config: TrainConfig, out: str | Path, *, data=None, data_dir=None,
                  download: bool = True, plots: bool = True, progress_every: int | None = None,
-                 on_end: Callable[[LiveRun], Any] | None = None):
+                 on_end: Callable[[LiveRun], Any] | None = None,
+                 snapshot: Callable[[Any], dict] | None = None):
         self.config = config.resolved()
         self.path = Path(out)
         self.id = self.path.name
@@ -97,6 +102,7 @@ class LiveRun:
         self.events: list[Event] = []
         self._data, self._data_dir, self._download = data, data_dir, download
         self._plots, self._progress_every, self._on_end = plots, progress_every, on_end
+        self._snapshot = snapshot
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Event], Any]] = []
         self._stop = threading.Event()
@@ -184,6 +190,7 @@ class LiveRun:
                     "start_iteration": loop.iteration,
                     "iters_per_epoch": loop.iters_per_epoch, "eval_every": loop.eval_every,
                     "train_size": run.info["train_size"], "test_size": run.info["test_size"]})
+        self._take_snapshot(loop)
         self.status = "running"
         if self._stop.is_set():
             loop.request_stop()
@@ -216,6 +223,12 @@ class LiveRun:
                     "loss": finite_or_none(math.fsum(losses) / len(losses)),
                     "loss_min": finite_or_none(min(losses)),
                     "loss_max": finite_or_none(max(losses))})
+        self._take_snapshot(loop)
+
+    def _take_snapshot(self, loop) -> None:
+        if self._snapshot is not None:
+            self._emit({"type": "snapshot", **self._snapshot(loop.net),
+                        "iteration": loop.iteration})
 
     def _on_eval(self, loop, row: dict) -> None:
         self._emit({"type": "eval", **{k: finite_or_none(v) if k != "iteration" else int(v)

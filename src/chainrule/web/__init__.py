@@ -18,13 +18,15 @@ Importing this package is cheap; Starlette and uvicorn load when an app is made.
 
 The seam between pages (the graph lab in ``graphlab.py``, the network lab in
 ``netlab.py``, chapter 6's four pages in ``ch6_*.py`` with what they share in
-``chapter6.py``); what all share is in ``kit.py``, and ``app.py`` only assembles them:
+``chapter6.py``, chapter 7's im2col page in ``im2col.py`` and convnet lab in
+``convlab.py``, which shares the network lab's runs); what all share is in ``kit.py``,
+and ``app.py`` only assembles them:
 
 - A page is a module with ``PAGE = {"id": ..., "path": ...}`` and
   ``routes(state: LabState) -> list[BaseRoute]``, listed in ``app.PAGES``; ``GET
   /api/pages`` lists them so the shared header shows each. Pages with the same
-  ``PAGE["group"]`` (``"ch6"``) share one header entry (``nav.<group>``) and, on each of
-  them, a row of the group's pages.
+  ``PAGE["group"]`` (``"ch6"``, ``"ch7"``) share one header entry (``nav.<group>``)
+  and, on each of them, a row of the group's pages.
 - ``kit.LabState``: ``graph``, ``model``, ``options`` (the other ``create_app``
   keywords), ``pages``, ``on_startup`` and ``on_shutdown`` (callables run when the
   server starts and stops: start and stop background work there) and ``lock``.

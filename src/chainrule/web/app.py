@@ -12,7 +12,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chainrule.web import ch6_batchnorm, ch6_init, ch6_optimizers, ch6_overfit, graphlab, netlab
+from chainrule.web import (
+    ch6_batchnorm,
+    ch6_init,
+    ch6_optimizers,
+    ch6_overfit,
+    convlab,
+    graphlab,
+    im2col,
+    netlab,
+)
 from chainrule.web.kit import (
     EXCEPTION_HANDLERS,
     LANGUAGES,
@@ -22,7 +31,7 @@ from chainrule.web.kit import (
     LabState,
 )
 
-PAGES = (graphlab, netlab, ch6_optimizers, ch6_init, ch6_batchnorm, ch6_overfit)
+PAGES = (graphlab, netlab, ch6_optimizers, ch6_init, ch6_batchnorm, ch6_overfit, im2col, convlab)
 """The page modules, in the header's order: each has ``PAGE = {"id": ..., "path": ...}``
 (and ``"group"``: pages of one group share one entry of the header) and
 ``routes(state) -> list[BaseRoute]``."""

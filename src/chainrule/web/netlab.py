@@ -79,7 +79,8 @@ def predict_answer(model: LabModel, x: np.ndarray, label: int | None, seen: dict
         p = probe(model.net, x, label)
     return {"predicted": p.predicted, "probabilities": floats(p.probabilities),
             "target": p.target, "loss": _number(p.loss), "class_names": model.class_names,
-            "hidden": [{"layer": k, "values": floats(v)} for k, v in p.hidden.items()],
+            "hidden": [{"layer": k, "values": floats(v), "shape": list(np.shape(v))}
+                       for k, v in p.hidden.items()],
             "input_grad": floats(p.input_grad), "input": floats(x),
             "shape": list(model.image_shape), **seen, "model": model.id}
 
@@ -105,8 +106,8 @@ def learn_answer(model: LabModel, x: np.ndarray, label: int, lr: float, seen: di
 
     layers = [{"layer": "Softmax-with-Loss", "grad": floats(step.dout),
                "norm": _number(float(np.linalg.norm(step.dout)))}]
-    layers += [{"layer": k, "grad": floats(g), "norm": _number(float(np.linalg.norm(g)))}
-               for k, g in reversed(b.layer_grads.items())]
+    layers += [{"layer": k, "grad": floats(g), "norm": _number(float(np.linalg.norm(g))),
+                "shape": list(np.shape(g))} for k, g in reversed(b.layer_grads.items())]
     layers.append({"layer": "input", "grad": floats(b.input_grad),
                    "norm": _number(float(np.linalg.norm(b.input_grad)))})
     others = np.delete(b.probabilities, label)

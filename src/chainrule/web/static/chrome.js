@@ -2,7 +2,7 @@
 //
 // mountHeader("graph") fills <header class="chrome"></header>; the pages come from
 // GET /api/pages, so the network lab's link appears only where that page exists. Pages
-// with a "group" (chapter 6's) share one link, nav.<group>, to the group's first page;
+// with a "group" (a chapter's: ch6, ch7) share one link, nav.<group>, to the group's first page;
 // on a page of a group, a second row links the group's pages.
 
 import { LANGUAGES, apply, language, onLanguage, setLanguage } from "./i18n.js";

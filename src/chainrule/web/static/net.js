@@ -9,13 +9,13 @@
 import { mountHeader } from "./chrome.js";
 import { message, onLanguage, said, setup, t } from "./i18n.js";
 import {
-  $, api, arrowKeys, datasetName, dropNotes, el, fmtPct, follow, names, netWords,
-  paintPixels, renderNotes, state,
+  $, api, arrowKeys, datasetName, dropNotes, el, fmtPct, follow, names, netWords, renderNotes, state,
 } from "./net_kit.js";
 import { clearLearned, renderLearn, setupLearn } from "./net_learn.js";
 import { followLink, setupLink, writeLink } from "./net_link.js";
 import { announce, announceAgain, renderPrediction, setupPredict } from "./net_predict.js";
 import { attachRun, renderRun, setupTrain } from "./net_train.js";
+import { Pad } from "./pad.js";
 
 // what the other modules may ask of this one (given to their setup, so that no module
 // imports this one back)
@@ -24,7 +24,7 @@ const page = {
   refreshLab: () => refreshLab(),
   showSample: (index, onError) => showSample(index, onError),
   afterEdit: () => afterEdit(),
-  strokes: () => strokes.length,
+  strokes: () => pad.strokes.length,
   setTarget: (c) => setTarget(c),
   renderPickers: () => renderPickers(),
 };
@@ -54,7 +54,7 @@ async function refreshLab() {
   if (after && after !== before) {
     if (state.sample && state.sample.dataset !== state.model.dataset) {
       state.sample = null; // another dataset's image: this network cannot read it
-      redrawPad();
+      pad.redraw();
       renderSampleNote();
     }
     clearLearned();
@@ -163,77 +163,17 @@ $("#model-pick").addEventListener("change", async (e) => {
 
 // ------------------------------------------------------------------ drawing
 
-const pad = $("#pad");
-const pen = pad.getContext("2d");
-const LINE = 22;
-let strokes = [];
-let stroke = null;
-let lastMoveSend = 0;
-
-function point(e) {
-  const r = pad.getBoundingClientRect();
-  return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
-}
-
-function redrawPad() {
-  pen.fillStyle = "#000";
-  pen.fillRect(0, 0, pad.width, pad.height);
-  if (state.sample) paintPixels(pen, state.sample.pixels, state.sample.shape, pad.width);
-  pen.strokeStyle = "#fff";
-  pen.fillStyle = "#fff";
-  pen.lineWidth = LINE;
-  pen.lineCap = "round";
-  pen.lineJoin = "round";
-  for (const s of strokes) {
-    if (s.length === 1) {
-      pen.beginPath();
-      pen.arc(s[0][0], s[0][1], LINE / 2, 0, 2 * Math.PI);
-      pen.fill();
-      continue;
-    }
-    pen.beginPath();
-    pen.moveTo(...s[0]);
-    for (const p of s.slice(1)) pen.lineTo(...p);
-    pen.stroke();
-  }
-  $("#pad-hint").hidden = strokes.length > 0 || !!state.sample;
-}
-
-pad.addEventListener("pointerdown", (e) => {
-  if (e.pointerType === "mouse" && e.button !== 0) return;
-  e.preventDefault();
-  pad.setPointerCapture(e.pointerId);
-  stroke = [point(e)];
-  strokes.push(stroke);
-  inputChanged();
-  redrawPad();
-});
-pad.addEventListener("pointermove", (e) => {
-  if (!stroke) return;
-  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
-  for (const ev of (events.length ? events : [e])) stroke.push(point(ev));
-  redrawPad();
-  const now = performance.now();
-  if (now - lastMoveSend > 120) {
-    lastMoveSend = now;
-    requestPredict();
-  }
-});
-const endStroke = () => {
-  if (!stroke) return;
-  stroke = null;
-  requestPredict();
-};
-pad.addEventListener("pointerup", endStroke);
-pad.addEventListener("pointercancel", endStroke);
+// the shared pad (pad.js): a stroke's start makes what was said about the last input
+// stale; the prediction follows the pen
+const pad = new Pad($("#pad"), { hint: $("#pad-hint"), picture: () => state.sample,
+                                  onStart: inputChanged, onMove: requestPredict, onEnd: requestPredict });
 
 $("#undo").addEventListener("click", () => {
-  if (strokes.length) strokes.pop();
-  else state.sample = null;
+  if (!pad.undo()) state.sample = null;
   afterEdit();
 });
 $("#clear").addEventListener("click", () => {
-  strokes = [];
+  pad.clear();
   state.sample = null;
   afterEdit();
 });
@@ -247,7 +187,7 @@ async function showSample(index, onError) {
       : `/api/sample?index=${encodeURIComponent(index)}`);
     state.sample = sample;
     state.sampleError = null;
-    strokes = [];
+    pad.clear();
     state.learnLabel = sample.label;
     afterEdit();
     return true;
@@ -272,7 +212,7 @@ function inputChanged() {
 
 function afterEdit() {
   inputChanged();
-  redrawPad();
+  pad.redraw();
   renderSampleNote();
   renderPickers();
   requestPredict();
@@ -289,9 +229,7 @@ function renderSampleNote() {
 }
 
 function inputBody() {
-  if (!strokes.length && !state.sample) return null;
-  if (!strokes.length) return { pixels: state.sample.pixels };
-  return { image: pad.toDataURL("image/png") };
+  return pad.input();
 }
 
 // ------------------------------------------------------------------ predictions
@@ -328,7 +266,7 @@ async function pump() {
   }
   renderPrediction();
   if (dirty) pump();
-  else if (!stroke) announce();
+  else if (!pad.stroke) announce();
 }
 
 // ------------------------------------------------------------------ class pickers
@@ -405,7 +343,7 @@ function renderAll() {
 }
 
 async function main() {
-  redrawPad();
+  pad.redraw();
   await setup("net");
   await mountHeader("net");
   setupPredict(page);

@@ -1,28 +1,17 @@
 // What the network lab's modules share (net.js: the model, the drawing and the
 // prediction; net_learn.js: one step of learning; net_train.js: training; net_link.js:
-// the address): the page's state, small DOM helpers, the server's API, notes under
-// forms, numbers as typed, and the words for numbers and networks. Every number comes
-// from the server; these only show it.
+// the address): the page's state, notes under forms, numbers as typed, the words for
+// numbers and networks, and the gradient's heatmap. The small helpers every page of the
+// lab uses (elements, the server's API, a run's events, numbers) live in labkit.js and
+// the pad's pixels in pad.js; this module passes them on. Every number comes from the
+// server; these only show it.
 
 import { message, t } from "./i18n.js";
+import { diverging, fmtNum, fmtPct } from "./labkit.js";
 
-export const $ = (sel) => document.querySelector(sel);
-export const el = (tag, attrs, ...kids) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid != null) node.append(kid);
-  return node;
-};
-const SVG = "http://www.w3.org/2000/svg";
-export const svgEl = (tag, attrs) => {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  return node;
-};
+// the small helpers every page's script shares, and the pad's pixels: one home each
+export { $, api, el, fmtNum, fmtPct, follow, svgEl } from "./labkit.js";
+export { paintPixels } from "./pad.js";
 
 // ------------------------------------------------------------------ state
 
@@ -43,19 +32,10 @@ export const names = () => (state.model ? state.model.class_names
 
 // ------------------------------------------------------------------ numbers as words
 
-// A probability as a percentage with one decimal, honest at both ends: "<0.1%" for one
-// that is not 0 but rounds to 0.0%, ">99.9%" for one that is not 1 but rounds to 100.0%.
-export const fmtPct = (p) => {
-  if (p == null) return "–";
-  const s = (100 * p).toFixed(1);
-  if (s === "0.0" && p > 0) return "<0.1%";
-  return s === "100.0" && p < 1 ? ">99.9%" : s + "%";
-};
-// The same with the digits a small one needs: 0.00072%, 1.2e-7% (a sentence quoting it).
+// A probability as labkit.fmtPct writes it, with the digits a small one needs: 0.00072%,
+// 1.2e-7% (a sentence quoting it).
 export const fmtPctFine = (p) => (p != null && p > 0 && p < 0.0005
   ? (100 * p).toPrecision(2) + "%" : fmtPct(p));
-export const fmtNum = (v) => (v == null ? "–" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)
-  ? v.toExponential(2) : Number(v.toPrecision(3)).toString());
 export const fmtSigned = (v) => (v == null ? "–" : (v > 0 ? "+" : "") + fmtNum(v));
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -95,35 +75,6 @@ export function netWords(a, fallback = "") {
   if (a.dropout) parts.push(`${t("train.dropout")} ${a.dropout}`);
   if (a.weight_decay) parts.push(`${t("train.decay")} ${a.weight_decay}`);
   return parts.join(sep);
-}
-
-// ------------------------------------------------------------------ the server
-
-export async function api(method, url, body) {
-  const opts = { method, headers: {} };
-  if (body !== undefined) {
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const response = await fetch(url, opts);
-  let data = null;
-  try { data = await response.json(); } catch (e) { data = { error: response.statusText }; }
-  if (!response.ok) {
-    const err = new Error((data && data.error) || response.statusText);
-    err.data = data || {};
-    throw err;
-  }
-  return data;
-}
-
-export function follow(runId, onEvent) {
-  const source = new EventSource(`/api/train/${encodeURIComponent(runId)}/events`);
-  source.onmessage = (m) => {
-    const event = JSON.parse(m.data);
-    onEvent(event);
-    if (event.type === "end") source.close();
-  };
-  return source;
 }
 
 // ------------------------------------------------------------------ notes
@@ -177,23 +128,6 @@ export function arrowKeys(group) {
 }
 
 // ------------------------------------------------------------------ pictures
-
-export function paintPixels(ctx, pixels, shape, size) {
-  const [h, w] = shape, cw = size / w, ch = size / h;
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-    const v = Math.round(255 * (pixels[i * w + j] ?? 0));
-    ctx.fillStyle = `rgb(${v},${v},${v})`;
-    ctx.fillRect(j * cw, i * ch, Math.ceil(cw), Math.ceil(ch));
-  }
-}
-
-// diverging colours for the gradient: blue (negative) - white - red (positive)
-const NEG = [33, 102, 172], MID = [247, 247, 247], POS = [178, 24, 43];
-function diverging(s) {
-  const [a, b, f] = s < 0 ? [MID, NEG, -s] : [MID, POS, s];
-  const c = a.map((x, i) => Math.round(x + (b[i] - x) * Math.min(f, 1)));
-  return `rgb(${c[0]},${c[1]},${c[2]})`;
-}
 
 // The gradient over the input as a heatmap, the input's ink as dots; returns the scale
 // (the largest |gradient|), or null when there is nothing to draw.

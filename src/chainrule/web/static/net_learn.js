@@ -7,6 +7,7 @@ import { t } from "./i18n.js";
 import {
   $, api, drawHeat, dropNotes, el, fmtNum, fmtPct, fmtPctFine, fmtSigned, setNote, state, svgEl, typed,
 } from "./net_kit.js";
+import { channelMaps, isMaps } from "./netconv.js";
 
 let page = null;
 
@@ -84,6 +85,8 @@ function renderFlow(L) {
       const c = el("canvas", { width: 140, height: 140 });
       drawHeat(c, layer.grad, L.input, L.shape);
       stage.append(c);
+    } else if (isMaps(layer)) { // a convnet's layer: its channels as maps, not bars
+      stage.append(channelMaps(layer, "grad", () => renderLearn()));
     } else {
       stage.append(barsSvg(layer.grad));
     }

@@ -6,6 +6,7 @@
 
 import { message, t } from "./i18n.js";
 import { $, drawHeat, el, fmtNum, fmtPct, names, paintPixels, state } from "./net_kit.js";
+import { channelMaps, isMaps } from "./netconv.js";
 
 let page = null;
 
@@ -135,6 +136,7 @@ function renderHidden(layers) {
   const box = $("#hidden");
   box.replaceChildren();
   for (const layer of layers || []) {
+    if (isMaps(layer)) { box.append(channelMaps(layer, "hidden", () => renderHidden(layers))); continue; }
     const values = layer.values.map((v) => v ?? 0);
     const max = Math.max(...values.map(Math.abs), 1e-12);
     const active = values.filter((v) => v > 0).length;
