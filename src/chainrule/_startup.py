@@ -1,21 +1,27 @@
-"""Ctrl-C while the ``chainrule`` command is starting: one line and exit 130, no traceback.
+"""Ctrl-C while the ``chainrule`` command starts or ends: one line and exit 130, no
+traceback; and standard streams that exist.
 
 Imported first of all by ``chainrule/__init__.py``. In the process of the command (the
-``chainrule`` script, or ``python -m chainrule``) it installs a SIGINT handler that ends
-the process quietly while the imports run; ``chainrule.cli.main`` gives SIGINT back to
-Python (``KeyboardInterrupt``) as soon as it can catch it. In any other process (a
-program or a notebook importing chainrule, the tests) it changes nothing.
+``chainrule`` script, or ``python -m chainrule``) it installs a SIGINT handler that
+writes ``chainrule: interrupted`` and ends the process at once (``os._exit``: nothing
+half-imported is left to raise, not even inside NumPy's C import of ``datetime``,
+where a Python exception became an ``ImportError``) while the imports run;
+``chainrule.cli.main`` gives SIGINT back to Python (``KeyboardInterrupt``) as soon as it
+can catch it, and takes it again when it returns, for the interpreter's exit. A closed
+standard stream (``chainrule train >&-``) is opened on the null device, so that no file
+the command opens takes its number and nothing fails writing to it. In any other
+process (a program or a notebook importing chainrule, the tests) it changes nothing.
 """
 
 from __future__ import annotations
 
+import _signal  # not ``signal``: its enums cost milliseconds, and every one counts here
 import os
-import signal
 import sys
-import threading
 
 _NAMES = ("chainrule", "chainrule.exe", "chainrule-script.py")
 _WITH_VALUE = ("-X", "-W", "-Q")
+_LINE = b"chainrule: interrupted\n"
 
 
 def is_command(argv0: str | None = None, orig_argv: list[str] | None = None) -> bool:
@@ -40,16 +46,56 @@ def is_command(argv0: str | None = None, orig_argv: list[str] | None = None) -> 
 
 
 def _quit(signum, frame) -> None:
-    sys.stderr.write("chainrule: interrupted\n")
-    raise SystemExit(130)
+    try:
+        os.write(2, _LINE)
+    except OSError:
+        pass
+    os._exit(130)
+
+
+def _take(old, new) -> None:
+    """SIGINT's handler ``new`` if it is ``old`` now (only the main thread may set it)."""
+    try:
+        if _signal.getsignal(_signal.SIGINT) is old:
+            _signal.signal(_signal.SIGINT, new)
+    except ValueError:  # not the main thread
+        pass
 
 
 def release() -> None:
     """Give SIGINT back to Python's own handler (``KeyboardInterrupt``)."""
-    if signal.getsignal(signal.SIGINT) is _quit:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    _take(_quit, _signal.default_int_handler)
 
 
-if (is_command() and threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-    signal.signal(signal.SIGINT, _quit)
+def hold() -> None:
+    """In the command's process, from now on Ctrl-C ends it with one line (the command
+    has returned; the interpreter is exiting)."""
+    if _COMMAND:
+        _take(_signal.default_int_handler, _quit)
+
+
+def open_standard_streams() -> None:
+    """Open the null device on a closed standard stream (0, 1, 2), and give Python a
+    stream for it (``sys.stdout`` is None when the command starts with ``>&-``)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_RDWR)
+            except OSError:
+                return
+            if null != fd:  # a lower one was free: it is now taken too, keep it
+                os.dup2(null, fd)
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is None:
+            try:  # the null device now open there; closefd=False, as Python's own streams
+                setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))
+            except OSError:
+                pass
+
+
+_COMMAND = is_command()
+if _COMMAND:
+    _take(_signal.default_int_handler, _quit)
+    open_standard_streams()

@@ -162,7 +162,7 @@ def test_predict_with_a_saved_multilayernet(deep_run, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--dropout", "1"], "--dropout must be in [0, 1), got 1.0"),
-    (["--weight-decay=-1e-4"], "--weight-decay must be >= 0, got -0.0001"),
+    (["--weight-decay=-1e-4"], "--weight-decay must be a finite number >= 0, got -0.0001"),
     (["--activation", "gelu"], "unknown activation 'gelu'; choose one of relu, sigmoid, tanh"),
     (["--init", "lecun"], "--init must be he, xavier or a positive number, got 'lecun'"),
     (["--weight-init-std", "0"], "--init must be he, xavier or a positive number, got 0.0"),

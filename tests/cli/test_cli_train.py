@@ -95,7 +95,10 @@ def test_progress_bar_on_a_terminal(tmp_path, capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--lr", "-1"], "--lr must be positive, got -1.0"),
+    (["--lr", "-1"], "--lr must be a finite number > 0, got -1.0"),
+    (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
+    (["--epochs", "1e308"], "--epochs must be a finite number from 0 to 1,000,000,000, got 1e+308"),
+    (["--iters", "10000000000"], "--iters must be from 0 to 1,000,000,000, got 10000000000"),
     (["--batch-size", "5000"], "batch size 5000 is larger than the training set (1438"),
     (["--dataset", "cifar"], "unknown dataset 'cifar'"),
     (["--hidden", "0"], "--hidden must be >= 1"),

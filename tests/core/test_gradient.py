@@ -95,3 +95,37 @@ def test_gradient_check_restores_parameters():
     gradient_check(net, x, t, samples=3, directions=2, seed=0)
     for k, v in net.params.items():
         assert v.tobytes() == before[k].tobytes()
+
+
+@pytest.mark.parametrize("options", [{"use_batchnorm": True}, {"dropout_ratio": 0.3}])
+def test_a_check_outside_deterministic_says_why_every_parameter_fails(options):
+    """gradient_check of a MultiLayerNet with batch norm and no deterministic(): every
+    parameter FAILED with no hint why."""
+    from chainrule.nn.multilayer import MultiLayerNet
+
+    rng = np.random.default_rng(0)
+    x, t = rng.random((4, 6)), rng.integers(0, 3, 4)
+    net = MultiLayerNet(6, [5, 4], 3, seed=0, **options)
+    report = gradient_check(net, x, t)
+    assert not report.passed
+    assert "hint: net.gradient's forward pass gave the loss" in str(report)
+    assert "Run the check inside `with net.deterministic():`" in str(report)
+    with net.deterministic():
+        report = gradient_check(net, x, t)
+    assert report.passed and report.hint == "" and "hint" not in str(report)
+
+
+def test_no_hint_where_loss_and_gradient_agree():
+    """A wrong backprop fails without the hint; weight decay (in the loss, not in the last
+    layer's) is no reason for one."""
+    from chainrule.nn.multilayer import MultiLayerNet
+
+    rng = np.random.default_rng(1)
+    x, t = rng.random((4, 6)), rng.integers(0, 3, 4)
+    net = MultiLayerNet(6, [5], 3, seed=0, weight_decay_lambda=0.1)
+    assert gradient_check(net, x, t).passed
+    wrong = TwoLayerNet(6, 5, 3, seed=0, dtype=np.float64)
+    right = wrong.gradient
+    wrong.gradient = lambda x, t: {k: g * 1.5 for k, g in right(x, t).items()}
+    report = gradient_check(wrong, x, t)
+    assert not report.passed and report.hint == ""

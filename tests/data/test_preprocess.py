@@ -66,3 +66,23 @@ def test_not_a_picture(tmp_path):
     (tmp_path / "x.png").write_text("hello")
     with pytest.raises(ImageError, match="x.png"):
         load_image(tmp_path / "x.png")
+
+
+def test_ink_extent_says_how_much_of_the_picture_the_digit_spans():
+    """A dot on a 280-pixel pad spans 8% of it; prepare_image still blows it up to the
+    digit's full 20-pixel box, which is why the lab says such a drawing is too small."""
+    from chainrule.data.preprocess import ink_extent
+
+    yy, xx = np.mgrid[:280, :280]
+    dot = np.where((yy - 140) ** 2 + (xx - 100) ** 2 <= 11 ** 2, 255.0, 0.0)
+    assert ink_extent(dot) == pytest.approx(23 / 280)
+    assert ink_extent(255 - dot) == ink_extent(dot)  # dark ink on paper: the same
+    rows, cols = np.nonzero(prepare_image(dot) > 0.5)
+    assert rows.max() - rows.min() + 1 >= 19  # the disc fills the box
+    big = np.zeros((200, 120))
+    big[20:180, 10:30] = 255
+    assert ink_extent(big) == pytest.approx(160 / 200)
+    assert ink_extent(np.zeros((50, 50))) == 0.0 and ink_extent(np.full((9, 9), 255.0)) == 0.0
+    assert ink_extent(digit()) == pytest.approx(len(range(28 // 5, 28 - 28 // 5)) / 28)
+    with pytest.raises(ImageError):
+        ink_extent(np.zeros(5))

@@ -56,7 +56,7 @@ def test_sgd_update_matches_book_loop():
     for key in grads:
         net_b.params[key] -= 0.1 * grads[key]
         np.testing.assert_array_equal(net_a.params[key], net_b.params[key])
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="a finite number > 0"):
         SGD(lr=-1)
 
 

@@ -153,12 +153,20 @@ def test_make_optimizer_names_and_errors():
     assert make_optimizer("rmsprop").decay_rate == 0.99
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'; choose one of sgd, momentum"):
         make_optimizer("lbfgs")
-    with pytest.raises(ValueError, match="learning rate must be positive"):
+    with pytest.raises(ValueError, match="learning rate must be a finite number > 0"):
         make_optimizer("adam", -1)
     with pytest.raises(ValueError, match=r"Adam: beta2 must be in \[0, 1\)"):
         Adam(beta2=1.0)
     with pytest.raises(ValueError, match="Momentum"):
         make_optimizer("momentum", 0.1, beta1=0.9)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("lr", [float("inf"), float("nan"), 0.0, -1.0])
+def test_every_optimizer_refuses_a_rate_that_is_not_finite_and_positive(name, lr):
+    """SGD(lr=inf) was accepted while Momentum and the others refused it."""
+    with pytest.raises(ValueError, match=f"learning rate must be a finite number > 0, got {lr}"):
+        make_optimizer(name, lr)
 
 
 def test_no_global_random_state_is_used():

@@ -107,3 +107,57 @@ def test_learn_step_on_a_deep_net_covers_every_parameter_with_weight_decay():
         learn_step(net, x, 1, lr=0)
     with pytest.raises(ValueError, match="lr"):
         learn_step(net, x, 1, lr=float("nan"))
+
+
+def test_learn_step_among_others_is_the_book_gradient_of_the_batch_mean():
+    """The sample among k others: the book's loss (the batch mean), so the sample's own
+    (y - t) leaves Softmax-with-Loss divided by N, and the step is net.gradient's."""
+    net = TwoLayerNet(20, 6, 4, weight_init_std=0.5, seed=0)
+    rng = np.random.default_rng(1)
+    x, others, labels = rng.random(20), rng.random((9, 20)), rng.integers(0, 4, 9)
+    step = learn_step(net, x, 2, lr=0.5, among=(others, labels))
+    batch, targets = np.vstack([x, others]), np.concatenate([[2], labels])
+    assert step.n == 10
+    for k, g in net.gradient(batch, targets).items():
+        np.testing.assert_allclose(step.grads[k], g, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(step.net.params[k], net.params[k] - 0.5 * g)
+    alone = learn_step(net, x, 2, lr=0.5)
+    np.testing.assert_allclose(step.dout, alone.dout / 10)  # (y - t) / N
+    np.testing.assert_allclose(step.before.probabilities, alone.before.probabilities)
+    assert step.before.loss == pytest.approx(alone.before.loss)
+    assert step.batch_loss[0] == pytest.approx(net.loss(batch, targets))
+    assert step.batch_loss[1] == pytest.approx(step.net.loss(batch, targets))
+    assert step.batch_loss[1] < step.batch_loss[0]
+    # a tenth of the push: the sample's own probability moves less than alone
+    moved = step.after.probabilities[2] - step.before.probabilities[2]
+    assert 0 < moved < alone.after.probabilities[2] - alone.before.probabilities[2]
+    empty = learn_step(net, x, 2, lr=0.5, among=(np.zeros((0, 20)), []))
+    assert empty.n == 1 and alone.n == 1
+    np.testing.assert_array_equal(empty.dout, alone.dout)
+    with pytest.raises(ValueError, match="rows of 20 numbers"):
+        learn_step(net, x, 2, among=(np.zeros((3, 7)), [0, 1, 2]))
+    with pytest.raises(ValueError, match="among"):
+        learn_step(net, x, 2, among=(np.zeros((3, 20)), [0, 1, 9]))
+    with pytest.raises(ValueError, match="label"):
+        learn_step(net, x, 4)
+
+
+def test_the_loss_is_the_number_it_is_never_minus_zero():
+    """A class far ahead: float32 rounds its probability to 1 and its loss to -0.0; the
+    probe says the loss it is (log(1 + e^-gap)), as float64 can hold it."""
+    from chainrule.nn.probe import exact_loss
+
+    for gap in (1.0, 17.0, 40.0, 300.0):
+        scores = np.array([0.0, gap, -3.0], dtype=np.float32)
+        loss = exact_loss(scores, 1)
+        assert loss > 0 and str(loss) != "-0.0"
+        expected = np.log1p(np.exp(-gap) + np.exp(-gap - 3.0))
+        assert loss == pytest.approx(expected, rel=1e-12)
+    assert exact_loss([0.0, 0.0], 0) == pytest.approx(np.log(2))
+    assert exact_loss([0.0, 800.0], 0) == pytest.approx(800.0)  # no overflow
+    net = TwoLayerNet(4, 3, 2, dtype=np.float32, seed=0)
+    net.params["W2"][:] = [[40, -40]] * 3
+    net.params["b2"][:] = [40, -40]
+    p = probe(net, np.ones(4, dtype=np.float32), 0)
+    assert p.probabilities[0] == 1.0  # float32: exactly one
+    assert 0 < p.loss < 1e-30

@@ -84,7 +84,9 @@ def test_not_learning_names_the_likely_cause():
     assert "too high" in not_learning(high, config)
     assert learning_check(high, config) == {
         "cause": "high", "iterations": 201, "accuracy": 0.098, "first_loss": 2.3,
-        "worst_loss": 40.0, "last_loss": 2.36, "lr": 10.0}
+        "worst_loss": 40.0, "worst_at": 2, "last_loss": 2.36, "lr": 10.0}
+    assert "the mini-batch loss jumped from 2.3 (step 1) to 40 (step 2)" in not_learning(
+        high, config)
     low = not_learning(history([2.303, 2.302, 2.302], [0.08, 0.09, 0.1]),
                        TrainConfig(lr=1e-6).resolved())
     assert "barely moved" in low and "larger learning rate" in low
@@ -169,3 +171,25 @@ def test_no_network_at_all_says_what_to_do(tmp_path, no_mnist, monkeypatch):
     with pytest.raises(RequestError, match="no network to show") as refused:
         lab.current()
     assert refused.value.status == 409
+
+
+def test_a_snapshot_function_sends_the_network_between_steps(tmp_path):
+    """LiveRun(snapshot=fn): fn(net) after the created event and after every progress
+    event, as a snapshot event with the iteration (what the convnet lab's filters use)."""
+    seen = []
+
+    def snapshot(net):
+        seen.append(net.params["W1"].copy())
+        return {"first": float(net.params["W1"].ravel()[0])}
+
+    live = LiveRuns(tmp_path / "runs").start(SMALL, plots=False, progress_every=25,
+                                             snapshot=snapshot)
+    assert live.join(30) and live.status == "completed"
+    snaps = [e for e in live.events if e["type"] == "snapshot"]
+    progress = [e for e in live.events if e["type"] == "progress"]
+    assert [e["iteration"] for e in snaps] == [0, 25, 50, 75, 100]
+    assert [e["iteration"] for e in progress] == [25, 50, 75, 100]
+    assert [e["first"] for e in snaps] == [float(w.ravel()[0]) for w in seen]
+    assert seen[0].tolist() != seen[-1].tolist()  # the weights moved between snapshots
+    kinds = [e["type"] for e in live.events]
+    assert kinds.index("snapshot") == kinds.index("created") + 1 and kinds[-1] == "end"

@@ -332,10 +332,20 @@ def test_a_checkpoint_is_checked_like_a_model(tmp_path, ckpt):
     for key, value, match in [
         ("optimizer/v/W1", np.full((12, 5), np.inf, np.float32), "optimizer/v/W1 holds NaN"),
         ("params/W1", np.zeros((12, 5), np.int32), "is int32"),
-        ("params/W2", np.zeros((6, 3), np.float32), "do not fit"),
+        ("params/W2", np.zeros((6, 3), np.float32),
+         r"optimizer/m/W2 has shape \(5, 3\), not the shape of a parameter"),
+        ("optimizer/v/W1", np.zeros((120, 5), np.float32), "optimizer/v/W1 has shape"),
+        ("optimizer/v/W9", np.zeros((12, 5), np.float32), r"not the shape .* \(None\)"),
+        ("history/step_loss", np.zeros(10), "history/step_loss holds 10 values in shape "
+         r"\(10,\), more than a run at iteration 9 can have"),
+        ("history/loss", np.zeros((2, 2)), "history/loss holds 4 values in shape"),
+        ("history/step_loss_from", np.array(9), "step_loss_from .9. and the step losses"),
+        ("history/step_loss_from", np.array(-1), "step_loss_from .-1. and the step losses"),
+        ("history/step_loss_from", np.array(1.5), "step_loss_from must be a count"),
+        ("history/iteration", np.array([0, 3, 9]), "history/iteration holds rows outside"),
         ("trainer", np.array("[" * 100 + "]" * 100), "nested deeper"),
         ("trainer", np.array(json.dumps({"iteration": -3, "rng": {}})), "must be a count"),
-        ("trainer", np.array(json.dumps({"iteration": 3})), "lacks iteration or rng"),
+        ("trainer", np.array(json.dumps({"iteration": 9})), "lacks iteration or rng"),
         ("history/x", np.array([object()], dtype=object), "has dtype object"),
         ("other/x", np.zeros(2), "unexpected entry 'other/x'"),
     ]:
@@ -345,3 +355,36 @@ def test_a_checkpoint_is_checked_like_a_model(tmp_path, ckpt):
         refused(tmp_path / "bad.npz", match, reader=load_checkpoint)
     # the network inside a checkpoint, read as a model: optimizer and history are not read
     assert read_model(ckpt).net.params["W1"].shape == (12, 5)
+
+
+def test_a_history_longer_than_its_run_is_refused_before_it_is_read(tmp_path, ckpt):
+    """60 million zeros in history/step_loss (480 MB, deflated to 0.5 MB) of a run at
+    iteration 300 took --resume to 3.4 GB. The header says the length: it is refused
+    before the array is read (10 million here, 80 MB, streamed into the zip)."""
+    arrays = arrays_of(ckpt)
+    bad = tmp_path / "bad.npz"
+    n = 10_000_000
+    with zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key, a in arrays.items():
+            if key != "history/step_loss":
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, a, allow_pickle=False)
+                zf.writestr(key + ".npy", buf.getvalue())
+        with zf.open("history/step_loss.npy", "w", force_zip64=True) as f:
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": "<f8", "fortran_order": False, "shape": (n,)})
+            f.write(header.getvalue())
+            zeros = bytes(8 * 100_000)
+            for _ in range(n // 100_000):
+                f.write(zeros)
+    assert bad.stat().st_size < 2_000_000
+    tracemalloc.start()
+    try:
+        message = refused(bad, f"history/step_loss holds {n} values in shape "
+                               r"\(10000000,\), more than a run at iteration 9",
+                          reader=load_checkpoint)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000, (peak, message)

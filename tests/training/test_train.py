@@ -178,8 +178,8 @@ def test_history_state_roundtrip_and_csv():
 
 
 @pytest.mark.parametrize("change, match", [
-    ({"lr": -0.1}, "lr must be positive"),
-    ({"lr": float("nan")}, "lr must be positive"),
+    ({"lr": -0.1}, "lr must be a finite number > 0"),
+    ({"lr": float("nan")}, "lr must be a finite number > 0"),
     ({"batch_size": 0}, "batch_size"),
     ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
     ({"dtype": "float16"}, "dtype"),
@@ -200,7 +200,7 @@ def test_config_validation_names_the_field(change, match):
     ({"weight_init_std": -0.01}, "weight_init_std must be he, xavier or a positive"),
     ({"dropout": 1.0}, "dropout must be in"),
     ({"dropout": -0.1}, "dropout must be in"),
-    ({"weight_decay": -1e-4}, "weight_decay must be >= 0"),
+    ({"weight_decay": -1e-4}, "weight_decay must be a finite number >= 0"),
     ({"batchnorm": "yes"}, "batchnorm must be true or false"),
 ])
 def test_config_validation_of_the_network_fields(change, match):

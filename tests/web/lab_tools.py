@@ -136,3 +136,15 @@ def screenshot(driver, path: Path, *, full_page: bool = True) -> Path:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(keep) / path.name)
     return path
+
+
+def assert_coded(answer: dict, where: str = "") -> None:
+    """An error body in the lab's one shape: its English ``error``, a ``code`` with an
+    English template and the ``params`` that fill it in (the English starts with it: an
+    expression's error adds where it is)."""
+    from chainrule.core.messages import say
+
+    assert isinstance(answer, dict) and isinstance(answer.get("error"), str), where
+    assert isinstance(answer.get("code"), str) and isinstance(answer.get("params"), dict), \
+        (where, answer)
+    assert answer["error"].startswith(say(answer["code"], **answer["params"])), (where, answer)

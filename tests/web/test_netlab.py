@@ -27,6 +27,7 @@ def client(model_dir, tmp_path_factory, real_data_root):
     app = net_lab_app(model_dir, tmp_path_factory.mktemp("lab"),
                       data_dir=real_data_root / "mnist")
     with running_lab(app) as lab, httpx.Client(base_url=lab.url, timeout=30) as c:
+        c.netlab = app.state.lab.netlab  # the server's state, for a test that fixes its draws
         yield c
 
 
@@ -87,8 +88,27 @@ def test_a_blank_canvas_is_a_valid_input(client):
         data = answer.json()
         assert sum(data["probabilities"]) == pytest.approx(1)
         assert data["input"] == [0.0] * 784
-    assert data["blank"] is False and client.post(
-        "/api/predict", json={"image": png_url(black)}).json()["blank"] is True
+        assert data["blank"] is True and data["too_small"] is False
+    assert data["ink_extent"] is None  # pixels are the input as it is: nothing was scaled
+
+
+def test_a_dot_is_too_small_to_read_and_the_page_is_told(client):
+    """A dot on the 280-pixel pad is blown up into a disc by the preprocessing; the answer
+    says how much of the picture the ink spans and that it is too small to read."""
+    from chainrule.data.preprocess import ink_extent, prepare_image
+
+    yy, xx = np.mgrid[:280, :280]
+    dot = np.where((yy - 140) ** 2 + (xx - 140) ** 2 <= 11 ** 2, 255, 0)
+    data = client.post("/api/predict", json={"image": png_url(dot)}).json()
+    assert data["blank"] is False and data["too_small"] is True
+    assert data["ink_extent"] == pytest.approx(ink_extent(dot.astype(float))) == pytest.approx(
+        23 / 280)
+    np.testing.assert_allclose(data["input"], prepare_image(dot.astype(float)).reshape(-1),
+                               atol=1e-12)  # the disc the network gets, as the page shows it
+    bar = np.zeros((280, 280))
+    bar[40:240, 130:150] = 255  # a "1" drawn the height of the pad
+    data = client.post("/api/predict", json={"image": png_url(bar)}).json()
+    assert data["too_small"] is False and data["ink_extent"] == pytest.approx(200 / 280)
 
 
 def test_a_drawn_picture_is_centred_and_scaled_by_preprocess(client, mnist_arrays):
@@ -162,8 +182,11 @@ def test_model_info_and_switching(client, model_dir):
 
 def test_the_page_is_one_of_the_labs_pages(client):
     """/net is a page of the shared app: listed, with the shared header, words and style."""
-    assert client.get("/api/pages").json()["pages"] == [
-        {"id": "graph", "path": "/"}, {"id": "net", "path": "/net"}]
+    pages = client.get("/api/pages").json()["pages"]
+    assert pages[:2] == [
+        {"id": "graph", "path": "/"}, {"id": "net", "path": "/net"}]  # then the chapters' pages
+    assert {"id": "im2col", "path": "/im2col", "group": "ch7"} in pages
+    assert {"id": "conv", "path": "/conv", "group": "ch7"} in pages
     page = client.get("/net")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<header class="chrome"></header>' in page.text
@@ -172,7 +195,8 @@ def test_the_page_is_one_of_the_labs_pages(client):
     script = client.get("/static/net.js").text
     assert 'from "./chrome.js"' in script and 'from "./i18n.js"' in script
     for name in ("net.js", "net.css", "i18n/net.en.json", "i18n/net.ja.json",
-                 "i18n/net.zh.json", "i18n/common.ja.json"):
+                 "i18n/net.zh.json", "i18n/net.zh-Hant.json", "i18n/common.ja.json",
+                 "i18n/messages.zh-Hant.json"):
         assert client.get(f"/static/{name}").status_code == 200
 
 
@@ -190,10 +214,11 @@ def test_translations_have_every_key():
 
     english = words("net", "en")
     used = set(re.findall(r'data-i18n="([\w.]+)"', (folder / "net.html").read_text()))
-    used |= set(re.findall(r'\bt\("([\w.]+)"', (folder / "net.js").read_text()))
+    for script in sorted(folder.glob("net*.js")):  # net.js and the modules it imports
+        used |= set(re.findall(r'\bt\("([\w.]+)"', script.read_text()))
     assert used <= set(english) | set(words("common", "en")), used - set(english)
     assert not set(english) & set(words("common", "en"))  # the header's words live in common
-    for lang in ("ja", "zh"):
+    for lang in ("ja", "zh", "zh-Hant"):
         translated = words("net", lang)
         assert set(translated) == set(english), lang
         for key, text in english.items():
@@ -255,3 +280,81 @@ def test_unusable_models_are_refused_in_one_line(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(LabError, match="not an .npz file"):
         load_lab_model(tmp_path / "junk.npz")
+
+
+def test_a_step_among_training_images_is_the_batch_mean(client, model_dir, mnist_arrays):
+    """The step on the digit among 99 random training images: the library's learn_step
+    with those images (the batch's mean loss, as the book trains), the digit's (y - t)
+    divided by N = 100; the answer names the images and says how the scores moved."""
+    import math
+
+    from chainrule.nn.probe import learn_step
+
+    (x_train, t_train), (x_test, _) = mnist_arrays
+    x = x_test[30]
+    wrong = (client.post("/api/predict", json={"pixels": x.tolist()}).json()["predicted"] + 1) % 10
+    # the lab draws the 99 images: fixed here, so that the test does not depend on the
+    # draws of the tests before it (a step of lr 0.5 raises some batches' mean loss)
+    client.netlab.rng = np.random.default_rng(0)
+    body = {"pixels": x.tolist(), "label": wrong, "lr": 0.2}
+    alone = client.post("/api/learn", json=body).json()
+    batch = client.post("/api/learn", json={**body, "among": 99}).json()
+    assert alone["n"] == 1 and alone["among"] is None and batch["n"] == 100
+    idx = batch["among"]["indices"]
+    assert len(set(idx)) == 99 and idx == sorted(idx) and 0 <= idx[0] and idx[-1] < 60000
+    assert batch["among"]["labels"] == t_train[idx].tolist()
+    np.testing.assert_allclose(batch["dout"], np.array(alone["dout"]) / 100, rtol=1e-5,
+                               atol=1e-12)
+    expected = learn_step(load_model(model_dir / "model.npz"), x, wrong, 0.2, top=12,
+                          among=(x_train[idx], t_train[idx]))
+    assert batch["batch_loss"]["before"] == pytest.approx(expected.batch_loss[0], rel=1e-9)
+    assert batch["batch_loss"]["after"] == pytest.approx(expected.batch_loss[1], rel=1e-9)
+    assert batch["batch_loss"]["after"] < batch["batch_loss"]["before"]
+    np.testing.assert_allclose(batch["after"]["probabilities"], expected.after.probabilities)
+    assert [(c["param"], tuple(c["index"])) for c in batch["changes"]] == [
+        (c.param, c.index) for c in expected.changes]
+    # a hundredth of the push: the digit's label gains less than alone
+    gain = [a["after"]["probabilities"][wrong] - a["before"]["probabilities"][wrong]
+            for a in (alone, batch)]
+    assert 0 < gain[1] < gain[0]
+    for answer in (alone, batch):
+        s = answer["scores"]
+        np.testing.assert_allclose(s["change"], np.array(s["after"]) - s["before"], rtol=1e-6,
+                                   atol=1e-6)
+        assert answer["rival"] != wrong and answer["rival"] == int(np.argmax(
+            [p if c != wrong else -1 for c, p in enumerate(answer["y"])]))
+        for when in ("before", "after"):
+            loss = answer[when]["loss"]
+            assert loss >= 0 and math.copysign(1, loss) == 1  # never -0.0
+    # a huge step: the wrong label wins outright; the loss after is the small number it is
+    big = client.post("/api/learn", json={**body, "lr": 20}).json()
+    assert big["large"] is True and big["after"]["predicted"] == wrong
+    assert 0 <= big["after"]["loss"] < 1e-3 and math.copysign(1, big["after"]["loss"]) == 1
+    assert big["after"]["loss"] == pytest.approx(learn_step(
+        load_model(model_dir / "model.npz"), x, wrong, 20).after.loss, rel=1e-9, abs=1e-300)
+
+
+def test_the_model_and_its_runs_are_sent_as_fields_the_page_words(client):
+    info = client.get("/api/model").json()["model"]
+    assert info["architecture"] == {"class": "TwoLayerNet", "dropout": 0.0,
+                                    "sizes": [784, 30, 10]}
+
+
+def test_a_step_among_training_images_without_them_is_refused_in_one_line(tmp_path,
+                                                                          monkeypatch):
+    from lab_tools import assert_coded, lab_client
+
+    from chainrule import TwoLayerNet
+    from chainrule.training.checkpoint import save_model
+
+    monkeypatch.delenv("CHAINRULE_DATA", raising=False)
+    save_model(tmp_path / "model.npz", TwoLayerNet(784, 5, 10, seed=0))
+    (tmp_path / "empty").mkdir()
+    client = lab_client(net_lab_app(tmp_path / "model.npz", tmp_path,
+                                    data_dir=tmp_path / "empty"))
+    body = {"pixels": [0.5] * 784, "label": 3}
+    assert client.post("/api/learn", json=body).status_code == 200  # alone: no data needed
+    answer = client.post("/api/learn", json={**body, "among": 9})
+    assert answer.status_code == 409 and answer.json()["code"] == "net.no_train_images"
+    assert_coded(answer.json())
+    assert answer.json()["params"]["dataset"] == "mnist"

@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
-from lab_tools import net_lab_app, running_lab  # noqa: E402
+from lab_tools import assert_coded, net_lab_app, running_lab  # noqa: E402
 
 N = 1000
 
@@ -131,8 +131,10 @@ def predict_body(r: random.Random, *, learn: bool) -> bytes:
         body["label"] = r.choice([-1, 10, 3.5, "3", True, [3], 10**30] + ([None] if learn else []))
     elif kind == 6:
         body.pop("pixels")  # neither pixels nor image
-    elif learn:
-        body["lr"] = r.choice([0, -0.1, 100.5, 1e308, "0.1", True, [0.1]])
+    elif learn and r.random() < 0.5:
+        body["lr"] = r.choice([0, -0.1, 100.5, 1e308, "0.1", True, [0.1], "abc", ""])
+    elif learn:  # the step among k training images: k out of range or not a whole number
+        body["among"] = r.choice([-1, 1000, 10**30, 1.5, "9", "", True, [9], {"k": 9}])
     else:
         body["pixels"] = [0.5] * 64 + [0.5]
     return json.dumps(body).encode()
@@ -143,9 +145,9 @@ BAD_FIELDS = {
     "hidden": [0, -1, 1025, [], [0], [10] * 6, "100", [1.5], True, [True]],
     "activation": ["relu6", "", 1, None],
     "optimizer": ["sgdd", "SGD ", 0],
-    "lr": [0, -0.1, 101, "0.1", True, [0.1]],
+    "lr": [0, -0.1, 101, "0.1", True, [0.1], 10**400],
     "batch_size": [0, -5, 1001, 1.5, "100", 1439],
-    "iters": [0, -1, 50001, 10**12, "10", 2.5],
+    "iters": [0, -1, 50001, 10**12, "10", 2.5, 10**400],
     "epochs": [0, -1, 101, "3"],
     "eval_every": [0, -1, "5"],
     "batchnorm": ["true", 1, None],
@@ -232,6 +234,7 @@ def check(answer, method, path, body) -> None:
     assert answer.headers["content-type"].startswith("application/json"), what
     error = answer.json()["error"]
     assert isinstance(error, str) and error and "Traceback" not in error, what
+    assert_coded(answer.json(), what)
 
 
 def test_a_thousand_malformed_requests_to_each_endpoint(app):

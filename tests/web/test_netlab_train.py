@@ -136,6 +136,19 @@ def test_learning_rate_10(lab):
     facts = end["warning_facts"]
     assert facts["cause"] == "high" and facts["lr"] == 10 and facts["accuracy"] <= 0.15
     assert facts["worst_loss"] < 1000 * facts["first_loss"]
+    # the note quotes single mini-batches, and the progress events hold every one: the
+    # highest is the top of the range of the stretch of steps holding its step
+    progress = [e for e in got if e["type"] == "progress"]
+    assert facts["worst_loss"] == max(e["loss_max"] for e in progress)
+    stretch = next(e for e in progress if e["iteration"] >= facts["worst_at"])
+    assert stretch["loss_max"] == facts["worst_loss"]
+    assert all(e["loss_min"] <= e["loss"] <= e["loss_max"] for e in progress)
+    assert f"jumped from {facts['first_loss']:.3g} (step 1) to {facts['worst_loss']:.3g} " \
+        f"(step {facts['worst_at']})" in end["warning"]
+    created = got[0]
+    assert created["type"] == "created" and created["progress_every"] == 25
+    assert created["architecture"] == {"class": "TwoLayerNet", "dropout": 0.0,
+                                       "sizes": [64, 20, 10]}
     # Adam at lr 10, and SGD at lr 10 with weight decay 0.5 (W *= 1 - 10 * 0.5 each step):
     # the loss explodes, and the library's TrainingDiverged message reaches the page
     for form in ({"optimizer": "adam"}, {"weight_decay": 0.5}):

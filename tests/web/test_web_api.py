@@ -208,7 +208,7 @@ def test_served_graph_is_offered_first():
 def test_pages_and_static_files(client):
     pages = client.get("/api/pages").json()
     assert pages["pages"][0] == {"id": "graph", "path": "/"}
-    assert pages["languages"] == ["en", "ja", "zh"]
+    assert pages["languages"] == ["en", "ja", "zh", "zh-Hant"]
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "graph.js" in page.text
@@ -227,13 +227,14 @@ def test_every_language_has_every_word():
     import chainrule.web
 
     folder = Path(chainrule.web.__file__).with_name("static") / "i18n"
-    parts = {p.name.split(".")[0] for p in folder.glob("*.json")}
+    parts = {p.name.split(".")[0] for p in folder.glob("*.json")} - {"messages"}  # (its own test)
     assert {"common", "graph"} <= parts
     for part in parts:
         words = {lang: json.loads((folder / f"{part}.{lang}.json").read_text("utf-8"))
-                 for lang in ("en", "ja", "zh")}
-        assert words["en"].keys() == words["ja"].keys() == words["zh"].keys(), part
-        for lang in ("ja", "zh"):
+                 for lang in ("en", "ja", "zh", "zh-Hant")}
+        assert words["en"].keys() == words["ja"].keys() == words["zh"].keys() \
+            == words["zh-Hant"].keys(), part
+        for lang in ("ja", "zh", "zh-Hant"):
             for key, text in words[lang].items():
                 assert text.strip(), (part, lang, key)
                 # a Japanese or Chinese string is not the English one left untranslated
@@ -298,12 +299,14 @@ def test_the_readmes_api_example(client):
                                                  "dy = dout · x = 1 · 750 = 750"]
     r = client.post("/api/graph", json={"name": "apple", "inputs": {"apple": "100"}})
     assert r.status_code == 400 and r.json() == {
-        "error": "inputs.apple must be a number, got a string", "field": "inputs.apple"}
+        "error": "inputs.apple must be a number, got a string", "field": "inputs.apple",
+        "code": "graph.not_number", "params": {"field": "inputs.apple", "kind": "a string"}}
     r = client.post("/api/graph", json={"expression": "(x + y) ** 2 + os.system",
                                         "inputs": {"x": 1, "y": 2}})
     assert r.status_code == 400 and r.json() == {
         "error": "attribute access (.) is not allowed (at column 18: '.system')",
-        "field": "expression", "offset": 17, "length": 7}
+        "field": "expression", "offset": 17, "length": 7, "code": "expr.attribute",
+        "params": {"field": "expression"}}
 
 
 def test_two_at_once_on_a_served_graph_each_get_their_own_numbers():
@@ -416,7 +419,7 @@ def test_every_rule_note_is_translated():
     from chainrule.graph.explain import NOTES
 
     folder = Path(chainrule.web.__file__).with_name("static") / "i18n"
-    for lang in ("en", "ja", "zh"):
+    for lang in ("en", "ja", "zh", "zh-Hant"):
         words = json.loads((folder / f"graph.{lang}.json").read_text("utf-8"))
         missing = [k for k in NOTES if f"note.{k}" not in words]
         assert not missing, (lang, missing)

@@ -39,7 +39,7 @@ def answers(driver) -> int:
 def test_apple_price_moves_and_backward_step_explains_the_last_node(lab, tmp_path):
     with chrome(tmp_path / "profile", lang="en") as driver:
         load(driver, lab.url + "#graph=apple")
-        assert text(driver, "#graph-title") == "Buying 2 apples with 10% tax"
+        assert text(driver, "#graph-title") == "Buying apples: 2 at 100 each, with 10% tax"
         assert text(driver, "#result") == "price = 220"
         grads = [e.text for e in driver.find_elements("css selector", "#inputs .backprop")]
         assert grads == ["2.2", "110", "200"]
@@ -85,7 +85,8 @@ def test_apple_price_moves_and_backward_step_explains_the_last_node(lab, tmp_pat
         assert "A × node multiplies dout by the other input" in rule
         click(driver, "#step-backward")
         assert text(driver, "#step-where").startswith("Backward, node 2 of 2:")
-        assert driver.find_element("css selector", "#step-backward").get_attribute("disabled")
+        assert driver.find_element("css selector", "#step-backward").get_attribute(
+            "aria-disabled") == "true"  # not disabled: a focused button keeps the focus
         # forward stepping hides what is not computed yet
         click(driver, "#step-forward")
         pending = driver.find_elements("css selector", "#drawing g.edge.pending-value")
@@ -109,7 +110,7 @@ def test_japanese_page_has_no_english_left(lab, tmp_path):
     with chrome(tmp_path / "profile", lang="ja") as driver:
         load(driver, lab.url + "#graph=apple-orange")
         assert driver.execute_script("return document.documentElement.lang") == "ja"
-        assert text(driver, "#graph-title") == "りんご2個とみかん3個を消費税10%で買う"
+        assert text(driver, "#graph-title") == "りんご2個（単価100）とみかん3個（単価150）を消費税10%で買う"
         assert text(driver, "#step-backward") == "◀ 逆伝播ステップ"
         click(driver, "#step-backward")
         assert text(driver, "#step-where").startswith("逆伝播 1 / 4")
@@ -122,7 +123,7 @@ def test_chinese_through_the_switch_and_a_narrow_window(lab, tmp_path):
         load(driver, lab.url + "#graph=sigmoid")
         click(driver, 'header .languages button[data-lang="zh"]')
         wait_for(driver, "return document.documentElement.lang === 'zh-Hans'")
-        assert text(driver, "#graph-title") == "用 ×、exp、+、/ 节点搭建的 sigmoid"
+        assert text(driver, "#graph-title") == "用 ×、exp、+、/ 节点搭建的 sigmoid 函数（x = 1）"
         assert text(driver, "nav.pages a[aria-current=page]") == "计算图实验室"
         click(driver, "#step-backward")
         assert text(driver, "#step-where").startswith("反向传播 第 1 / 4 个节点")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lab_tools import lab_client, running_lab
+from lab_tools import assert_coded, lab_client, running_lab
 
 from chainrule.web import create_app
 
@@ -168,6 +168,7 @@ def check_refusal(status: int, body: bytes, req: Req) -> None:
     assert isinstance(answer, dict) and isinstance(answer.get("error"), str), where
     assert answer["error"] and len(answer["error"]) < 1000, where
     assert "Traceback" not in answer["error"], where
+    assert_coded(answer, where)
 
 
 def send(client, req: Req):
@@ -294,6 +295,7 @@ def test_random_json_never_breaks_the_api(client, body):
     json.dumps(answer, allow_nan=False)
     if r.status_code == 400:
         assert isinstance(answer["error"], str) and answer["error"]
+        assert_coded(answer, repr(body)[:200])
     else:
         assert "svg" in answer and "output" in answer
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.core.layers import Sigmoid
+from chainrule.core.messages import Catalog, Said, said
 from chainrule.core.operations import AddLayer, ExpLayer, MulLayer, PowLayer, ReciprocalLayer
 from chainrule.graph.expression import InputError, real_number
 from chainrule.graph.layout import format_value
@@ -130,6 +131,17 @@ INPUTS: dict[str, dict[str, float]] = {
 a named input of the graph, so ``g.rerun(apple=150)`` changes it. ``two-layer-net``
 has none: its inputs are arrays (its ``batch`` and ``seed`` are settings)."""
 
+LOWEST: dict[str, dict[str, float]] = {
+    "apple": {"apple": 0, "apple_num": 0, "tax": 0},
+    "apple-orange": {"apple": 0, "apple_num": 0, "orange": 0, "orange_num": 0, "tax": 0},
+}
+"""Where each example's number inputs begin: a price, a count and the tax rate are never
+below 0 (the lab's sliders start there); an input not named here (the sigmoid's ``x``,
+the chain rule's ``x`` and ``y``) is any real number."""
+COUNTS = frozenset({"apple_num", "orange_num"})
+"""The inputs that count things: their sliders move in whole steps."""
+
+
 def check_inputs(name: str, inputs: dict[str, Any]) -> dict[str, float]:
     """The inputs for ``EXAMPLES[name]``, checked: each a name of ``INPUTS[name]`` and
     a finite real number (as float64), or an :class:`~chainrule.graph.record.InputError`
@@ -144,22 +156,34 @@ def check_inputs(name: str, inputs: dict[str, Any]) -> dict[str, float]:
     return {key: float(real_number(key, value)) for key, value in inputs.items()}
 
 
-TITLES = {
-    "apple": "Buying 2 apples with 10% tax",
-    "apple-orange": "Buying 2 apples and 3 oranges with 10% tax",
-    "sigmoid": "The sigmoid from primitive nodes",
-    "chain": "The chain rule: z = (x + y) ** 2",
-    "two-layer-net": "TwoLayerNet(784, 50, 10) on a batch of 2",
-}
+TITLES = Catalog("example", {
+    "example.apple": "Buying apples: {apple_num} at {apple} each, with {tax_percent}% tax",
+    "example.apple_orange": "Buying apples and oranges: {apple_num} at {apple} and "
+                            "{orange_num} at {orange}, with {tax_percent}% tax",
+    "example.sigmoid": "The sigmoid built from ×, exp, + and / nodes, at x = {x}",
+    "example.chain": "The chain rule: z = (x + y)², at x = {x} and y = {y}",
+    "example.two_layer_net": "TwoLayerNet(784, 50, 10) on a batch of {batch} images",
+})
+"""Each example's title, a message made from the graph's own inputs (:func:`title`), so
+that it follows them: "Buying apples: 5 at 100 each" once ``apple_num`` is 5."""
+
+
+def title(name: str, g: Graph) -> Said:
+    """The title of example ``name`` drawn as ``g`` (:data:`TITLES`), from its inputs."""
+    if name == "two-layer-net":
+        return said("example.two_layer_net", batch=int(np.shape(g.value("x"))[0]))
+    values = {k: format_value(g.value(k)) for k in INPUTS[name]}
+    if "tax" in values:  # the rate 1.1 is 10% tax
+        del values["tax"]
+        values["tax_percent"] = format_value((float(g.value("tax")) - 1) * 100)
+    return said("example." + name.replace("-", "_"), **values)
 
 
 def figure(name: str, *, backward: bool = True, **inputs: float) -> tuple[Graph, dict[str, str]]:
     """The example ``name`` (with any of its ``INPUTS`` given) and the drawing options
     (title, caption) that go with it."""
     g = EXAMPLES[name](**inputs, backward=backward)
-    options = {"title": TITLES[name]}
-    if name == "sigmoid":
-        options["title"] += f" (x = {format_value(g.value('x'))})"
+    options = {"title": str(title(name, g))}
     if name == "sigmoid" and backward:
         y, dx = sigmoid_layer(g.value("x"))
         options["caption"] = (f"dx = dout · y · (1 − y) = {dx:.4g}, "

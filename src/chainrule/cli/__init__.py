@@ -42,7 +42,13 @@ def printable(text: object, limit: int | None = None) -> str:
     return out if limit is None or len(out) <= limit else out[:limit - 3] + "..."
 
 
-ORDER = ["train", "evaluate", "predict", "gradcheck", "demo", "graph", "serve", "data",
+def printable_lines(text: object) -> str:
+    """:func:`printable` line by line: the line breaks stay, everything else a terminal
+    would act on is made visible."""
+    return "\n".join(printable(line) for line in str(text).split("\n"))
+
+
+ORDER = ["train", "evaluate", "predict", "export", "gradcheck", "demo", "graph", "serve", "data",
          "experiment"]
 
 
@@ -67,13 +73,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    finally:
+        _startup.hold()  # Ctrl-C while the interpreter exits: one line too
+
+
+def _main(argv: list[str] | None) -> int:
     command = "?"
     try:
         _startup.release()  # from here on, Ctrl-C is a KeyboardInterrupt caught below
         args = build_parser().parse_args(argv)  # bad flags: argparse's message, exit 2
         command = args.command
+        _check_working_folder()
         code = int(args.func(args) or 0)
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
         return code
     except CLIError as exc:
         first, *details = str(exc).splitlines() or [""]
@@ -102,6 +117,17 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"chainrule {command}: internal error: {type(exc).__name__}: "
                      f"{printable(exc, 300)}; please report it (CHAINRULE_DEBUG=1 shows "
                      "the traceback)", EXIT_INTERNAL)
+
+
+def _check_working_folder() -> None:
+    """A command run from a folder that was deleted meanwhile says so (instead of
+    "No such file or directory" about the first relative path it meets)."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        where = os.environ.get("PWD")
+        raise CLIError(f"the working folder{f' {where}' if where else ''} no longer exists "
+                       "(it was deleted or moved); cd to a folder that exists") from None
 
 
 def _fail(line: str, code: int) -> int:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from chainrule.book_shim import path
-from chainrule.cli import CLIError
+from chainrule.cli import CLIError, printable
 
 
 def register(subparsers) -> None:
@@ -41,7 +41,7 @@ def register(subparsers) -> None:
 def main(args: argparse.Namespace) -> int:
     shim = str(path())
     if args.action == "path":
-        print(shim)
+        print(printable(shim))
         return 0
     script = args.script.resolve()
     if not script.is_file():

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from chainrule.cli import CLIError
+from chainrule.cli import CLIError, printable, printable_lines
 from chainrule.data.catalog import DATASET_NAMES, DATASETS
 from chainrule.data.download import DownloadError
 from chainrule.data.locate import (
@@ -56,7 +56,7 @@ def _list(verbose: bool) -> int:
         bad = bad or bool(corrupt)
         if not DATASETS[name].files:  # digits: bundled with scikit-learn
             state = "available" if status.found else "unavailable"
-            print(f"{name:<14} {state:<18} {status.detail}")
+            print(f"{name:<14} {state:<18} {printable(status.detail)}")
             continue
         if corrupt:
             state = "CORRUPT" if any(f.state == "corrupt" for f in corrupt) else "UNREADABLE"
@@ -65,17 +65,17 @@ def _list(verbose: bool) -> int:
         else:
             state = "missing" if not any(f.path for f in status.files) else "incomplete"
         where = ", ".join(str(p) for p in status.folders) or f"fetch: chainrule data fetch {name}"
-        print(f"{name:<14} {state:<18} {where}")
+        print(f"{name:<14} {state:<18} {printable(where)}")
         for f in corrupt:
-            print(f"    {f.error}".replace("\n", "\n    "))
+            print(f"    {printable_lines(f.error)}".replace("\n", "\n    "))
         if verbose:
             for f in status.files:
-                print(f"    {f.name:<28} {f.state:<10} {f.path or ''}".rstrip())
+                print(f"    {f.name:<28} {f.state:<10} {printable(f.path or '')}".rstrip())
                 for note in f.notes:
-                    print(f"        {note}")
+                    print(f"        {printable(note)}")
             print("    looked in, in order:")
             for place in status.places:
-                print(f"        {place}")
+                print(f"        {printable(place)}")
     return 1 if bad else 0
 
 
@@ -90,14 +90,14 @@ def _fetch(args: argparse.Namespace) -> int:
     try:
         paths = fetch_dataset(name, dest, progress=False if args.quiet else None)
     except (DatasetNotFoundError, DownloadError) as exc:
-        print(exc, file=sys.stderr)
+        print(printable_lines(exc), file=sys.stderr)
         raise CLIError(f"could not fetch {name} (details above)") from exc
     except OSError as exc:
         raise CLIError(f"cannot write into {dest}: {exc}") from exc
     except ValueError as exc:  # e.g. a bad $CHAINRULE_DOWNLOAD_DEADLINE
         raise CLIError(str(exc)) from None
     for path in paths:
-        print(f"verified  {path}")
+        print(f"verified  {printable(path)}")
     if args.dir is not None:
-        print(f"use it with: CHAINRULE_DATA={args.dir}")
+        print(f"use it with: CHAINRULE_DATA={printable(args.dir)}")
     return 0

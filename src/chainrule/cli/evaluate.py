@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         png = png or path.parent / ("confusion.png" if args.split == "test" else
                                     "confusion-train.png")
         _draw(result, png, f"{dataset} {args.split}: accuracy {result.accuracy:.4f}")
-        print(f"\nconfusion matrix drawn in {png}")
+        print(f"\nconfusion matrix drawn in {printable(png)}")
     return 0
 
 

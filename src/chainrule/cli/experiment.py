@@ -10,7 +10,7 @@ from pathlib import Path
 
 from chainrule.book import experiments as ex
 from chainrule.book.figures import plot_experiment, save_csv
-from chainrule.cli import CLIError
+from chainrule.cli import CLIError, printable, printable_lines
 from chainrule.data.load import load_mnist
 from chainrule.store.npz import write_npz
 
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:  # missing, unreadable or corrupt data
         message = str(exc)
         if "\n" in message:  # the loader's list of places looked in
-            print(message, file=sys.stderr)
+            print(printable_lines(message), file=sys.stderr)
             raise CLIError(f"could not load {args.dataset} (details above)") from None
         raise CLIError(message) from None
     if args.test_size > len(xt):
@@ -143,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{title} ({args.dataset}, {seconds:.0f} s)")
     for line in _summary(result):
         print(f"  {line}")
-    print(f"wrote {png}")
-    print(f"wrote {csv}")
+    print(f"wrote {printable(png)}")
+    print(f"wrote {printable(csv)}")
     return 0
 
 

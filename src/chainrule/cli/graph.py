@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 from chainrule.book import examples as book
-from chainrule.cli import CLIError
+from chainrule.cli import CLIError, printable
 from chainrule.graph import draw
 from chainrule.graph.expression import ExpressionError, InputError
 from chainrule.graph.layout import format_value
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         draw.save(g, out, precision=args.precision, **options)
     except OSError as exc:
         raise CLIError(f"cannot write {str(out)!r}: {exc.strerror or exc}") from exc
-    print(f"wrote {out}")
+    print(f"wrote {printable(out)}")
     return 0
 
 

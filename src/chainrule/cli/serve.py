@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from chainrule.cli import CLIError
+from chainrule.cli import CLIError, printable
 
 INSTALL_HINT = "pip install 'chainrule[serve]'"
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from chainrule.web.server import PortError, is_loopback, serve
 
     if not is_loopback(args.host):
-        print(f"chainrule serve: warning: listening on {args.host}, not only on this "
+        print(f"chainrule serve: warning: listening on {printable(args.host)}, not only on this "
               "computer: anyone who can reach it can use the lab", file=sys.stderr)
     options = {"train_first": True} if args.model is None else {"model": args.model}
     try:

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from chainrule.cli import CLIError
+from chainrule.cli import CLIError, printable, printable_lines
 from chainrule.data.locate import DatasetNotFoundError
 from chainrule.nn.describe import describe_net
 from chainrule.nn.init import INIT_NAMES
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             session = Run.create(_config(args), args.out, data_dir=args.data_dir)
     except SaveError as exc:  # a full disk before the run could start
-        print(f"chainrule train: error: {exc}", file=sys.stderr)
+        print(f"chainrule train: error: {printable_lines(exc)}", file=sys.stderr)
         return EXIT_SAVE_FAILED
     except (RunError, CheckpointError) as exc:
         raise CLIError(str(exc)) from None
@@ -155,7 +155,7 @@ def _check_resume(args: argparse.Namespace) -> Path:
     if args.out is not None and Path(args.out).resolve() != path.resolve():
         raise CLIError("--out cannot be used with --resume: a run continues in its own folder")
     try:
-        saved = read_json(path / "config.json", expect=dict)
+        saved = read_json(path / "config.json", expect=dict, follow=False)
         recorded_config = TrainConfig.from_dict(saved)
     except (OSError, ValueError, TypeError) as exc:
         raise CLIError(f"{path} is not a readable run folder ({exc})") from None
@@ -254,12 +254,13 @@ def _train(run, args: argparse.Namespace) -> int:
     loop = run.loop
     if not args.quiet:
         verb = f"resuming at iteration {loop.iteration}: " if args.resume else ""
-        print(f"{verb}{_describe(run)}\nrun folder: {run.path}", flush=True)
+        print(f"{verb}{_describe(run)}\nrun folder: {printable(run.path)}", flush=True)
     if loop.done and args.resume:
-        print(f"{run.path} is already complete ({loop.iteration} iterations); "
+        print(f"{printable(run.path)} is already complete ({loop.iteration} iterations); "
               "give a larger --iters to train further")
     progress = Progress(loop, quiet=args.quiet)
-    resume = f"chainrule train --resume {shlex.quote(str(run.path))}"
+    resume = printable(f"chainrule train --resume {shlex.quote(str(run.path))}")
+    folder = printable(run.path)
     try:
         summary = run.train(on_eval=progress.on_eval, on_progress=progress.on_progress,
                             plots=not args.no_plot, checkpoint_every=args.checkpoint_every)
@@ -269,13 +270,13 @@ def _train(run, args: argparse.Namespace) -> int:
         print(f"chainrule train: error: training diverged at iteration {exc.iteration}: "
               f"{exc.reason}; try a lower --lr (now {run.config.lr:g}).\n"
               f"The last good checkpoint (iteration {at}{', the start' if at == 0 else ''}) "
-              f"is kept in {run.file('checkpoint.npz')}; metrics and plots are in "
-              f"{run.path}.", file=sys.stderr)
+              f"is kept in {printable(run.file('checkpoint.npz'))}; metrics and plots are in "
+              f"{folder}.", file=sys.stderr)
         return EXIT_DIVERGED
     except SaveError as exc:
         progress.close()
-        print(f"chainrule train: error: {exc}; once it can be written, resume with: "
-              f"{resume}", file=sys.stderr)
+        print(f"chainrule train: error: {printable(exc)}; once it can be written, resume "
+              f"with: {resume}", file=sys.stderr)
         return EXIT_SAVE_FAILED
     finally:
         progress.close()
@@ -283,7 +284,7 @@ def _train(run, args: argparse.Namespace) -> int:
     if s.status == "interrupted":
         by = f" by {s.signal}" if s.signal else ""
         print(f"interrupted{by} after {s.iteration} of {s.iters} iterations; saved the "
-              f"checkpoint, model, metrics and plots in {run.path}\nresume with: {resume}",
+              f"checkpoint, model, metrics and plots in {folder}\nresume with: {resume}",
               file=sys.stderr)
         return _exit_status(s.signal)
     measured = (f"test acc {s.test_acc:.4f} on the whole test set"
@@ -291,7 +292,7 @@ def _train(run, args: argparse.Namespace) -> int:
                 else f"train acc {s.train_acc:.4f}, test acc {s.test_acc:.4f}")
     print(f"final: {measured} (after {s.evaluated_at} iterations)")
     print(f"time: {s.wall_s:.2f} s for {s.steps} iterations, {s.it_per_s:.0f} it/s")
-    print(f"wrote {run.path}{'/' if not str(run.path).endswith('/') else ''}: "
+    print(f"wrote {folder}{'/' if not folder.endswith('/') else ''}: "
           f"{', '.join(run.files())}")
     print(f"result: status={s.status} iterations={s.iteration} train_acc={s.train_acc:.4f} "
           f"test_acc={s.test_acc:.4f} loop_s={s.wall_s:.2f} it_per_s={s.it_per_s:.0f}")

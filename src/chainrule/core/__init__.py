@@ -7,5 +7,7 @@ files, loops, screens or servers.
 ``operations`` (the graphs' one-operation layers: MulLayer, AddLayer, ...), ``layers``
 (Relu, Affine, SoftmaxWithLoss, Dropout, BatchNormalization, ...), ``conv``
 (Convolution, Pooling), ``grid`` (stride-1 convolutions on the padded grid),
-``gradient``, ``rng``, ``floats``, ``parallel``, ``checks``.
+``gradient``, ``rng``, ``floats``, ``parallel``, ``checks``;
+and ``messages``: what every floor's errors and explanations say, as a code, its params
+and one English template (the lab words them in the learner's language).
 """

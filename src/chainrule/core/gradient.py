@@ -9,13 +9,57 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainrule.core.messages import Catalog, Said, said
 
-def numerical_gradient(f: Callable, x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+H, RTOL, FLOOR = 1e-4, 1e-5, 1e-7
+"""The step of a central difference (relative, see :func:`step_for`) and the "agree" rule:
+``|a - b| <= RTOL * max(|a|, |b|, FLOOR)`` (:func:`compare`)."""
+EPS = float(np.finfo(np.float64).eps)
+
+REASONS = Catalog("grad", {
+    # where a value that is not a finite number came from (``line``: the node's rule)
+    "grad.log_domain": "{line}: log is defined only for numbers above 0",
+    "grad.division_by_zero": "{line}: division by 0",
+    "grad.overflow": "{line}: too large for a float (beyond ±1.8e308), it overflows",
+    "grad.domain": "{line}: outside the function's domain",
+    "grad.from_input": "the input {name} is {value}",
+    "grad.value": "the value is {value} here: no derivative to compare with",
+    "grad.backward": "backprop's {value} comes from the {node} node: {line}",
+    "grad.backprop": "backprop gives {value} here: no derivative to compare with",
+    # why a central difference is no derivative here
+    "grad.kink": "a kink: the {node} node's input is {input}, where the slope jumps from "
+                 "{left} to {right}; there is no derivative to compare with",
+    "grad.kink_here": "a kink: the slope jumps from {left} to {right} here; there is no "
+                      "derivative to compare with",
+    "grad.cancellation": "cancellation: a step of {step} changes the output ({value}) by "
+                         "less than its rounding error, so the difference kept no digits",
+    # a gradient check's parameter
+    "grad.not_finite": "{count} of the numbers compared are not finite",
+    "grad.loss": "the loss is {value}: no derivative to check",
+})
+"""Why a numerical derivative cannot be compared with backprop, by code (see
+:mod:`chainrule.core.messages`). :func:`check_function` and :func:`gradient_check` say
+them; the graph (``Graph.check``) fills in which node a value came from."""
+
+
+def step_for(x, h: float = H):
+    """The step of a central difference at ``x``: ``h · max(|x|, 1)``, in float64.
+
+    Relative to the value, so 1e9 and 1e40 are moved by a step that changes them (next
+    to 1e40 a step of 1e-4 vanishes: ``1e40 + 1e-4 == 1e40``); ``h`` itself where
+    ``|x| <= 1``, which is the book's step for the weights of a network.
+    """
+    return h * np.maximum(np.abs(np.asarray(x, dtype=np.float64)), 1.0)
+
+
+def numerical_gradient(f: Callable, x: np.ndarray, h: float = 1e-4, *,
+                       relative: bool = False) -> np.ndarray:
     """Central difference ``(f(x + h) - f(x - h)) / 2h`` for every element of ``x``.
 
     ``x`` is a floating array of any shape, perturbed in place one element at a time
     (so ``f`` may ignore its argument and read ``x`` through a layer, as in the book)
-    and restored exactly afterwards, also when ``f`` raises.
+    and restored exactly afterwards, also when ``f`` raises. ``relative=True`` steps
+    each element by :func:`step_for` (``h · max(|x_i|, 1)``) instead of ``h``.
     """
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(
@@ -24,7 +68,7 @@ def numerical_gradient(f: Callable, x: np.ndarray, h: float = 1e-4) -> np.ndarra
         )
     grad = np.zeros_like(x)
     for i in np.ndindex(x.shape):
-        grad[i] = _central_difference(lambda: f(x), x, i, h)
+        grad[i] = central_difference(lambda: f(x), x, i, h, relative)
     return grad
 
 
@@ -52,6 +96,7 @@ class ParamCheck:
     checked: int  # how many coordinates (or directions) were compared
     passed: bool
     kinks: int = 0  # coordinates left out: their difference straddles a kink
+    reason: Said | None = None  # why numbers could not be compared (REASONS), if any
 
 
 @dataclass
@@ -97,6 +142,7 @@ class GradientCheckReport:
     floor: float = 1e-7
     h: float = 1e-4
     kinks: list[Kink] = field(default_factory=list)
+    hint: str = ""  # why it may fail other than a wrong backprop, and what to do
 
     @property
     def passed(self) -> bool:
@@ -111,7 +157,7 @@ class GradientCheckReport:
             verdict = "ok" if p.passed else "FAIL" if p.checked else "FAIL (nothing checked)"
             lines.append(
                 f"{p.name:<10} {p.mean_abs_diff:12.3e} {p.max_rel_error:12.3e} "
-                f"{p.checked:8d}  {verdict}"
+                f"{p.checked:8d}  {verdict}" + (f": {p.reason}" if p.reason else "")
             )
         lines.append(f"gradient check {'passed' if self.passed else 'FAILED'} "
                      f"(max rel err <= {self.rtol:g}, floor {self.floor:.2g})")
@@ -124,24 +170,30 @@ class GradientCheckReport:
             lines += [f"  {k}" for k in self.kinks[:5]]
             if n > 5:
                 lines.append(f"  ... and {n - 5} more")
+        if self.hint and not self.passed:
+            lines.append(self.hint)
         return "\n".join(lines)
 
 
-def _relative(a, b, floor) -> np.ndarray:
+def relative_error(a, b, floor) -> np.ndarray:
     """``|a - b| / max(|a|, |b|, floor)`` elementwise (NaN where either is NaN)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
 
 
-def compare(name, backprop, numerical, rtol, floor, kinks: list[Kink] = ()) -> ParamCheck:
+def compare(name, backprop, numerical, rtol=RTOL, floor=FLOOR,
+            kinks: list[Kink] = ()) -> ParamCheck:
     """How far ``backprop`` is from ``numerical`` (any shapes of the same size): the
     check passes when every relative error ``|a - b| / max(|a|, |b|, floor)`` is at
-    most ``rtol``. The one rule that says "agree", for gradient checks and the lab."""
+    most ``rtol``. The one rule that says "agree", for gradient checks, ``Graph.check``
+    and the lab. Numbers that are not finite never agree (``reason`` counts them)."""
     a = np.asarray(backprop, dtype=np.float64).ravel()
     b = np.asarray(numerical, dtype=np.float64).ravel()
-    diff = np.abs(a - b)
-    rel = _relative(a, b, floor)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a - b)
+        rel = relative_error(a, b, floor)
     max_rel = float(rel.max()) if rel.size else 0.0
+    bad = int(np.count_nonzero(~(np.isfinite(a) & np.isfinite(b))))
     return ParamCheck(
         name=name,
         mean_abs_diff=float(diff.mean()) if diff.size else 0.0,
@@ -151,7 +203,27 @@ def compare(name, backprop, numerical, rtol, floor, kinks: list[Kink] = ()) -> P
         passed=(a.size > 0 or any(k.agrees for k in kinks))
         and bool(np.all(np.isfinite(rel))) and max_rel <= rtol,
         kinks=len(kinks),
+        reason=said("grad.not_finite", count=bad) if bad else None,
     )
+
+
+def look_again(a, b, difference, *, h, rtol, floor, rounding):
+    """One coordinate that fails, looked at again (see :func:`_judge`): ``("refined",
+    value)`` when Richardson extrapolation agrees with backprop ``a``, ``("kink",
+    (smaller, step, agrees))`` when a smaller step moves the difference ``b``, else
+    ``(None, None)``."""
+    refined = (4 * difference(h / 2) - b) / 3
+    if relative_error(a, refined, floor) <= rtol:
+        return "refined", refined
+    gap = abs(a - b)
+    for divisor in KINK_STEPS:
+        step = h / divisor
+        smaller = difference(step)
+        if abs(b - smaller) - rounding(step) >= 0.5 * gap:
+            agrees = abs(a - smaller) <= rtol * max(abs(a), abs(smaller), floor) \
+                + rounding(step)
+            return "kink", (float(smaller), step, bool(agrees))
+    return None, None
 
 
 def _judge(name, backprop, numerical, difference, index, *, h, rtol, floor, rounding,
@@ -172,24 +244,16 @@ def _judge(name, backprop, numerical, difference, index, *, h, rtol, floor, roun
     a = np.asarray(backprop, dtype=np.float64).ravel()
     b = np.array(numerical, dtype=np.float64).ravel()
     with np.errstate(invalid="ignore"):
-        failing = np.flatnonzero(~(_relative(a, b, floor) <= rtol))
+        failing = np.flatnonzero(~(relative_error(a, b, floor) <= rtol))
     kept, found = np.ones(a.size, dtype=bool), []
     for j in failing:
-        refined = (4 * difference(j, h / 2) - b[j]) / 3
-        if _relative(a[j], refined, floor) <= rtol:
-            b[j] = refined
-            continue
-        gap = abs(a[j] - b[j])
-        for divisor in KINK_STEPS:
-            step = h / divisor
-            smaller = difference(j, step)
-            if abs(b[j] - smaller) - rounding(step) >= 0.5 * gap:
-                agrees = abs(a[j] - smaller) <= rtol * max(abs(a[j]), abs(smaller), floor) \
-                    + rounding(step)
-                found.append(Kink(name, index(j), float(a[j]), float(b[j]), float(smaller),
-                                  step, bool(agrees)))
-                kept[j] = False
-                break
+        what, it = look_again(a[j], b[j], lambda s, j=j: difference(j, s), h=h, rtol=rtol,
+                               floor=floor, rounding=rounding)
+        if what == "refined":
+            b[j] = it
+        elif what == "kink":
+            found.append(Kink(name, index(j), float(a[j]), float(b[j]), *it))
+            kept[j] = False
     kinks += found
     return compare(name, a[kept], b[kept], rtol, floor, found)
 
@@ -238,7 +302,9 @@ def gradient_check(
     ``samples=k`` checks ``k`` random coordinates per parameter instead, and
     ``directions=d`` adds ``d`` random directional derivatives over all parameters at
     once (reported as ``"direction"``): ``<grad, v>`` against
-    ``(L(p + h v) - L(p - h v)) / 2h``. A coordinate passes when
+    ``(L(p + h v) - L(p - h v)) / 2h``. A coordinate ``p`` is moved by
+    :func:`step_for`'s relative step, ``h · max(|p|, 1)`` (``h`` for weights up to 1 in
+    size). A coordinate passes when
     ``|a - b| <= rtol * max(|a|, |b|, floor)``; ``floor`` is raised to the rounding
     noise of a difference, ``ROUNDOFF * eps * |L| / (h * rtol)`` (below it a relative
     error means nothing), and the report shows the floor used.
@@ -270,26 +336,30 @@ def gradient_check(
         return float(net.loss(x, t))
 
     grads = {k: np.array(g, dtype=np.float64) for k, g in net.gradient(x, t).items()}
+    hint = _mode_hint(net, x, t)
     scale = ROUNDOFF * np.finfo(np.float64).eps * abs(loss())
+
+    if not math.isfinite(scale):  # the loss overflowed (a weight scale too large?)
+        return _no_loss(net, loss(), rtol, floor, h)
 
     def rounding(step: float) -> float:
         return scale / step
 
     floor = max(floor, rounding(h) / rtol)
-    report = GradientCheckReport(rtol=rtol, floor=floor, h=h)
+    report = GradientCheckReport(rtol=rtol, floor=floor, h=h, hint=hint)
     options = {"h": h, "rtol": rtol, "floor": floor, "rounding": rounding,
                "kinks": report.kinks}
     for name, p in net.params.items():
         flat = p.reshape(-1)  # a view: params are contiguous arrays
         if samples is None:
             picks = np.arange(flat.size)
-            numerical = numerical_gradient(lambda _: loss(), p, h).reshape(-1)
+            numerical = numerical_gradient(lambda _: loss(), p, h, relative=True).reshape(-1)
         else:
             picks = rng.choice(flat.size, size=min(samples, flat.size), replace=False)
-            numerical = np.array([_central_difference(loss, flat, i, h) for i in picks])
+            numerical = np.array([central_difference(loss, flat, i, h) for i in picks])
         report.params[name] = _judge(
             name, grads[name].reshape(-1)[picks], numerical,
-            lambda j, step, flat=flat, picks=picks: _central_difference(
+            lambda j, step, flat=flat, picks=picks: central_difference(
                 loss, flat, picks[j], step),
             lambda j, shape=p.shape, picks=picks: tuple(
                 int(i) for i in np.unravel_index(picks[j], shape)),
@@ -312,17 +382,54 @@ def gradient_check(
     return report
 
 
-def _central_difference(loss: Callable[[], float], x: np.ndarray, i, h: float):
-    """``(loss() at x[i] + h  -  loss() at x[i] - h) / 2h``; ``x[i]`` restored exactly."""
-    original = x[i]
+def _mode_hint(net, x, t) -> str:
+    """Why every parameter fails although backprop may be right: right after
+    ``net.gradient(x, t)``, its last layer's loss is not what ``net.predict`` then gives
+    (batch norm on running statistics against the batch's, dropout off against on):
+    ``net.loss`` is not the function ``net.gradient`` differentiates."""
+    last = getattr(net, "last_layer", getattr(net, "lastLayer", None))
+    if not (callable(getattr(last, "forward", None)) and callable(getattr(net, "predict", None))):
+        return ""
     try:
-        x[i] = original + h
+        trained = float(last.loss)
+    except (TypeError, ValueError, AttributeError):
+        return ""
+    now = float(last.forward(net.predict(x), t))
+    if not (math.isfinite(trained) and math.isfinite(now)) or \
+            abs(trained - now) <= 1e-9 * max(1.0, abs(now)):
+        return ""
+    how = ("inside `with net.deterministic():` (training mode, one dropout mask)"
+           if callable(getattr(net, "deterministic", None)) else
+           "in training mode with one fixed dropout mask")
+    return (f"hint: net.gradient's forward pass gave the loss {trained:.6g}, net.predict "
+            f"then gives {now:.6g}: batch norm or dropout run in training mode for the "
+            f"gradient only, so the numerical gradient is of another function and every "
+            f"parameter fails. Run the check {how}.")
+
+
+def _no_loss(net, value: float, rtol: float, floor: float, h: float) -> GradientCheckReport:
+    """The report where the loss itself is not a number: nothing checked, and why."""
+    report = GradientCheckReport(rtol=rtol, floor=floor, h=h)
+    for name in net.params:
+        report.params[name] = ParamCheck(name, math.nan, math.nan, math.nan, 0, False,
+                                         reason=said("grad.loss", value=value))
+    return report
+
+
+def central_difference(loss: Callable[[], float], x: np.ndarray, i, h: float,
+                       relative: bool = True):
+    """``(loss() at x[i] + s  -  loss() at x[i] - s) / 2s``, ``s = step_for(x[i], h)``
+    (``s = h`` unless ``relative``); ``x[i]`` restored exactly."""
+    original = x[i]
+    s = float(step_for(original, h)) if relative else h
+    try:
+        x[i] = original + s
         f_plus = loss()
-        x[i] = original - h
+        x[i] = original - s
         f_minus = loss()
     finally:
         x[i] = original
-    return (f_plus - f_minus) / (2 * h)
+    return (f_plus - f_minus) / (2 * s)
 
 
 def _directional(loss: Callable[[], float], params: dict, v: dict, h: float) -> float:

@@ -9,7 +9,9 @@ only here, when a picture is read or resized.
 A picture is a file from a stranger: :func:`read_image` reads only regular files, checks
 the size its header declares (at most :data:`MAX_PIXELS`) before anything is decoded,
 turns Pillow's own decompression-bomb warning into an error, and shrinks a large picture
-to :data:`WORK_SIDE` pixels a side before it becomes a float array.
+to :data:`WORK_SIDE` pixels a side before it becomes a float array. Every mode Pillow
+reads is read over its full range (a 16-bit PNG's 65535 is white, a floating-point
+TIFF's 1.0 too) and a photo is turned upright as its EXIF orientation says.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ class ImageError(ValueError):
 def read_image(path: str | os.PathLike | BinaryIO, *,
                max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A PNG/JPEG/... (a file, or a binary file object) as a float64 grayscale array in
-    0..255 (alpha composited), at most :data:`WORK_SIDE` pixels a side. Raises
-    :class:`ImageError` naming the file for anything that is not a readable picture of
-    at most ``max_pixels``."""
+    0..255, upright as its EXIF orientation says, at most :data:`WORK_SIDE` pixels a
+    side. Every mode is read over its full range (16-bit, floating point, palettes,
+    alpha: see :func:`_gray`). Raises :class:`ImageError` naming the file for anything
+    that is not a readable picture of at most ``max_pixels``."""
     try:
         from PIL import Image
     except ImportError as exc:  # pragma: no cover - Pillow comes with matplotlib
@@ -71,25 +74,92 @@ def read_image(path: str | os.PathLike | BinaryIO, *,
         raise ImageError(f"{where}: not a readable picture ({exc})") from None
 
 
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+_ALPHA = ("LA", "La", "PA", "RGBA", "RGBa")
+_ORIENTATION = 0x0112  # the EXIF tag: how a camera held the picture
+
+
 def _decode(pil, path, where, max_pixels: int) -> np.ndarray:
     with pil.open(path) as img:  # reads the header only
         width, height = img.size
         if width * height > max_pixels:
             raise ImageError(f"{where}: {width}x{height} pixels, more than the "
                              f"{max_pixels} read here")
+        orientation = _orientation(img)
+        if img.mode in _SIXTEEN_BIT:
+            img = img.convert("I")  # the same values, in a mode every Pillow resizes
         if max(width, height) > WORK_SIDE:
             img.draft(img.mode, (WORK_SIDE, WORK_SIDE))  # JPEG: decode at a smaller scale
             img.thumbnail((WORK_SIDE, WORK_SIDE))
         img.load()
-        if "A" in img.getbands() or "transparency" in img.info:
-            rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
-            gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
-            alpha = rgba[..., 3] / 255
-            ink = gray[alpha > 0.5]
-            # put the ink on the background it contrasts with
-            background = 0.0 if ink.size and ink.mean() > 127 else 255.0
-            return gray * alpha + background * (1 - alpha)
+        return _oriented(_gray(img, where), orientation)
+
+
+def _gray(img, where) -> np.ndarray:
+    """A loaded picture as grayscale 0..255 over its mode's full range: 16-bit (mode
+    ``I``: 0..65535) divided by 257, floating point (mode ``F``) in 0..1 times 255 (or
+    already in 0..255), alpha composited on the background its ink contrasts with,
+    palettes through their colours, CIELAB by its lightness. A mode with no such reading
+    is refused by name."""
+    mode = img.mode
+    if mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ImageError(f"{where}: a floating-point picture (mode F) holding NaN or "
+                             "infinite values")
+        if mode == "I" and 0 <= lo and hi <= 65535:
+            return a / 257  # 16-bit: white 65535 is 255
+        if mode == "F" and 0 <= lo and hi <= 1:
+            return a * 255
+        if mode == "F" and 0 <= lo and hi <= 255:
+            return a
+        kind = ("32-bit integer picture (mode I)" if mode == "I" else
+                "floating-point picture (mode F)")
+        scale = "0..65535" if mode == "I" else "0..1 or 0..255"
+        raise ImageError(f"{where}: a {kind} with values from {lo:g} to {hi:g}; chainrule "
+                         f"reads such pictures in {scale}")
+    if mode == "LAB":  # its L is the lightness (its A is no alpha: a colour axis)
+        return np.asarray(img.getchannel("L"), dtype=np.float64)
+    if mode in _ALPHA or "transparency" in img.info:
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
+        gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        alpha = rgba[..., 3] / 255
+        ink = gray[alpha > 0.5]
+        # put the ink on the background it contrasts with
+        background = 0.0 if ink.size and ink.mean() > 127 else 255.0
+        return gray * alpha + background * (1 - alpha)
+    try:
         return np.asarray(img.convert("L"), dtype=np.float64)
+    except ValueError:  # a mode Pillow has no grayscale for (LAB, HSV...)
+        raise ImageError(f"{where}: mode {mode} pictures are not read here; save it as "
+                         "grayscale or RGB") from None
+
+
+def _orientation(img) -> int:
+    """The EXIF orientation (1 to 8; 1 where there is none, or it cannot be read)."""
+    try:
+        with warnings.catch_warnings():  # Pillow warns of a damaged block: said below
+            warnings.simplefilter("ignore")
+            value = img.getexif().get(_ORIENTATION, 1)
+    except (OSError, ValueError, TypeError, KeyError, IndexError, EOFError, SyntaxError,
+            ZeroDivisionError, OverflowError, struct.error):
+        return 1  # a damaged EXIF block: the picture as stored, as viewers show it
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _oriented(a: np.ndarray, orientation: int) -> np.ndarray:
+    """``a`` turned as its EXIF ``orientation`` says it is shown (Pillow's
+    ``ImageOps.exif_transpose``): 6, a phone held upright, turns it a quarter clockwise."""
+    if orientation in (2, 4):
+        a = a[:, ::-1] if orientation == 2 else a[::-1]
+    elif orientation in (3, 6, 8):
+        a = np.rot90(a, {3: 2, 6: -1, 8: 1}[orientation])
+    elif orientation == 5:
+        a = a.T
+    elif orientation == 7:
+        a = a[::-1, ::-1].T
+    return np.ascontiguousarray(a)
 
 
 def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -128,8 +198,13 @@ def prepare_image(gray, shape: tuple[int, int] = (28, 28), *, box: int | None = 
     return _fit_and_centre(a, tuple(shape), box)
 
 
+INK = 0.1
+"""A pixel of a prepared picture (0..1, ink bright) brighter than this is ink: the digit's
+box, which :func:`prepare_image` fits to the target's 20/28, is where the ink is."""
+
+
 def _fit_and_centre(a: np.ndarray, shape: tuple[int, int], box: int | None) -> np.ndarray:
-    rows, cols = np.nonzero(a > 0.1)
+    rows, cols = np.nonzero(a > INK)
     a = a[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     box = box or max(1, round(shape[0] * 20 / 28))
     scale = box / max(a.shape)
@@ -154,3 +229,25 @@ def load_image(path: str | os.PathLike, shape: tuple[int, int] = (28, 28), **kwa
         if str(path) in str(exc):
             raise
         raise ImageError(f"{path}: {exc}") from exc
+
+
+def ink_extent(gray, *, invert: bool | None = None) -> float:
+    """How much of the picture the digit spans: the larger side of the box around the ink
+    (as :func:`prepare_image` finds it) over the picture's larger side, 0 for a blank
+    picture. :func:`prepare_image` scales every digit to the same size whatever this
+    is, so a small drawing is blown up: at 0.08 (a dot on a drawing pad), the dot fills
+    the digit's box as a disc."""
+    a = np.asarray(gray, dtype=np.float64)
+    if a.ndim == 3:
+        a = a[..., :3].mean(axis=-1)
+    if a.ndim != 2 or min(a.shape) < 1:
+        raise ImageError(f"expected a 2-D grayscale picture, got shape {a.shape}")
+    try:
+        a = prepare_image(a, a.shape, invert=invert)  # the same size: only normalized
+    except ImageError:  # blank
+        return 0.0
+    rows, cols = np.nonzero(a > INK)
+    if not rows.size:
+        return 0.0
+    side = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+    return float(side / max(a.shape))

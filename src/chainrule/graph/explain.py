@@ -9,7 +9,9 @@
 
 The formulas are language-neutral (symbols and numbers only); the prose that goes
 with them is the stable key ``note``, to be translated by whoever shows it
-(:data:`NOTES` holds the English). ``x`` and ``y`` are the node's own first and second
+(:data:`NOTES` holds the English). The few lines that hold words as well
+(``dx = dout where x > 0, else 0``) are messages (:data:`MESSAGES`): :func:`rule` sends
+their code and params beside them. ``x`` and ``y`` are the node's own first and second
 inputs, ``dout`` the gradient arriving at its output, ``dx`` and ``dy`` what its
 ``backward`` returned. Before backward (or on a node the output does not depend on)
 ``backward`` holds the formulas without numbers and ``dout`` is None. Nothing is
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.core import layers, operations
+from chainrule.core.messages import Catalog, coded_fields, said
 from chainrule.graph.layout import format_value
 from chainrule.graph.parts import Node
 
@@ -48,6 +51,18 @@ NOTES = {
 }
 
 
+MESSAGES = Catalog("rule", {
+    "rule.relu_where": "dx = dout where x > 0, else 0: {shape}",
+    "rule.dropout_eval": "y = x (eval): {shape}",
+    "rule.dropout_forward": "y = x · mask / (1 − {ratio}): {shape}",
+    "rule.dropout_backward": "dx = dout · mask / (1 − {ratio}): {shape}",
+    "rule.affine_db": "db = Σ dout (axis 0): {rows} → {cols}",
+})
+"""The rule lines that hold words besides symbols: each is a
+:class:`~chainrule.core.messages.Said` string, so :func:`rule` sends its code and
+numbers too and a page can word it in its language."""
+
+
 class _Parts:
     """The numbers of one node, formatted: inputs, output, dout, and the results."""
 
@@ -59,8 +74,15 @@ class _Parts:
         self.grads = node.grads or ()
 
     def f(self, value: Any) -> str:
-        text = format_value(value, self.precision)
+        text = self.plain(value)
         return f"({text})" if text.startswith("-") else text
+
+    def plain(self, value: Any) -> str:
+        """A number as drawn, but -0.0 as -0 (``1 / -0`` is ``-inf``: the sign matters)."""
+        if np.ndim(value) == 0 and isinstance(value, (float, np.floating)) and value == 0 \
+                and np.signbit(value):
+            return "-0"
+        return format_value(value, self.precision)
 
     def x(self, i: int = 0) -> str:
         return self.f(self.ins[i])
@@ -124,12 +146,12 @@ def _reciprocal(p: _Parts):
 
 
 def _exp(p: _Parts):
-    return "exp", f"exp(x) = exp({format_value(p.ins[0], p.precision)}) = {p.o}", [
+    return "exp", f"exp(x) = exp({p.plain(p.ins[0])}) = {p.o}", [
         p.line("dx = dout · exp(x)", f"{p.g} · {p.f(p.out)}", 0)]
 
 
 def _log(p: _Parts):
-    return "log", f"log(x) = log({format_value(p.ins[0], p.precision)}) = {p.o}", [
+    return "log", f"log(x) = log({p.plain(p.ins[0])}) = {p.o}", [
         p.line("dx = dout / x", f"{p.g} / {p.x()}", 0)]
 
 
@@ -149,7 +171,7 @@ def _sigmoid(p: _Parts):
         return "sigmoid", f"y = 1 / (1 + exp(−x)): {shape(p.ins[0])} → {shape(p.out)}", [
             f"dx = dout · y · (1 − y): {shape(p.out)}"]
     y = p.f(p.out)
-    return "sigmoid", f"σ(x) = 1 / (1 + exp(−x)) = σ({format_value(p.ins[0], p.precision)})"\
+    return "sigmoid", f"σ(x) = 1 / (1 + exp(−x)) = σ({p.plain(p.ins[0])})"\
         f" = {p.o}", [p.line("dx = dout · y · (1 − y)", f"{p.g} · {y} · (1 − {y})", 0)]
 
 
@@ -157,15 +179,15 @@ def _tanh(p: _Parts):
     if _is_array(p):
         return "tanh", f"y = tanh(x): {shape(p.ins[0])} → {shape(p.out)}", [
             f"dx = dout · (1 − y²): {shape(p.out)}"]
-    return "tanh", f"tanh(x) = tanh({format_value(p.ins[0], p.precision)}) = {p.o}", [
+    return "tanh", f"tanh(x) = tanh({p.plain(p.ins[0])}) = {p.o}", [
         p.line("dx = dout · (1 − y²)", f"{p.g} · (1 − {p.f(p.out)}²)", 0)]
 
 
 def _relu(p: _Parts):
     if _is_array(p):
         return "relu", f"max(x, 0): {shape(p.ins[0])} → {shape(p.out)}", [
-            f"dx = dout where x > 0, else 0: {shape(p.out)}"]
-    forward = f"max(x, 0) = max({format_value(p.ins[0], p.precision)}, 0) = {p.o}"
+            said("rule.relu_where", shape=shape(p.out))]
+    forward = f"max(x, 0) = max({p.plain(p.ins[0])}, 0) = {p.o}"
     if p.ins[0] > 0:
         return "relu", forward, [p.passed("dx = dout (x > 0)", 0)]
     return "relu", forward, [p.passed("dx = 0 (x ≤ 0)", 0)]
@@ -179,7 +201,7 @@ def _affine(p: _Parts):
     return "affine", f"x · W + b: {x2}·{W.shape} + {(n_out,)} → {shape(p.out)}", [
         f"dx = dout · Wᵀ: {out2}·{(n_out, n_in)} → {shape(x)}",
         f"dW = xᵀ · dout: {(n_in, rows)}·{out2} → {W.shape}",
-        f"db = Σ dout (axis 0): {out2} → {(n_out,)}"]
+        said("rule.affine_db", rows=str(out2), cols=str((n_out,)))]
 
 
 def _softmax_with_loss(p: _Parts):
@@ -194,9 +216,10 @@ def _softmax_with_loss(p: _Parts):
 def _dropout(p: _Parts):
     layer, s = p.node.layer, shape(p.out)
     if getattr(layer, "_scale", None) is None:
-        return "dropout", f"y = x (eval): {s}", [f"dx = dout: {s}"]
+        return "dropout", said("rule.dropout_eval", shape=s), [f"dx = dout: {s}"]
     r = format_value(layer.dropout_ratio, p.precision)
-    return "dropout", f"y = x · mask / (1 − {r}): {s}", [f"dx = dout · mask / (1 − {r}): {s}"]
+    return "dropout", said("rule.dropout_forward", ratio=r, shape=s), [
+        said("rule.dropout_backward", ratio=r, shape=s)]
 
 
 def _batchnorm(p: _Parts):
@@ -225,8 +248,11 @@ RULES: list[tuple[type, Callable]] = [  # the first that matches
 
 
 def rule(node: Node, precision: int = 4) -> dict[str, Any]:
-    """``{"op", "note", "forward", "backward", "dout"}`` of a recorded node (see the
-    module's docstring); numbers to ``precision`` significant digits."""
+    """``{"op", "note", "forward", "backward", "dout"}`` of a recorded node (see
+    the module's docstring); numbers to ``precision`` significant digits. A line with
+    words (:data:`MESSAGES`) comes with its code and params: ``forward_code`` and
+    ``forward_params``, ``backward_code`` and ``backward_params`` (lists, None for a line
+    of symbols only)."""
     p = _Parts(node, precision)
     explain = next((f for cls, f in RULES if type(node.layer) is cls), None)
     if explain is None:  # a subclass of a known layer may compute something else
@@ -235,5 +261,6 @@ def rule(node: Node, precision: int = 4) -> dict[str, Any]:
         note, forward, backward = explain(p)
     except (AttributeError, IndexError, TypeError, ValueError):
         note, forward, backward = _layer(p)  # an odd call of a known layer
-    return {"op": node.label, "note": note, "forward": forward, "backward": backward,
-            "dout": None if p.dout is None else format_value(p.dout, precision)}
+    out = {"op": node.label, "note": note, "forward": forward, "backward": backward,
+           "dout": None if p.dout is None else format_value(p.dout, precision)}
+    return {**out, **coded_fields("forward", forward), **coded_fields("backward", backward)}

@@ -3,7 +3,9 @@
 :func:`parse` reads the text with Python's own parser (:func:`ast.parse`) and keeps
 only a whitelist; nothing is ever evaluated or compiled to code. Allowed:
 
-- numbers (``2``, ``0.5``, ``1e-3``) and names (the inputs: ``x``, ``apple_num``);
+- numbers (``2``, ``0.5``, ``1e-3``), the constants ``pi`` (π) and ``e`` (Euler's number,
+  2.718...; an exponent is written as a number), and names (the inputs: ``x``,
+  ``apple_num``; ``pi`` and ``e`` are never inputs);
 - ``+ - * /`` and ``**`` with a number as exponent (``x ** 2``, ``x ** -0.5``, at most
   :data:`MAX_EXPONENT` in size), unary ``-`` and ``+``, parentheses;
 - the one-argument functions ``exp``, ``log``, ``sigmoid``, ``relu``, ``tanh``.
@@ -32,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.core.messages import Catalog, Coded
 from chainrule.core.operations import (
     AddLayer,
     DivLayer,
@@ -52,6 +55,8 @@ MAX_OPERATIONS = 300  # nodes of the graph
 MAX_DEPTH = 100  # operations nested in one another
 MAX_EXPONENT = 100  # |n| of x ** n
 
+CONSTANTS = {"pi": math.pi, "e": math.e}
+"""Names that are numbers, not inputs: ``2 * pi * x`` has one input, ``x``."""
 FUNCTIONS = {"exp": ExpLayer, "log": LogLayer, "sigmoid": SigmoidNode, "relu": ReluNode,
              "tanh": TanhNode}
 BINARY = {ast.Add: ("+", AddLayer), ast.Sub: ("-", SubLayer), ast.Mult: ("*", MulLayer),
@@ -59,34 +64,92 @@ BINARY = {ast.Add: ("+", AddLayer), ast.Sub: ("-", SubLayer), ast.Mult: ("*", Mu
 _OTHER_OPERATORS = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<",
                     ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
                     ast.Not: "not", ast.Invert: "~"}
-_WHAT = {  # how the refused parts of Python are called in messages
-    ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Compare: "a comparison",
-    ast.BoolOp: "and/or", ast.IfExp: "if-else", ast.Lambda: "lambda", ast.Tuple: "a comma",
-    ast.List: "a list", ast.Dict: "a dict", ast.Set: "a set", ast.JoinedStr: "an f-string",
-    ast.NamedExpr: "an assignment (:=)", ast.Starred: "*", ast.Slice: "a slice",
-    ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
-    ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator", ast.Await: "await",
-    ast.Yield: "yield", ast.YieldFrom: "yield", ast.FormattedValue: "an f-string",
+_WHAT = {  # the refused parts of Python: (code, how messages call them)
+    ast.Subscript: ("indexing", "indexing"), ast.Compare: ("comparison", "a comparison"),
+    ast.BoolOp: ("and_or", "and/or"), ast.IfExp: ("if_else", "if-else"),
+    ast.Lambda: ("lambda", "lambda"), ast.Tuple: ("comma", "a comma"),
+    ast.List: ("list", "a list"), ast.Dict: ("dict", "a dict"), ast.Set: ("set", "a set"),
+    ast.JoinedStr: ("fstring", "an f-string"), ast.FormattedValue: ("fstring", "an f-string"),
+    ast.NamedExpr: ("assignment", "an assignment (:=)"), ast.Starred: ("star", "*"),
+    ast.Slice: ("slice", "a slice"), ast.ListComp: ("comprehension", "a comprehension"),
+    ast.SetComp: ("comprehension", "a comprehension"),
+    ast.DictComp: ("comprehension", "a comprehension"),
+    ast.GeneratorExp: ("generator", "a generator"), ast.Await: ("await", "await"),
+    ast.Yield: ("yield", "yield"), ast.YieldFrom: ("yield", "yield"),
 }
 ALLOWED = "allowed: numbers, names, + - * / **, exp log sigmoid relu tanh"
+MESSAGES = Catalog("expr", {
+    # what ExpressionError says (its reason; the position is added after it)
+    "expr.not_text": "an expression is text, not {kind}",
+    "expr.too_long": "the expression is too long ({length} characters; at most {max})",
+    "expr.comment": "comments (#) are not allowed",
+    "expr.character": "the character {char!r} is not allowed",
+    "expr.bad_number": "{part!r} is not a number (write numbers such as 2, 0.5 or 1e-3, "
+                       "with a space before a name)",
+    "expr.empty": f"the expression is empty: write for example (x + y) ** 2 ({ALLOWED})",
+    "expr.incomplete": "the expression is incomplete: something is missing at its end",
+    "expr.invalid_syntax": "invalid syntax",
+    "expr.never_closed": "{bracket!r} was never closed",
+    "expr.unmatched": "unmatched {bracket!r}",
+    "expr.unterminated_string": "unterminated string literal",
+    "expr.indent": "unexpected indent",
+    "expr.syntax": "{reason}",  # another of Python's own messages, as it says it
+    "expr.nested": "nested too deeply",
+    "expr.nested_max": "nested too deeply (more than {max} levels)",
+    "expr.computes_nothing": "the expression computes nothing: write an operation, for "
+                             "example x * 2",
+    "expr.operator": f"the operator {{symbol}} is not allowed ({ALLOWED})",
+    "expr.attribute": "attribute access (.) is not allowed",
+    **{f"expr.no_{code}": f"{what} is not allowed ({ALLOWED})" for code, what in _WHAT.values()},
+    "expr.not_allowed": f"{{what}} is not allowed ({ALLOWED})",  # a part of Python not above
+    "expr.call_only": "only {functions} can be called",
+    "expr.call": "calling {name} is not allowed: the functions are {functions}",
+    "expr.keywords": "{name}() takes no keyword arguments",
+    "expr.one_argument": "{name}() takes exactly one argument",
+    "expr.function_name": "{name} is a function: write {name}(...)",
+    "expr.too_many": "too many operations (more than {max})",
+    "expr.text_value": f"text is not a number ({ALLOWED})",
+    "expr.constant": f"{{value}} is not a number ({ALLOWED})",
+    "expr.number_too_large": "the number is too large",
+    "expr.exponent_not_number": "the exponent of ** must be a number, such as 2 or -0.5",
+    "expr.exponent_too_large": "the exponent is too large (at most {max} in size)",
+    # what InputError says
+    "expr.input_not_real": "input {name!r} must be a real number, got {got}",
+    "expr.input_not_finite": "input {name!r} must be a finite number, got {got}",
+    "expr.input_missing": "the expression uses {name!r}: give it a value ({name}=...)",
+    "expr.input_unused": "input {name!r} is not used by the expression (it uses {used})",
+    "expr.input_unused_none": "input {name!r} is not used by the expression (it uses no "
+                              "names)",
+})
+"""The English of every refusal, by code (see :mod:`chainrule.core.messages`)."""
+_SYNTAX = {"invalid syntax": "expr.invalid_syntax", "unexpected indent": "expr.indent",
+           "unterminated string literal": "expr.unterminated_string"}
 _NUMBER = re.compile(r"(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d[\d_]*)?")
 _NUMBER_LIKE = re.compile(r"(?<![\w.])(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][+-]?\d[\d_]*)?[\w.]*")
 
 
-class InputError(ValueError):
-    """A missing, unknown or bad input value; ``name`` is the input."""
+class InputError(Coded, ValueError):
+    """A missing, unknown or bad input value; ``name`` is the input. ``code`` and
+    ``params`` say it as data where the message has a code (:data:`MESSAGES`)."""
 
     def __init__(self, message: str, name: str):
         super().__init__(message)
         self.name = name
 
+    @classmethod
+    def said(cls, code: str, name: str, **params: Any) -> InputError:
+        """The error ``code`` of :data:`MESSAGES` about input ``name``."""
+        return cls(MESSAGES.say(code, name=name, **params), name).coded(code, name=name,
+                                                                        **params)
 
-class ExpressionError(ValueError):
+
+class ExpressionError(Coded, ValueError):
     """An expression that is not allowed or not understood, with where it is.
 
     ``offset`` and ``end_offset`` index the characters of ``text`` (0-based, end
     excluded); ``line`` and ``column`` are 1-based; ``part`` is the offending text and
-    ``reason`` the message without the position.
+    ``reason`` the message without the position. ``code`` and ``params`` are the reason
+    as data (:data:`MESSAGES`), for a page that words it in another language.
     """
 
     def __init__(self, reason: str, text: str, offset: int, end_offset: int | None = None):
@@ -100,6 +163,12 @@ class ExpressionError(ValueError):
             f"column {self.column}"
         shown = self.part if len(self.part) <= 40 else self.part[:37] + "..."
         super().__init__(f"{reason} (at {where}: {shown!r})" if shown else f"{reason} (at {where})")
+
+    @classmethod
+    def said(cls, code: str, text: str, offset: int, end_offset: int | None = None,
+             **params: Any) -> ExpressionError:
+        """The refusal ``code`` of :data:`MESSAGES` at ``text[offset:end_offset]``."""
+        return cls(MESSAGES.say(code, **params), text, offset, end_offset).coded(code, **params)
 
 
 @dataclass(frozen=True)
@@ -149,39 +218,52 @@ class _Positions:
 def parse(text: str) -> Expression:
     """Check ``text`` against the whitelist and return its :class:`Expression`."""
     if not isinstance(text, str):
-        raise ExpressionError(f"an expression is text, not {type(text).__name__}", "", 0)
+        raise ExpressionError.said("expr.not_text", "", 0, kind=type(text).__name__)
     if len(text) > MAX_LENGTH:
-        raise ExpressionError(f"the expression is too long ({len(text)} characters; at most "
-                              f"{MAX_LENGTH})", text, MAX_LENGTH, len(text))
+        raise ExpressionError.said("expr.too_long", text, MAX_LENGTH, len(text),
+                                   length=len(text), max=MAX_LENGTH)
     for i, ch in enumerate(text):
         if ch == "#":
-            raise ExpressionError("comments (#) are not allowed", text, i)
+            raise ExpressionError.said("expr.comment", text, i)
         if ch == "\\" or not (ch.isprintable() or ch in "\n\t\r"):
-            raise ExpressionError(f"the character {ch!r} is not allowed", text, i)
+            raise ExpressionError.said("expr.character", text, i, char=ch)
     # Python's tokenizer warns about "1if" and "\o": refuse them before it sees them
     for m in _NUMBER_LIKE.finditer(text):
         if not _NUMBER.fullmatch(m.group()):
-            raise ExpressionError(f"{m.group()!r} is not a number (write numbers such as 2, "
-                                  "0.5 or 1e-3, with a space before a name)", text,
-                                  m.start(), m.end())
+            raise ExpressionError.said("expr.bad_number", text, m.start(), m.end(),
+                                       part=m.group())
     body = text.lstrip()
     if not body.strip():
-        raise ExpressionError(f"the expression is empty: write for example (x + y) ** 2 "
-                              f"({ALLOWED})", text, 0, len(text))
+        raise ExpressionError.said("expr.empty", text, 0, len(text))
     shift = len(text) - len(body)
     try:
         tree = ast.parse(body, mode="eval")
     except SyntaxError as exc:
-        reason = "nested too deeply" if "nested" in str(exc.msg) else str(exc.msg)
         if not exc.offset:  # the parser ran out of text
             end = len(text.rstrip())
-            raise ExpressionError("the expression is incomplete: something is missing at "
-                                  "its end", text, end - 1, end) from None
+            raise ExpressionError.said("expr.incomplete", text, end - 1, end) from None
         start, end = _syntax_span(exc, body)
-        raise ExpressionError(reason, text, start + shift, end + shift) from None
+        code, params = _syntax_code(str(exc.msg))
+        raise ExpressionError.said(code, text, start + shift, end + shift, **params) from None
     except (RecursionError, MemoryError, ValueError):
-        raise ExpressionError("nested too deeply", text, 0, len(text)) from None
+        raise ExpressionError.said("expr.nested", text, 0, len(text)) from None
     return _Reader(text, _Positions(body, shift)).read(tree.body)
+
+
+def _syntax_code(msg: str) -> tuple[str, dict[str, str]]:
+    """The code of one of Python's SyntaxError messages (and its params)."""
+    if "nested" in msg:
+        return "expr.nested", {}
+    closed = re.fullmatch(r"'(.)' was never closed", msg)
+    if closed:
+        return "expr.never_closed", {"bracket": closed.group(1)}
+    unmatched = re.fullmatch(r"unmatched '(.)'", msg)
+    if unmatched:
+        return "expr.unmatched", {"bracket": unmatched.group(1)}
+    for start, code in _SYNTAX.items():
+        if msg.startswith(start):
+            return code, {}
+    return "expr.syntax", {"reason": msg}
 
 
 def _syntax_span(exc: SyntaxError, body: str) -> tuple[int, int]:
@@ -204,9 +286,9 @@ class _Reader:
         self.names: dict[str, int] = {}  # name -> offset of its first use
         self.operations = 0
 
-    def fail(self, reason: str, node: ast.AST | tuple[int, int]) -> ExpressionError:
+    def fail(self, code: str, node: ast.AST | tuple[int, int], **params: Any) -> ExpressionError:
         start, end = node if isinstance(node, tuple) else self.pos.span(node)
-        return ExpressionError(reason, self.text, start, end)
+        return ExpressionError.said(code, self.text, start, end, **params)
 
     def read(self, top: ast.AST) -> Expression:
         done: dict[int, Op] = {}
@@ -214,7 +296,7 @@ class _Reader:
         while stack:
             node, depth, ready = stack.pop()
             if depth > MAX_DEPTH:
-                raise self.fail(f"nested too deeply (more than {MAX_DEPTH} levels)", node)
+                raise self.fail("expr.nested_max", node, max=MAX_DEPTH)
             if not ready:
                 stack.append((node, depth, True))
                 stack.extend((child, depth + 1, False)
@@ -223,8 +305,7 @@ class _Reader:
             done[id(node)] = self.op(node, [done[id(c)] for c in self.children(node)])
         root = done[id(top)]
         if self.operations == 0:
-            raise self.fail("the expression computes nothing: write an operation, for "
-                            "example x * 2", top)
+            raise self.fail("expr.computes_nothing", top)
         names = tuple(sorted(self.names, key=self.names.__getitem__))
         return Expression(self.text, root, names, self.operations)
 
@@ -233,15 +314,14 @@ class _Reader:
         if isinstance(node, ast.BinOp):
             if type(node.op) not in BINARY and not isinstance(node.op, ast.Pow):
                 symbol = _OTHER_OPERATORS.get(type(node.op), type(node.op).__name__)
-                raise self.fail(f"the operator {symbol} is not allowed ({ALLOWED})",
-                                self.operator(node, symbol))
+                raise self.fail("expr.operator", self.operator(node, symbol), symbol=symbol)
             if isinstance(node.op, ast.Pow):
                 return [node.left]  # the exponent is checked as a number in op()
             return [node.left, node.right]
         if isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, (ast.USub, ast.UAdd)):
                 symbol = _OTHER_OPERATORS.get(type(node.op), type(node.op).__name__)
-                raise self.fail(f"the operator {symbol} is not allowed ({ALLOWED})", node)
+                raise self.fail("expr.operator", node, symbol=symbol)
             return [node.operand]
         if isinstance(node, ast.Call):
             self.check_call(node)
@@ -250,9 +330,10 @@ class _Reader:
             return []
         if isinstance(node, ast.Attribute):
             start = self.pos.span(node.value)[1]
-            raise self.fail("attribute access (.) is not allowed", (start, self.pos.span(node)[1]))
-        what = _WHAT.get(type(node), type(node).__name__)
-        raise self.fail(f"{what} is not allowed ({ALLOWED})", node)
+            raise self.fail("expr.attribute", (start, self.pos.span(node)[1]))
+        if type(node) in _WHAT:
+            raise self.fail(f"expr.no_{_WHAT[type(node)][0]}", node)
+        raise self.fail("expr.not_allowed", node, what=type(node).__name__)
 
     def operator(self, node: ast.BinOp, symbol: str) -> tuple[int, int]:
         start, end = self.pos.span(node.left)[1], self.pos.span(node.right)[0]
@@ -262,24 +343,25 @@ class _Reader:
     def check_call(self, node: ast.Call) -> None:
         if not isinstance(node.func, ast.Name):
             if isinstance(node.func, ast.Attribute):
-                raise self.fail("attribute access (.) is not allowed", node.func)
-            raise self.fail(f"only {', '.join(FUNCTIONS)} can be called", node.func)
+                raise self.fail("expr.attribute", node.func)
+            raise self.fail("expr.call_only", node.func, functions=list(FUNCTIONS))
         name = node.func.id
         if name not in FUNCTIONS:
-            raise self.fail(f"calling {name} is not allowed: the functions are "
-                            f"{', '.join(FUNCTIONS)}", node.func)
+            raise self.fail("expr.call", node.func, name=name, functions=list(FUNCTIONS))
         if node.keywords:
-            raise self.fail(f"{name}() takes no keyword arguments", node.keywords[0])
+            raise self.fail("expr.keywords", node.keywords[0], name=name)
         if len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
-            raise self.fail(f"{name}() takes exactly one argument", node)
+            raise self.fail("expr.one_argument", node, name=name)
 
     def op(self, node: ast.AST, args: list[Op]) -> Op:
         start, end = self.pos.span(node)
         if isinstance(node, ast.Constant):
             return Op("number", value=self.number(node), offset=start, end=end)
         if isinstance(node, ast.Name):
+            if node.id in CONSTANTS:
+                return Op("number", value=CONSTANTS[node.id], offset=start, end=end)
             if node.id in FUNCTIONS:
-                raise self.fail(f"{node.id} is a function: write {node.id}(...)", node)
+                raise self.fail("expr.function_name", node, name=node.id)
             self.names[node.id] = min(start, self.names.get(node.id, start))
             return Op("name", value=node.id, offset=start, end=end)
         if isinstance(node, ast.UnaryOp):
@@ -301,20 +383,21 @@ class _Reader:
     def count(self, op: Op, node: ast.AST) -> Op:
         self.operations += 1
         if self.operations > MAX_OPERATIONS:
-            raise self.fail(f"too many operations (more than {MAX_OPERATIONS})", node)
+            raise self.fail("expr.too_many", node, max=MAX_OPERATIONS)
         return op
 
     def number(self, node: ast.Constant) -> float:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            what = "text" if isinstance(v, (str, bytes)) else repr(v)
-            raise self.fail(f"{what} is not a number ({ALLOWED})", node)
+            if isinstance(v, (str, bytes)):
+                raise self.fail("expr.text_value", node)
+            raise self.fail("expr.constant", node, value=repr(v))
         try:
             v = float(v)
         except OverflowError:
             v = math.inf
         if not math.isfinite(v):
-            raise self.fail("the number is too large", node)
+            raise self.fail("expr.number_too_large", node)
         return v
 
     def exponent(self, node: ast.AST) -> float:
@@ -324,10 +407,10 @@ class _Reader:
             sign = -1 if isinstance(node.op, ast.USub) else 1
             inner = node.operand
         if not isinstance(inner, ast.Constant):
-            raise self.fail("the exponent of ** must be a number, such as 2 or -0.5", node)
+            raise self.fail("expr.exponent_not_number", node)
         n = sign * self.number(inner)
         if abs(n) > MAX_EXPONENT:
-            raise self.fail(f"the exponent is too large (at most {MAX_EXPONENT} in size)", node)
+            raise self.fail("expr.exponent_too_large", node, max=MAX_EXPONENT)
         return n
 
 
@@ -337,13 +420,13 @@ def real_number(name: str, value: Any) -> np.float64:
                                                                       np.floating)):
         if not (isinstance(value, np.ndarray) and value.ndim == 0
                 and value.dtype.kind in "iuf"):
-            raise InputError(f"input {name!r} must be a real number, got {_shown(value)}", name)
+            raise InputError.said("expr.input_not_real", name, got=_shown(value))
     try:
         v = np.float64(value)
     except OverflowError:
         v = np.float64(np.inf)
     if not np.isfinite(v):
-        raise InputError(f"input {name!r} must be a finite number, got {_shown(value)}", name)
+        raise InputError.said("expr.input_not_finite", name, got=_shown(value))
     return v
 
 
@@ -361,30 +444,43 @@ def build(expression: Expression, inputs: dict[str, Any], graph):
     """
     for name in expression.names:
         if name not in inputs:
-            raise InputError(f"the expression uses {name!r}: give it a value "
-                             f"({name}=...)", name)
+            raise InputError.said("expr.input_missing", name)
     for name in inputs:
         if name not in expression.names:
-            used = ", ".join(expression.names) or "no names"
-            raise InputError(f"input {name!r} is not used by the expression (it uses "
-                             f"{used})", name)
+            if not expression.names:
+                raise InputError.said("expr.input_unused_none", name)
+            raise InputError.said("expr.input_unused", name, used=list(expression.names))
     values = {name: real_number(name, inputs[name]) for name in expression.names}
     with np.errstate(all="ignore"), graph as g:
         g.quiet = True  # IEEE values, also when it reruns
-        held = dict(zip(expression.names, g.inputs(**values), strict=True))
-        done: dict[int, Any] = {}
-        stack = [(expression.root, False)]
-        while stack:
-            op, ready = stack.pop()
-            if id(op) in done:
-                continue
-            if not ready:
-                stack.append((op, True))
-                stack.extend((a, False) for a in reversed(op.args))  # left first
-                continue
-            done[id(op)] = _compute(op, [done[id(a)] for a in op.args], held)
+        _run(expression, dict(zip(expression.names, g.inputs(**values), strict=True)))
         g.backward(1)
     return g
+
+
+def evaluate(expression: Expression, values: dict[str, Any]) -> Any:
+    """The value of ``expression`` at ``values`` (numbers or arrays, which broadcast),
+    computed by the same node layers and recording nothing: the output over a whole
+    range of one input at once (the lab's sliders stay where the value is finite)."""
+    with np.errstate(all="ignore"):
+        return _run(expression, {n: np.asarray(values[n], dtype=np.float64)
+                                 for n in expression.names})
+
+
+def _run(expression: Expression, held: dict[str, Any]) -> Any:
+    """Every operation of ``expression`` on the values ``held`` (name -> value)."""
+    done: dict[int, Any] = {}
+    stack = [(expression.root, False)]
+    while stack:
+        op, ready = stack.pop()
+        if id(op) in done:
+            continue
+        if not ready:
+            stack.append((op, True))
+            stack.extend((a, False) for a in reversed(op.args))  # left first
+            continue
+        done[id(op)] = _compute(op, [done[id(a)] for a in op.args], held)
+    return done[id(expression.root)]
 
 
 def _compute(op: Op, args: list, held: dict) -> Any:

@@ -40,8 +40,7 @@ import numpy as np
 
 from chainrule.core import base
 from chainrule.core.base import Layer, distinct, recording
-from chainrule.core.gradient import numerical_gradient
-from chainrule.graph import draw, expression
+from chainrule.graph import draw, expression, numerical
 from chainrule.graph.parts import Edge, Node
 from chainrule.graph.snapshot import GraphState
 
@@ -214,10 +213,10 @@ class Graph:
         """
         start = self._start_edge(output, "Graph.backward")
         path = self._path(start)
-        self._check_fresh(path, "Graph.backward")
+        self.check_fresh(path, "Graph.backward")
         grad: dict[int, Any] = {start.index: _seed(dout, start.value)}  # edge -> gradient
         local: dict[int, tuple] = {}  # node -> what its backward returned
-        with self._errstate():
+        with self.errstate():
             for node in reversed(path):
                 if grad.get(node.output.index) is None:
                     continue  # every gradient towards it was None (labels, say)
@@ -259,7 +258,8 @@ class Graph:
                     todo.append(edge.producer)
         return [self.nodes[i] for i in sorted(seen)]
 
-    def _check_fresh(self, nodes: list[Node], who: str) -> None:
+    def check_fresh(self, nodes: list[Node], who: str) -> None:
+        """Refuse (``ValueError``, ``who`` speaking) a node whose layer was called since."""
         for node in nodes:
             now = base.forward_token(node.layer)
             if now == node.token:
@@ -274,7 +274,8 @@ class Graph:
                 "remembers only its last forward, so give each use its own layer (as the "
                 "book does), or g.rerun() to recompute the graph")
 
-    def _errstate(self):
+    def errstate(self):
+        """``np.errstate(all="ignore")`` for a ``quiet`` graph, else nothing."""
         return np.errstate(all="ignore") if self.quiet else contextlib.nullcontext()
 
     def forward_order(self) -> list[int]:
@@ -312,7 +313,7 @@ class Graph:
         try:
             for name, edge in targets.items():
                 edge.value = inputs[name]
-            self._replay(self.nodes)
+            self.replay(self.nodes)
             if self._has_grads:
                 self.backward(self._dout, output=self._start)
         except BaseException:
@@ -320,9 +321,9 @@ class Graph:
             raise
         return self
 
-    def _replay(self, nodes: list[Node]) -> None:
+    def replay(self, nodes: list[Node]) -> None:
         """Call the nodes' forwards again (unrecorded) and store their outputs."""
-        with base.paused(), self._errstate():
+        with base.paused(), self.errstate():
             for node in nodes:
                 args, kwargs = node.call_values()
                 node.output.value = node.layer.forward(*args, **kwargs)
@@ -335,50 +336,35 @@ class Graph:
         result), read as ``sum(dout * output)`` with backward's ``dout`` (1 before
         any backward), so the result is comparable with ``grad(key)``. ``key`` is a
         name, a recorded value or an :class:`Edge`, input or intermediate. A number
-        for a scalar edge; for an array edge an array of its shape, computed in
-        float64 with :func:`chainrule.core.gradient.numerical_gradient`. Only the nodes
+        for a scalar edge, an array of its shape for an array edge: computed in
+        float64 whatever the edge's dtype, each element moved by the relative step
+        ``h · max(|x|, 1)`` (:func:`chainrule.core.gradient.step_for`). Only the nodes
         downstream of the edge run again (a layer with a ``fix_mask`` attribute, such
         as Dropout, with it set, so that it reuses its recorded mask), and the graph,
         its layers and their cached state (random generators included) are left
-        exactly as they were.
+        exactly as they were. :meth:`check` says whether it agrees with backprop, or
+        why it cannot.
         """
-        edge = self[key]
-        start = self._start if self._start is not None else self.output
-        seed = _seed(self._dout if self._start is not None else 1, start.value)
-        value = edge.value
-        kind = np.asarray(value).dtype.kind if value is not None else "O"
-        if np.ndim(value) == 0 and kind not in "iuf":
-            raise TypeError(f"Graph.numerical_grad: {edge!r} is not a real number")
-        if np.ndim(value) > 0 and kind != "f":
-            raise TypeError(f"Graph.numerical_grad: {edge!r} holds {np.asarray(value).dtype} "
-                            "values (labels or indices?): no derivative")
-        downstream = self._downstream(edge, start)
-        self._check_fresh(downstream, "Graph.numerical_grad")
-        saved = GraphState(self, downstream)
-        random = [n.layer for n in downstream if hasattr(n.layer, "fix_mask")]
+        return numerical.numerical_grad(self, key, h)
 
-        def f(_=None) -> float:
-            saved.restore_layers()  # the same state every time
-            for layer in random:
-                layer.fix_mask = True  # Dropout: the recorded mask, not a new one
-            self._replay(downstream)
-            return float(np.sum(seed * start.value))
+    def check(self, key: Any, h: float = 1e-4) -> numerical.EdgeCheck:
+        """An edge's gradient against its numerical derivative: ``agree`` by
+        :func:`chainrule.core.gradient.compare`, or ``None`` with the ``reason`` (a
+        message: a value outside a function's domain, an overflow, a kink,
+        cancellation) where the central difference cannot be a derivative; see
+        :mod:`chainrule.graph.numerical`."""
+        return numerical.check(self, key, h)
 
-        try:
-            with self._errstate():
-                if np.ndim(value) == 0:
-                    edge.value = value + h
-                    f_plus = f()
-                    edge.value = value - h
-                    f_minus = f()
-                    return (f_plus - f_minus) / (2 * h)
-                x = np.array(value, dtype=np.float64)
-                edge.value = x
-                return numerical_gradient(f, x, h)
-        finally:
-            saved.restore()
+    @property
+    def backward_start(self) -> Edge:
+        """Where the last backward started, else the last call's result."""
+        return self._start if self._start is not None else self.output
 
-    def _downstream(self, edge: Edge, start: Edge) -> list[Node]:
+    def seed_of(self, start: Edge) -> Any:
+        """The gradient backward starts ``start`` with (``dout``, 1 before any)."""
+        return _seed(self._dout if self._start is not None else 1, start.value)
+
+    def downstream(self, edge: Edge, start: Edge) -> list[Node]:
         """The nodes between ``edge`` and ``start`` that its value reaches, in order."""
         last = start.producer.index
         seen: set[int] = set()

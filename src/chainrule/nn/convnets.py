@@ -21,10 +21,20 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from chainrule.core.conv import Convolution, Pooling, conv_output_size
+from chainrule.core.conv import Convolution, Pooling
 from chainrule.core.gradient import numerical_gradient
 from chainrule.core.layers import Affine, Dropout, Relu, SoftmaxWithLoss
 from chainrule.core.rng import copy_rng, make_rng
+from chainrule.nn.convshapes import (
+    activation_values,
+    check_params,
+    conv_param_value,
+    conv_shape,
+    expect_keys,
+    input_dim_value,
+    pool_shape,
+    size_value,
+)
 from chainrule.nn.init import init_std
 from chainrule.nn.network import accuracy_of, predict_in_chunks
 from chainrule.store.npz import NpzError, read_npz, write_npz
@@ -36,8 +46,6 @@ BOOK_DEEP_CONV_PARAMS = tuple(
     {"filter_num": n, "filter_size": 3, "pad": p, "stride": 1}
     for n, p in ((16, 1), (16, 1), (32, 1), (32, 2), (64, 1), (64, 1)))
 """DeepConvNet's six 3x3 convolutions (the book's ``conv_param_1`` .. ``conv_param_6``)."""
-
-_CONV_KEYS = ("filter_num", "filter_size", "pad", "stride")
 
 
 class _ConvNet:
@@ -56,12 +64,24 @@ class _ConvNet:
 
     def _build(self, config: dict, params: dict[str, np.ndarray],
                rng: np.random.Generator) -> None:
-        _check_params(type(self).__name__, params, self._weight_shapes(config))
+        check_params(type(self).__name__, params, self._weight_shapes(config))
         self._config, self.params, self.rng = config, params, rng
         self.input_dim = tuple(config["input_dim"])
         self._make_layers(config, params, rng)
 
     # -------------------------------------------------------------- description
+
+    @classmethod
+    def sizes(cls, config: Mapping) -> tuple[int, int, str]:
+        """``(parameters, values per image, largest layer)`` of the network ``config``
+        describes (as from :meth:`config`; checked), computed before anything is
+        allocated: see :func:`~chainrule.nn.convshapes.activation_values`."""
+        config = cls._checked_config(dict(config))
+        shapes = cls._weight_shapes(config)
+        params = sum(math.prod(s) + (s[0] if len(s) == 4 else s[1]) for s in shapes)
+        per_image, largest = activation_values(tuple(config["input_dim"]),
+                                               cls._convolutions(config), shapes)
+        return params, per_image, largest
 
     @property
     def lastLayer(self) -> SoftmaxWithLoss:  # noqa: N802 - the book's chapter-5 name
@@ -242,20 +262,25 @@ class SimpleConvNet(_ConvNet):
     def _weight_shapes(config: dict) -> list[tuple[int, ...]]:
         c, h, w = config["input_dim"]
         p = config["conv_param"]
-        conv = _conv_shape((c, h, w), p, "conv_param")
-        pooled = _pool_shape(conv)
+        conv = conv_shape((c, h, w), p, "conv_param")
+        pooled = pool_shape(conv)
         return [(p["filter_num"], c, p["filter_size"], p["filter_size"]),
                 (math.prod(pooled), config["hidden_size"]),
                 (config["hidden_size"], config["output_size"])]
 
+    @staticmethod
+    def _convolutions(config: dict) -> list[tuple[dict, bool]]:
+        """Each convolution's parameters, and whether pooling follows it."""
+        return [(config["conv_param"], True)]
+
     @classmethod
     def _checked_config(cls, config: dict) -> dict:
-        _expect_keys(config, ("class", "input_dim", "conv_param", "hidden_size", "output_size"),
+        expect_keys(config, ("class", "input_dim", "conv_param", "hidden_size", "output_size"),
                      "SimpleConvNet")
-        out = {"class": "SimpleConvNet", "input_dim": _input_dim(config["input_dim"]),
-               "conv_param": _conv_param(config["conv_param"], "conv_param"),
-               "hidden_size": _size(config["hidden_size"], "hidden_size"),
-               "output_size": _size(config["output_size"], "output_size")}
+        out = {"class": "SimpleConvNet", "input_dim": input_dim_value(config["input_dim"]),
+               "conv_param": conv_param_value(config["conv_param"], "conv_param"),
+               "hidden_size": size_value(config["hidden_size"], "hidden_size"),
+               "output_size": size_value(config["output_size"], "output_size")}
         cls._weight_shapes(out)  # the filter must fit the image
         return out
 
@@ -313,15 +338,20 @@ class DeepConvNet(_ConvNet):
         shapes = []
         for i, p in enumerate(config["conv_params"]):
             shapes.append((p["filter_num"], shape[0], p["filter_size"], p["filter_size"]))
-            shape = _conv_shape(shape, p, f"conv_param_{i + 1}")
+            shape = conv_shape(shape, p, f"conv_param_{i + 1}")
             if i % 2 == 1:
-                shape = _pool_shape(shape)
+                shape = pool_shape(shape)
         hidden, output = config["hidden_size"], config["output_size"]
         return [*shapes, (math.prod(shape), hidden), (hidden, output)]
 
+    @staticmethod
+    def _convolutions(config: dict) -> list[tuple[dict, bool]]:
+        """Each convolution's parameters, and whether pooling follows it."""
+        return [(p, i % 2 == 1) for i, p in enumerate(config["conv_params"])]
+
     @classmethod
     def _checked_config(cls, config: dict) -> dict:
-        _expect_keys(config, ("class", "input_dim", "conv_params", "hidden_size", "output_size",
+        expect_keys(config, ("class", "input_dim", "conv_params", "hidden_size", "output_size",
                               "dropout_ratio"), "DeepConvNet")
         params = config["conv_params"]
         if not isinstance(params, (list, tuple)) or len(params) != 6:
@@ -330,11 +360,11 @@ class DeepConvNet(_ConvNet):
         if not (isinstance(ratio, (int, float, np.floating)) and not isinstance(ratio, bool)
                 and 0 <= ratio < 1):
             raise ValueError(f"DeepConvNet: dropout_ratio must be in [0, 1), got {ratio!r}")
-        out = {"class": "DeepConvNet", "input_dim": _input_dim(config["input_dim"]),
-               "conv_params": [_conv_param(p, f"conv_param_{i}") for i, p in
+        out = {"class": "DeepConvNet", "input_dim": input_dim_value(config["input_dim"]),
+               "conv_params": [conv_param_value(p, f"conv_param_{i}") for i, p in
                                enumerate(params, 1)],
-               "hidden_size": _size(config["hidden_size"], "hidden_size"),
-               "output_size": _size(config["output_size"], "output_size"),
+               "hidden_size": size_value(config["hidden_size"], "hidden_size"),
+               "output_size": size_value(config["output_size"], "output_size"),
                "dropout_ratio": float(ratio)}
         cls._weight_shapes(out)  # every window must fit
         return out
@@ -373,76 +403,7 @@ def _pooled_first(layers: Sequence) -> list:
     return order
 
 
-# ---------------------------------------------------------------- checks and shapes
-
-
-def _expect_keys(config: dict, keys: tuple[str, ...], name: str) -> None:
-    missing = [k for k in keys if k not in config]
-    extra = [k for k in config if k not in keys]
-    if missing or extra or config["class"] != name:
-        raise ValueError(f"{name}: bad config (class {config.get('class')!r}, missing "
-                         f"{missing}, unknown {extra})")
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _size(v, what: str, low: int = 1) -> int:
-    if not _is_int(v) or v < low:
-        raise ValueError(f"{what} must be an integer >= {low}, got {v!r}")
-    return int(v)
-
-
-def _input_dim(dim) -> list[int]:
-    if isinstance(dim, (str, bytes)) or not isinstance(dim, Sequence) or len(dim) != 3:
-        raise ValueError(f"input_dim must be (channels, height, width), got {dim!r}")
-    return [_size(v, "input_dim") for v in dim]
-
-
-def _conv_param(p, what: str) -> dict:
-    if not isinstance(p, Mapping) or set(p) != set(_CONV_KEYS):
-        raise ValueError(f"{what} must have the keys {', '.join(_CONV_KEYS)}, got {p!r}")
-    return {"filter_num": _size(p["filter_num"], f"{what}['filter_num']"),
-            "filter_size": _size(p["filter_size"], f"{what}['filter_size']"),
-            "pad": _size(p["pad"], f"{what}['pad']", 0),
-            "stride": _size(p["stride"], f"{what}['stride']")}
-
-
-def _conv_shape(shape: tuple[int, ...], p: dict, what: str) -> tuple[int, int, int]:
-    """``(C, H, W)`` after the convolution ``p``; a ValueError if the filter does not fit."""
-    _, h, w = shape
-    oh, ow = (conv_output_size(s, p["filter_size"], p["stride"], p["pad"]) for s in (h, w))
-    if oh < 1 or ow < 1:
-        raise ValueError(f"{what}: a {p['filter_size']}x{p['filter_size']} filter with pad "
-                         f"{p['pad']} does not fit a {h}x{w} input")
-    return p["filter_num"], oh, ow
-
-
-def _pool_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
-    c, h, w = shape
-    if h < 2 or w < 2:
-        raise ValueError(f"2x2 pooling does not fit a {h}x{w} input")
-    return c, h // 2, w // 2
-
-
-def _check_params(name: str, params: Mapping[str, np.ndarray],
-                  shapes: list[tuple[int, ...]]) -> None:
-    expected = {}
-    for i, shape in enumerate(shapes, 1):
-        expected[f"W{i}"] = shape
-        expected[f"b{i}"] = (shape[0] if len(shape) == 4 else shape[1],)
-    if set(params) != set(expected):
-        raise ValueError(f"{name}: expected parameters {sorted(expected)}, got {sorted(params)}")
-    for k, shape in expected.items():
-        p = params[k]
-        if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
-            raise ValueError(f"{name}: parameter {k} must be a floating numpy array")
-        if p.shape != shape:
-            raise ValueError(f"{name}: parameter {k}: expected shape {shape}, got {p.shape}")
-    if len({p.dtype for p in params.values()}) != 1:
-        raise ValueError(f"{name}: parameters must share one dtype, got "
-                         f"{sorted({str(p.dtype) for p in params.values()})}")
+# ---------------------------------------------------------------- weights
 
 
 def _drawn(shapes: list[tuple[int, ...]], weight_init_std, rng, dtype) -> dict[str, np.ndarray]:

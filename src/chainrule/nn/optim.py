@@ -45,7 +45,7 @@ def _zeros(p) -> np.ndarray:
 def _check_rate(name: str, what: str, value: float, *, low_inclusive: bool = True) -> None:
     ok = (0 <= value < 1) if low_inclusive else (value > 0)
     if not (ok and np.isfinite(value)):
-        want = "in [0, 1)" if low_inclusive else "positive"
+        want = "in [0, 1)" if low_inclusive else "a finite number > 0"
         raise ValueError(f"{name}: {what} must be {want}, got {value}")
 
 
@@ -56,8 +56,7 @@ class SGD:
     """The names of the state arrays kept per parameter (none)."""
 
     def __init__(self, lr: float = 0.01):
-        if not lr > 0:
-            raise ValueError(f"SGD: learning rate must be positive, got {lr}")
+        _check_rate("SGD", "learning rate", lr, low_inclusive=False)
         self.lr = lr
 
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
@@ -250,12 +249,17 @@ class Adam(_Stateful):
         """The book's name for the step counter ``t``."""
         return self.t
 
+    def lr_t(self, t: int) -> float:
+        """The bias-corrected step size of update ``t`` (1 for the first):
+        ``lr * sqrt(1 - beta2**t) / (1 - beta1**t)``."""
+        return float(self.lr * np.sqrt(1.0 - self.beta2 ** t) / (1.0 - self.beta1 ** t))
+
     def update(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         state = self._slots(params)
         m, v = state["m"], state["v"]
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        lr_t = float(self.lr * np.sqrt(1.0 - b2 ** self.t) / (1.0 - b1 ** self.t))
+        lr_t = self.lr_t(self.t)
         for key in params:
             p, g = params[key], grads[key]
             if _same_layout(p, g, m[key], v[key]):

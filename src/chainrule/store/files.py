@@ -9,6 +9,7 @@ stack.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -103,6 +104,78 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
+# ---------------------------------------------------------------- files of one's own
+
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+"""``os.O_NOFOLLOW`` where the system has it (0 elsewhere: :func:`open_own` then checks
+the path with ``lstat`` first)."""
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+class NotRegularFile(OSError):
+    """A path that should be a plain file of one's own is a link, a FIFO, a folder...
+    (the message names it and says what it is)."""
+
+    def __init__(self, path: str | os.PathLike, kind: str):
+        super().__init__(errno.EINVAL, f"{path} is {kind}, not a regular file")
+        self.path, self.kind = Path(path), kind
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def file_kind(mode: int) -> str:
+    """``a symbolic link``, ``a FIFO``, ``a folder``... for a ``st_mode``."""
+    for test, kind in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISDIR, "a folder"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(mode):
+            return kind
+    return "a regular file" if stat.S_ISREG(mode) else "not a regular file"
+
+
+def check_regular(path: str | os.PathLike) -> bool:
+    """Whether ``path`` exists; :class:`NotRegularFile` if it is anything but a regular
+    file (a symbolic link included: it is not followed)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(path, file_kind(mode))
+    return True
+
+
+def open_own(path: str | os.PathLike, flags: int, mode: int = 0o644, *,
+             follow: bool = False) -> int:
+    """``os.open(path, flags, mode)`` for a regular file only: a symbolic link at ``path``
+    is not followed (unless ``follow``) and a FIFO never blocks; anything but a regular
+    file raises :class:`NotRegularFile` naming it. Other troubles raise ``OSError``."""
+    if not follow and not NOFOLLOW:
+        check_regular(path)  # no O_NOFOLLOW here: look first
+    try:
+        fd = os.open(path, flags | _NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+                     | (0 if follow else NOFOLLOW), mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.EISDIR, errno.EWOULDBLOCK):
+            try:  # a link not followed, a FIFO without a reader, a folder: say which
+                kind = file_kind((os.stat if follow else os.lstat)(path).st_mode)
+            except OSError:
+                raise exc from None
+            raise NotRegularFile(path, kind) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegularFile(path, file_kind(st.st_mode))
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 # ---------------------------------------------------------------- reading JSON
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -143,14 +216,18 @@ _JSON_NAMES = {dict: "object", list: "array", str: "string", int: "number", floa
 
 
 def read_json(path: str | os.PathLike, *, max_bytes: int = JSON_MAX_BYTES,
-              max_depth: int = JSON_MAX_DEPTH, expect: type | None = None) -> Any:
+              max_depth: int = JSON_MAX_DEPTH, expect: type | None = None,
+              follow: bool = True) -> Any:
     """The JSON value in ``path`` (UTF-8), read only if it is at most ``max_bytes`` long
     and nests at most ``max_depth`` deep; ``expect`` (e.g. ``dict``) checks its type.
-    Raises ``ValueError`` naming the file for any of these; ``OSError`` (missing,
-    unreadable) passes through."""
-    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open()
-        raise ValueError(f"{path}: not a regular file")
-    with open(path, "rb") as f:
+    Raises ``ValueError`` naming the file for any of these and for anything but a
+    regular file (a FIFO is never waited for; with ``follow=False`` a symbolic link is
+    refused too); ``OSError`` (missing, unreadable) passes through."""
+    try:
+        fd = open_own(path, os.O_RDONLY, follow=follow)
+    except NotRegularFile as exc:
+        raise ValueError(str(exc)) from None
+    with open(fd, "rb") as f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ValueError(f"{path}: larger than the {max_bytes} bytes a JSON file may have here")

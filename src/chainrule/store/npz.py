@@ -75,11 +75,17 @@ class _Entry:
 
 def read_npz(path: str | os.PathLike, *, accept: Callable[[str], bool],
              read: Callable[[str], bool] = lambda key: True, limits: Limits = LIMITS,
-             kind: str = "file of this format") -> dict[str, np.ndarray]:
+             kind: str = "file of this format",
+             check: Callable[[dict[str, np.ndarray], dict[str, tuple[int, ...]]], None]
+             | None = None) -> dict[str, np.ndarray]:
     """The arrays of ``path`` whose keys pass ``read`` (all by default), native-endian
-    and C-ordered. Every key must pass ``accept`` (else: "not a ``kind``"). Raises
-    :class:`NpzError` (one line naming the file) for anything outside the limits or the
-    format, and ``FileNotFoundError`` for a missing file."""
+    and C-ordered. Every key must pass ``accept`` (else: "not a ``kind``"). ``check``,
+    if given, is called with the text entries to read (0-d, small: read first) and the
+    shape of every entry to read, before any other array is read: it raises to refuse
+    the file (so that sizes that follow from the text, such as a history no longer than
+    its run, are checked before the arrays are allocated). Raises :class:`NpzError`
+    (one line naming the file) for anything outside the limits or the format, and
+    ``FileNotFoundError`` for a missing file."""
     path = Path(path)
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block open()
@@ -100,7 +106,11 @@ def read_npz(path: str | os.PathLike, *, accept: Callable[[str], bool],
                 if total > limits.total_bytes:
                     raise NpzError(f"{path}: its arrays hold {total} bytes, more than the "
                                    f"limit of {limits.total_bytes}")
-                return {e.key: _data(zf, e, path) for e in wanted}
+                texts = {e.key: _data(zf, e, path) for e in wanted if e.dtype.kind == "U"}
+                if check is not None:
+                    check(dict(texts), {e.key: e.shape for e in wanted})
+                return {e.key: texts[e.key] if e.key in texts else _data(zf, e, path)
+                        for e in wanted}
     except FileNotFoundError:
         raise
     except NpzError:

@@ -14,9 +14,14 @@ format has, plain numeric dtypes, sizes within :data:`chainrule.store.npz.LIMITS
 entries are size- and depth-limited; the parameters must be float32 or float64, one
 dtype for all, finite, and fit the architecture: a pass forward and backward through a
 zero-filled copy of the network, on one zero input, must give every parameter a
-gradient of its own shape. ``meta``'s ``class_names`` (a name for every output) and
-``image_shape`` (as many pixels as inputs) are checked too. Anything else
-raises :class:`CheckpointError` with one line that names the file.
+gradient of its own shape; a convolutional network's activations, computed from its
+``net`` entry, must fit this machine's memory for 100 images at a time (what
+``chainrule evaluate`` predicts at once) before anything is allocated. ``meta``'s
+``class_names`` (a name for every output) and ``image_shape`` (as many pixels as
+inputs) are checked too. A checkpoint's history holds no more than its iteration's
+steps and rows, its optimizer arrays have the parameters' shapes: checked from the
+headers before they are read. Anything else raises :class:`CheckpointError` with one
+line that names the file.
 
 Every write goes to a temporary file in the destination folder, is flushed to disk,
 then renamed over the destination (``os.replace``): a crash leaves the old file or
@@ -39,6 +44,7 @@ from chainrule.nn.network import buffers_of
 from chainrule.nn.registry import UnknownNetwork, net_class
 from chainrule.store.files import JSON_MAX_DEPTH, loads_json
 from chainrule.store.npz import LIMITS, Limits, NpzError, json_array, read_npz, write_npz
+from chainrule.training.build import CONVNETS, check_conv_memory
 
 MODEL_FORMAT = "chainrule.model/1"
 CHECKPOINT_FORMAT = "chainrule.checkpoint/1"
@@ -83,7 +89,8 @@ def _read_npz(path: Path, limits: Limits, *, model_only: bool) -> dict[str, np.n
     try:
         arrays = read_npz(path, accept=accept, limits=limits,
                           read=(lambda k: _top(k) in _MODEL_ONLY) if model_only else
-                          (lambda k: True), kind="chainrule model or checkpoint")
+                          (lambda k: True), kind="chainrule model or checkpoint",
+                          check=None if model_only else _state_sizes(path))
     except NpzError as exc:
         raise CheckpointError(str(exc)) from None
     if _format(arrays) == MODEL_FORMAT:
@@ -91,6 +98,42 @@ def _read_npz(path: Path, limits: Limits, *, model_only: bool) -> dict[str, np.n
         if extra:
             raise CheckpointError(f"{path}: a model file has no {', '.join(extra)} entries")
     return arrays
+
+
+def _state_sizes(path: Path):
+    """A ``read_npz`` check: a checkpoint's history and optimizer arrays are only as large
+    as its run and its network allow (their headers against the ``trainer`` iteration and
+    the parameters' shapes), refused before they are read."""
+    def check(texts: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]]) -> None:
+        iteration = _iteration(texts, path)
+        for key, shape in shapes.items():
+            group, _, name = key.partition("/")
+            if group == "history":
+                size = math.prod(shape)
+                if len(shape) > 1 or size > max(iteration, 1):
+                    raise NpzError(f"{path}: {key} holds {size} values in shape {shape}, more "
+                                   f"than a run at iteration {iteration} can have")
+            elif group == "optimizer" and name != "t":
+                param = shapes.get(f"params/{name.partition('/')[2]}")
+                if param is None or shape != param:
+                    raise NpzError(f"{path}: {key} has shape {shape}, not the shape of a "
+                                   f"parameter of the network ({param})")
+    return check
+
+
+def _iteration(texts: dict[str, np.ndarray], path: Path) -> int:
+    """The ``trainer`` entry's iteration, checked."""
+    a = texts.get("trainer")
+    if a is None or a.ndim != 0:
+        raise NpzError(f"{path}: no 'trainer' entry; not a chainrule checkpoint")
+    try:
+        trainer = loads_json(str(a), max_depth=JSON_MAX_DEPTH, where=f"{path}: 'trainer'")
+    except ValueError as exc:
+        raise NpzError(str(exc)) from None
+    iteration = trainer.get("iteration") if isinstance(trainer, dict) else None
+    if not isinstance(iteration, int) or isinstance(iteration, bool) or iteration < 0:
+        raise NpzError(f"{path}: the 'trainer' iteration must be a count, got {iteration!r}")
+    return iteration
 
 
 def _json(arrays: dict[str, np.ndarray], key: str, path: Path) -> Any:
@@ -161,6 +204,12 @@ def _net_from(arrays: dict[str, np.ndarray], path: Path) -> tuple[Any, dict, int
     _check_floats(path, "params", params, one_dtype=True)
     _check_floats(path, "buffers", buffers)
     kwargs = {"buffers": buffers} if buffers else {}
+    if config["class"] in CONVNETS:  # its activations follow from the config: check first
+        try:
+            check_conv_memory(config, next(iter(params.values())).dtype,
+                              batch=getattr(cls, "chunk_size", None) or 1)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
     try:
         net = cls.from_config(config, params, **kwargs)
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
@@ -289,6 +338,26 @@ def load_model(path: str | os.PathLike):
 # ---------------------------------------------------------------- checkpoints
 
 
+def _check_history(history: Mapping[str, np.ndarray], iteration: int, path: Path) -> None:
+    """The history of a run at ``iteration``: rows measured before it, and no more step
+    losses than steps (``step_loss_from`` counts those left out)."""
+    start = history.get("step_loss_from")
+    if start is not None:
+        if start.ndim != 0 or start.dtype.kind not in "iu":
+            raise CheckpointError(f"{path}: history/step_loss_from must be a count")
+        steps = int(start) + math.prod(history.get("step_loss", np.empty(0)).shape)
+        if not 0 <= int(start) <= iteration or steps > iteration:
+            raise CheckpointError(f"{path}: history/step_loss_from ({int(start)}) and the "
+                                  f"step losses after it do not fit a run at iteration "
+                                  f"{iteration}")
+    rows = history.get("iteration")
+    if rows is not None and rows.size and (rows.dtype.kind not in "iu" or rows.min() < 0
+                                           or rows.max() >= iteration):
+        raise CheckpointError(f"{path}: history/iteration holds rows outside the run's "
+                              f"{iteration} steps")
+
+
+
 def save_checkpoint(path: str | os.PathLike, loop, *, meta: Mapping | None = None,
                     all_steps: bool = True) -> Path:
     """Save everything needed to resume ``loop`` exactly (see ``TrainingLoop.state_dict``;
@@ -329,6 +398,7 @@ def load_checkpoint(path: str | os.PathLike, *, limits: Limits = LIMITS) -> dict
         raise CheckpointError(f"{path}: the 'trainer' iteration must be a count, got "
                               f"{trainer['iteration']!r}")
     _net_from(arrays, path)
+    _check_history(_group(arrays, "history"), int(trainer["iteration"]), path)
     optimizer = _group(arrays, "optimizer")
     for k, a in optimizer.items():
         if a.dtype.kind == "f" and _non_finite(a):

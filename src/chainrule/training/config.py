@@ -16,6 +16,10 @@ from chainrule.nn.multilayer import ACTIVATIONS
 from chainrule.nn.optim import OPTIMIZERS, make_optimizer
 
 DTYPES = ("float32", "float64")
+MAX_ITERS = 10**9
+"""The most steps a run may have (``iters``, or ``epochs`` times the iterations per
+epoch): a run keeps every step's loss, 8 bytes on disk and about 32 in memory, so a
+billion steps is already 32 GB of history (and days of training)."""
 NETWORKS = ("mlp", "simple-conv", "deep-conv")
 """``TrainConfig.network``: the book's fully connected nets (chapters 5 and 6), or its
 SimpleConvNet (chapter 7) or DeepConvNet (chapter 8)."""
@@ -98,16 +102,17 @@ class TrainConfig:
             (is_finite(self.dropout) and 0 <= self.dropout < 1,
              f"dropout must be in [0, 1), got {self.dropout}"),
             (is_finite(self.weight_decay) and self.weight_decay >= 0,
-             f"weight_decay must be >= 0, got {self.weight_decay}"),
+             f"weight_decay must be a finite number >= 0, got {self.weight_decay}"),
             (str(self.optimizer).lower() in OPTIMIZERS,
              f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"),
             (self.lr is None or (is_finite(self.lr) and self.lr > 0),
-             f"lr must be positive, got {self.lr}"),
+             f"lr must be a finite number > 0, got {self.lr}"),
             (is_int(self.batch_size) and self.batch_size > 0,
              f"batch_size must be >= 1, got {self.batch_size}"),
-            (is_int(self.iters) and self.iters >= 0, f"iters must be >= 0, got {self.iters}"),
-            (self.epochs is None or (is_finite(self.epochs) and self.epochs >= 0),
-             f"epochs must be >= 0, got {self.epochs}"),
+            (is_int(self.iters) and 0 <= self.iters <= MAX_ITERS,
+             f"iters must be from 0 to {MAX_ITERS:,}, got {self.iters}"),
+            (self.epochs is None or (is_finite(self.epochs) and 0 <= self.epochs <= MAX_ITERS),
+             f"epochs must be a finite number from 0 to {MAX_ITERS:,}, got {self.epochs}"),
             (self.eval_every is None or (is_int(self.eval_every) and self.eval_every > 0),
              f"eval_every must be >= 1, got {self.eval_every}"),
             (is_int(self.seed) and self.seed >= 0, f"seed must be >= 0, got {self.seed}"),

@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from chainrule.core.messages import Coded
 from chainrule.store import files
+from chainrule.store.files import NotRegularFile, check_regular, open_own
 
 CONFIG, METRICS, CHECKPOINT, MODEL, SUMMARY = (
     "config.json", "metrics.csv", "checkpoint.npz", "model.npz", "summary.json")
 ACCURACY_PNG, LOSS_PNG = "accuracy.png", "loss.png"
 STEP_LOSS, LOCK = "step_loss.f64", ".run.lock"
+RUN_FILES = (CONFIG, METRICS, CHECKPOINT, MODEL, SUMMARY, ACCURACY_PNG, LOSS_PNG, STEP_LOSS,
+             LOCK)
+"""Every file a run writes in its folder."""
+_ATOMIC = "|".join(re.escape(n) for n in RUN_FILES if n not in (STEP_LOSS, LOCK))
+_LEFTOVER = re.compile(rf"\.({_ATOMIC})\.[0-9a-f]{{8}}\.tmp")
+"""The temporary file of an atomic write of a run's file (``.checkpoint.npz.1a2b3c4d.tmp``):
+only a SIGKILL leaves one behind."""
 CHECKPOINT_EVERY = 60.0
 """Seconds between two checkpoints when no evaluation comes sooner (a SIGKILL loses at
 most this much work); a MNIST TwoLayerNet checkpoint takes a few milliseconds."""
@@ -34,9 +44,10 @@ class RunBusy(RunError):
     """Another process (or another :class:`Run` in this one) trains in the folder."""
 
 
-class SaveError(RunError):
+class SaveError(Coded, RunError):
     """A run's file could not be written (a full disk, a lost permission...): the
-    message names the file and the last good checkpoint, which is kept."""
+    message names the file and the last good checkpoint, which is kept (``code`` and
+    ``params``: the same as data)."""
 
 
 class RunLock:
@@ -58,7 +69,10 @@ class RunLock:
         path = folder / LOCK
         while True:
             try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = open_own(path, os.O_RDWR | os.O_CREAT)  # never through a link
+            except NotRegularFile as exc:
+                raise RunError(f"cannot lock {folder} for training: {exc}; a run folder's "
+                               "files must be its own (remove it)") from None
             except OSError as exc:
                 raise RunError(f"cannot lock {folder} for training ({path.name}): "
                                f"{exc.strerror or exc}") from exc
@@ -66,7 +80,7 @@ class RunLock:
                 if not _try_lock(fd):
                     raise RunBusy(_busy_message(folder, _read_pid(fd)))
                 try:  # the file locked must still be the one in the folder
-                    same = os.path.samestat(os.fstat(fd), os.stat(path))
+                    same = os.path.samestat(os.fstat(fd), os.lstat(path))
                 except FileNotFoundError:
                     same = False
                 if same:
@@ -82,9 +96,9 @@ class RunLock:
     def check(cls, folder: Path) -> None:
         """:class:`RunBusy` if a process holds ``folder``'s lock (nothing is created)."""
         try:
-            fd = os.open(folder / LOCK, os.O_RDWR)
+            fd = open_own(folder / LOCK, os.O_RDWR)
         except OSError:
-            return  # no lock file: no one has trained here, or it cannot be opened
+            return  # no lock file (or not one of ours): no one trains here
         try:
             if not _try_lock(fd):
                 raise RunBusy(_busy_message(folder, _read_pid(fd)))
@@ -163,12 +177,94 @@ def new_run_dir(root: str | os.PathLike = "runs") -> Path:
     raise RunError(f"cannot create a new run folder in {root}")
 
 
+def check_run_files(path: Path) -> None:
+    """:class:`RunError` naming the first of a run's files in ``path`` that is a symbolic
+    link, a FIFO, a folder... anything but a regular file: a run never reads or writes
+    through one (its writes would land in the link's target)."""
+    for name in RUN_FILES:
+        try:
+            check_regular(path / name)
+        except NotRegularFile as exc:
+            raise RunError(f"{exc}; a run folder's files must be its own: remove it, or "
+                           "choose another folder") from None
+        except OSError as exc:
+            raise RunError(f"cannot read {path / name}: {exc.strerror or exc}") from exc
+
+
+def is_run_config(path: Path) -> bool:
+    """Whether ``path`` is the ``config.json`` of a chainrule run (not someone's own)."""
+    try:
+        saved = files.read_json(path, expect=dict, follow=False)
+    except (OSError, ValueError):
+        return False
+    return {"chainrule_version", "total_iters", "net"} <= saved.keys()
+
+
 def refuse_a_run(path: Path, *, locked: bool = False) -> None:
-    if (path / CHECKPOINT).exists():
+    """:class:`RunError` unless ``path`` may hold a new run: it does not exist, or is a
+    folder that is empty or holds only a run that never reached its first checkpoint
+    (a chainrule ``config.json``, and only a run's files beside it: ``step_loss.f64``,
+    ``.run.lock``, temporary files of atomic writes...), or such files without a
+    ``config.json`` that only a start killed at once leaves (the lock, temporary
+    files). A run (a ``checkpoint.npz``) is refused with the command that resumes it;
+    anything else is someone's own files, never touched. Every run file found must be a
+    regular file (:func:`check_run_files`)."""
+    try:
+        names = set(os.listdir(path))
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        raise RunError(f"{path} is not a folder; choose another output folder") from None
+    except OSError as exc:
+        raise RunError(f"cannot read the folder {path}: {exc.strerror or exc}") from exc
+    check_run_files(path)
+    if CHECKPOINT in names:
         if not locked:
             RunLock.check(path)  # a run in progress says who runs it
         raise RunError(f"{path} already holds a run; resume it with --resume {path} "
                        "or choose another output folder")
+    ours = {LOCK} | {n for n in names if _LEFTOVER.fullmatch(n)}
+    if CONFIG in names and is_run_config(path / CONFIG):
+        ours |= set(RUN_FILES)
+    others = sorted(names - ours)
+    if not others:
+        return
+    shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+    if CONFIG in ours:
+        raise RunError(f"{path} holds a chainrule run without its {CHECKPOINT} and other "
+                       f"files ({shown}): it cannot be resumed or reused; choose another "
+                       "output folder")
+    raise RunError(f"{path} is not empty and not a chainrule run (it holds {shown}); "
+                   "choose an empty or a new output folder")
+
+
+def remove_stale(path: Path) -> None:
+    """Remove what an earlier run that never reached its checkpoint left in ``path``
+    (its metrics, model, summary, figures: they would be taken for the new run's)."""
+    for name in (METRICS, MODEL, SUMMARY, ACCURACY_PNG, LOSS_PNG):
+        try:
+            (path / name).unlink(missing_ok=True)  # a link is removed, never followed
+        except OSError:
+            pass
+
+
+def clean_leftovers(path: Path) -> list[str]:
+    """Remove the temporary files that atomic writes of a run's files left in ``path``
+    (a process killed while writing one); return their names. Only while holding the
+    folder's lock: no one else is writing them."""
+    removed = []
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return removed
+    for name in names:
+        if _LEFTOVER.fullmatch(name):
+            try:
+                (path / name).unlink()  # a link is removed, never followed
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
 
 
 def make_folder(out) -> tuple[Path, bool]:
@@ -208,7 +304,7 @@ def remove_dir(path: Path) -> None:
 def write_at(path: Path, offset: int, data: bytes) -> None:
     """Write ``data`` at ``offset`` of ``path`` (created if missing), cut the file
     there and flush it to disk: a failed write is overwritten by the next one."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    fd = open_own(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0))
     try:
         os.lseek(fd, offset, os.SEEK_SET)
         view = memoryview(data)
@@ -221,11 +317,14 @@ def write_at(path: Path, offset: int, data: bytes) -> None:
 
 
 def read_steps(path: Path, n: int) -> np.ndarray:
-    """The first ``n`` (or fewer) losses of a ``step_loss.f64`` file; none if unreadable."""
+    """The first ``n`` (or fewer) losses of a ``step_loss.f64`` file; none if it is
+    missing or unreadable (a link or a FIFO is not read: see :func:`check_run_files`)."""
     try:
-        return np.fromfile(path, dtype="<f8", count=n)
+        with open(open_own(path, os.O_RDONLY | getattr(os, "O_BINARY", 0)), "rb") as f:
+            data = f.read(8 * n)
     except (OSError, ValueError):
         return np.empty(0)
+    return np.frombuffer(data[:len(data) // 8 * 8], dtype="<f8").copy()
 
 
 def find_model(target: str | os.PathLike) -> tuple[Path, dict | None]:

@@ -4,10 +4,15 @@
 ``chainrule evaluate`` and ``chainrule train --resume`` accept) in a thread of its own.
 What happens becomes a list of JSON-able events, each with a sequence number ``seq``:
 
-- ``{"type": "created", "run", "path", "net", "config", "iters", ...}`` once the data
-  is loaded and the folder written;
-- ``{"type": "progress", "iteration", "epoch", "loss"}`` every ``progress_every`` steps
-  (``loss``: the mean mini-batch loss since the previous progress event);
+- ``{"type": "created", "run", "path", "net", "architecture", "config", "iters",
+  "progress_every", ...}`` once the data is loaded and the folder written (``net``: the
+  architecture in English, ``architecture``: the same as fields);
+- ``{"type": "progress", "iteration", "epoch", "loss", "loss_min", "loss_max"}`` every
+  ``progress_every`` steps: the mean, the lowest and the highest mini-batch loss of the
+  steps since the previous progress event (a chart of them holds every step's loss);
+- ``{"type": "snapshot", "iteration", ...}`` when a ``snapshot(net)`` function is given:
+  what it returns (JSON-able: the first layer's filters, ...), after the created event
+  and after each progress event (between steps: the network is not changing);
 - ``{"type": "eval", "iteration", "epoch", "loss", "train_acc", "test_acc"}``: one per
   evaluation, the rows of ``metrics.csv``;
 - ``{"type": "end", "status", "message", "summary"}``, last: ``status`` is completed,
@@ -16,8 +21,11 @@ What happens becomes a list of JSON-able events, each with a sequence number ``s
   first) or failed (the data could not be loaded, a file could not be written
   (:class:`~chainrule.training.runs.SaveError`), ...: the one-line reason); ``warning`` says
   when a run that ended normally did not learn (see :func:`not_learning`),
-  ``warning_facts`` the same as numbers. By the end event the run folder's lock is
-  released: ``chainrule train --resume`` can take it at once.
+  ``warning_facts`` the same as numbers. ``message_code`` and ``message_params``,
+  ``warning_code`` and ``warning_params`` are the two texts as data (:data:`MESSAGES`,
+  or the error's own code), for a page that words them in another language. By the end
+  event the run folder's lock is released: ``chainrule train --resume`` can take it at
+  once.
 
 :class:`LiveRuns` keeps one run at a time: starting a second while one runs raises
 :class:`TrainingBusy`. Nothing here prints, and nothing here knows about the web.
@@ -32,7 +40,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from chainrule.nn.describe import describe_net
+from chainrule.core.messages import Catalog, Coded, coded_fields, said
+from chainrule.nn.describe import architecture, describe_net
 from chainrule.training.config import TrainConfig
 from chainrule.training.folder import new_run_dir
 from chainrule.training.loop import TrainingDiverged
@@ -40,9 +49,27 @@ from chainrule.training.runs import Run
 
 Event = dict[str, Any]
 FINAL = ("completed", "stopped", "diverged", "failed")
+MESSAGES = Catalog("live", {
+    "live.stopped": "stopped after {iteration} of {iters} iterations; resume with chainrule "
+                    "train --resume {path}",
+    "live.failed": "{reason}",
+    "live.busy": "a training run is already in progress ({run}); stop it or wait for it to "
+                 "finish",  # an error the library has no code for, in its own words
+    "live.not_learning_high": "the network is not learning: after {iterations} iterations "
+                              "the accuracy is {accuracy}, no better than guessing; the "
+                              "mini-batch loss jumped from {first_loss} (step 1) to "
+                              "{worst_loss} (step {worst_at}): the learning rate {lr} is too "
+                              "high (chapter 5 trains with 0.1)",
+    "live.not_learning_low": "the network is not learning: after {iterations} iterations "
+                             "the accuracy is {accuracy}, no better than guessing; the loss "
+                             "barely moved ({first_loss} to {last_loss}): try a larger "
+                             "learning rate (now {lr}) or more iterations",
+})
+"""The words of the end event by code (``message_code``, ``warning_code``; see
+:mod:`chainrule.core.messages`)."""
 
 
-class TrainingBusy(RuntimeError):
+class TrainingBusy(Coded, RuntimeError):
     """A training run is already in progress; the lab trains one at a time."""
 
 
@@ -58,11 +85,13 @@ class LiveRun:
     (with ``data_dir`` and ``download`` as ``load_mnist`` takes them).
     ``progress_every`` defaults to a few dozen steps (at most about 200 progress
     events per run). ``on_end(run)`` is called in the thread just before the end event.
+    ``snapshot(net)``, if given, returns a JSON-able dict sent as a snapshot event.
     """
 
     def __init__(self, config: TrainConfig, out: str | Path, *, data=None, data_dir=None,
                  download: bool = True, plots: bool = True, progress_every: int | None = None,
-                 on_end: Callable[[LiveRun], Any] | None = None):
+                 on_end: Callable[[LiveRun], Any] | None = None,
+                 snapshot: Callable[[Any], dict] | None = None):
         self.config = config.resolved()
         self.path = Path(out)
         self.id = self.path.name
@@ -73,6 +102,7 @@ class LiveRun:
         self.events: list[Event] = []
         self._data, self._data_dir, self._download = data, data_dir, download
         self._plots, self._progress_every, self._on_end = plots, progress_every, on_end
+        self._snapshot = snapshot
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Event], Any]] = []
         self._stop = threading.Event()
@@ -140,7 +170,7 @@ class LiveRun:
             self.run = run = Run.create(self.config, self.path, data=self._data,
                                         data_dir=self._data_dir, download=self._download)
         except Exception as exc:  # noqa: BLE001 - reported as the run's end, one line
-            self._finish("failed", _one_line(exc), error=exc)
+            self._finish("failed", _failure(exc), error=exc)
             return
         self._data = None  # the run holds it now
         with run:  # the folder's lock is released before the end event, however it ends
@@ -151,12 +181,16 @@ class LiveRun:
         """Train ``run`` to its end; its final status, message and error."""
         loop = run.loop
         every = self._progress_every or max(25, loop.iters // 200)
+        init = self.config.weight_init_std
         self._emit({"type": "created", "path": str(run.path), "dataset": self.config.dataset,
-                    "net": describe_net(run.info["net"], self.config.weight_init_std),
+                    "net": describe_net(run.info["net"], init),
+                    "architecture": architecture(run.info["net"], init),
                     "config": self.config.to_dict(), "iters": loop.iters,
+                    "progress_every": every,
                     "start_iteration": loop.iteration,
                     "iters_per_epoch": loop.iters_per_epoch, "eval_every": loop.eval_every,
                     "train_size": run.info["train_size"], "test_size": run.info["test_size"]})
+        self._take_snapshot(loop)
         self.status = "running"
         if self._stop.is_set():
             loop.request_stop()
@@ -166,16 +200,16 @@ class LiveRun:
         except TrainingDiverged as exc:
             self._on_progress(loop)  # the steps since the last progress event
             self._flush_rows()
-            return "diverged", str(exc), exc
+            return "diverged", _failure(exc), exc
         except Exception as exc:  # noqa: BLE001 - a full disk (SaveError), ...: told, not raised
             self._on_progress(loop)
             self._flush_rows()
-            return "failed", _one_line(exc), exc
+            return "failed", _failure(exc), exc
         self._flush_rows()
         if summary.status == "completed":
             return "completed", "", None
-        return "stopped", (f"stopped after {summary.iteration} of {summary.iters} iterations; "
-                           f"resume with chainrule train --resume {run.path}"), None
+        return "stopped", said("live.stopped", iteration=summary.iteration, iters=summary.iters,
+                               path=str(run.path)), None
 
     def _on_progress(self, loop) -> None:
         if self._stop.is_set():
@@ -186,7 +220,15 @@ class LiveRun:
         self._progress_from = len(loop.history.step_loss)
         self._emit({"type": "progress", "iteration": loop.iteration,
                     "epoch": loop.iteration / loop.iters_per_epoch,
-                    "loss": finite_or_none(math.fsum(losses) / len(losses))})
+                    "loss": finite_or_none(math.fsum(losses) / len(losses)),
+                    "loss_min": finite_or_none(min(losses)),
+                    "loss_max": finite_or_none(max(losses))})
+        self._take_snapshot(loop)
+
+    def _take_snapshot(self, loop) -> None:
+        if self._snapshot is not None:
+            self._emit({"type": "snapshot", **self._snapshot(loop.net),
+                        "iteration": loop.iteration})
 
     def _on_eval(self, loop, row: dict) -> None:
         self._emit({"type": "eval", **{k: finite_or_none(v) if k != "iteration" else int(v)
@@ -207,8 +249,10 @@ class LiveRun:
                 self._on_end(self)
         facts = None if self.run is None or status not in ("completed", "stopped") else \
             learning_check(self.run.history, self.config, summary=summary)
+        warning = _said(facts)
         self._emit({"type": "end", "status": status, "message": message,
-                    "warning": _said(facts),
+                    **coded_fields("message", message),
+                    "warning": warning, **coded_fields("warning", warning),
                     "warning_facts": facts,
                     "model": self.has_model,
                     "summary": None if summary is None else summary.to_dict()})
@@ -228,7 +272,8 @@ def learning_check(history, config: TrainConfig, num_classes: int = 10, *,
     settles near ``log(num_classes)``), so :class:`~chainrule.training.loop.TrainingDiverged`
     does not fire. Otherwise ``cause`` is ``"low"``: the rate is too low or the run too
     short. The other keys: ``iterations`` (when the accuracy was measured),
-    ``accuracy``, ``first_loss``, ``worst_loss``, ``last_loss`` (of the last evaluation
+    ``accuracy``, ``first_loss`` (step 1's mini-batch loss), ``worst_loss`` (the highest
+    step's, at step ``worst_at``, counted from 1), ``last_loss`` (of the last evaluation
     row) and ``lr``.
     """
     rows = history.rows()
@@ -242,9 +287,11 @@ def learning_check(history, config: TrainConfig, num_classes: int = 10, *,
         acc = summary.test_acc if math.isfinite(summary.test_acc) else summary.train_acc
     if not (math.isfinite(acc) and acc <= 1.5 / num_classes):
         return None
-    first, worst = history.step_loss[0], max(history.step_loss)
+    steps = history.step_loss
+    at = max(range(len(steps)), key=steps.__getitem__)
+    first, worst = steps[0], steps[at]
     return {"cause": "high" if worst > 2 * first else "low", "iterations": iterations,
-            "accuracy": acc, "first_loss": first, "worst_loss": worst,
+            "accuracy": acc, "first_loss": first, "worst_loss": worst, "worst_at": at + 1,
             "last_loss": finite_or_none(last["loss"]), "lr": config.lr}
 
 
@@ -255,22 +302,27 @@ def not_learning(history, config: TrainConfig, num_classes: int = 10, *,
 
 
 def _said(f: dict | None) -> str:
+    """The facts of :func:`learning_check` in a sentence (a ``Said`` string), or ``""``."""
     if f is None:
         return ""
-    said = (f"the network is not learning: after {f['iterations']} iterations the "
-            f"accuracy is {f['accuracy']:.3f}, no better than guessing")
+    shown = {"iterations": f["iterations"], "accuracy": f"{f['accuracy']:.3f}",
+             "first_loss": f"{f['first_loss']:.3g}", "lr": f"{f['lr']:g}"}
     if f["cause"] == "high":
-        return (f"{said}; the loss jumped from {f['first_loss']:.3g} to {f['worst_loss']:.3g}: "
-                f"the learning rate {f['lr']:g} is too high (chapter 5 trains with 0.1)")
+        return said("live.not_learning_high", **shown, worst_loss=f"{f['worst_loss']:.3g}",
+                    worst_at=f["worst_at"])
     last = "?" if f["last_loss"] is None else f"{f['last_loss']:.3g}"
-    return (f"{said}; the loss barely moved ({f['first_loss']:.3g} to {last}): "
-            f"try a larger learning rate (now {f['lr']:g}) or more iterations")
+    return said("live.not_learning_low", **shown, last_loss=last)
 
 
-def _one_line(exc: BaseException) -> str:
-    """An exception's message, its first line (a missing dataset's message is long)."""
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+def _failure(exc: BaseException) -> str:
+    """An exception's message, its first line (a missing dataset's message is long), as a
+    ``Said`` string: with the error's own code when it has one, else ``live.failed``."""
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    if isinstance(exc, Coded) and exc.code:
+        out = said(exc.code, **exc.params)
+        if out == text:
+            return out
+    return said("live.failed", reason=text)
 
 
 class LiveRuns:
@@ -290,8 +342,7 @@ class LiveRuns:
         with self._lock:
             busy = self.active()
             if busy is not None:
-                raise TrainingBusy(f"a training run is already in progress ({busy.id}); "
-                                   "stop it or wait for it to finish")
+                raise TrainingBusy.said("live.busy", run=busy.id)
             path = Path(out) if out is not None else new_run_dir(self.root)
             live = LiveRun(config, path, **kwargs)
             if live.id in self._runs:

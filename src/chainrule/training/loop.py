@@ -36,9 +36,10 @@ from chainrule.nn.network import (
     own_rng,
     predicts_in_chunks,
 )
-from chainrule.nn.optim import make_optimizer, optimizer_class
-from chainrule.training.build import build_net, check_memory
+from chainrule.nn.optim import make_optimizer
+from chainrule.training.build import build_net, check_first_scores, check_fits
 from chainrule.training.config import TrainConfig
+from chainrule.training.diverged import TrainingDiverged
 from chainrule.training.history import History
 from chainrule.training.tuning import BlasThreads, keep_freed_memory
 
@@ -59,30 +60,6 @@ class SignalInterrupt(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = int(signum)
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN, infinite or far above the first step's loss (see
-    :data:`DIVERGENCE_FACTOR`); the step that produced it was not applied."""
-
-    def __init__(self, iteration: int, loss: float, lr: float | None = None, *,
-                 factor: float | None = None, first: float | None = None):
-        self.iteration, self.loss, self.lr = iteration, loss, lr
-        self.factor, self.first = factor, first
-        super().__init__(f"training diverged at iteration {iteration}: {self.reason}; "
-                         + (f"try a lower learning rate (now {lr:g})" if lr is not None
-                            else "try a lower learning rate"))
-
-    @property
-    def reason(self) -> str:
-        """``the loss is nan``, or ``the loss is 1.2e+27, more than 1000 times the first
-        step's (2.303)``."""
-        if math.isfinite(self.loss) and self.factor is not None and self.first is not None:
-            if self.first >= 1:
-                return (f"the loss is {self.loss:.4g}, more than {self.factor:g} times the "
-                        f"first step's ({self.first:.4g})")
-            return f"the loss is {self.loss:.4g}, more than {self.factor:g}"
-        return f"the loss is {self.loss}"
 
 
 def iters_per_epoch(train_size: int, batch_size: int) -> int:
@@ -179,18 +156,15 @@ class TrainingLoop:
         init_seq, batch_seq = np.random.SeedSequence(config.seed).spawn(2)
         shape = tuple(data.x_train.shape[1:])  # flat rows, or (C, H, W) images
         output_size = num_classes(data.t_train, data.t_test)
-        if config.network == "mlp":  # (a convnet's activations are another matter)
-            sizes = [math.prod(shape), *config.hidden_sizes, output_size]
-            check_memory(sizes, config.dtype, batch=max(config.batch_size,
-                                                        kwargs.get("eval_batch_size", 2000)),
-                         slots=len(optimizer_class(config.optimizer).slots),
-                         batchnorm=config.batchnorm)
+        ipe = iters_per_epoch(len(data.x_train), config.batch_size)
+        check_fits(config, shape, output_size, iters_per_epoch=ipe,
+                   eval_batch=kwargs.get("eval_batch_size", 2000))
         net = build_net(config, math.prod(shape), output_size,
                         rng=np.random.default_rng(init_seq),
                         input_dim=shape if len(shape) == 3 else None)
+        check_first_scores(net, data.x_train[:config.batch_size], config)
         kwargs.setdefault("eval_samples", config.eval_samples or None)
         optimizer = make_optimizer(config.optimizer, lr=config.lr)
-        ipe = iters_per_epoch(len(data.x_train), config.batch_size)
         iters = config.iters if config.epochs is None else round(config.epochs * ipe)
         return cls(net, optimizer, *data, batch_size=config.batch_size, iters=iters,
                    eval_every=config.eval_every, rng=np.random.default_rng(batch_seq), **kwargs)
@@ -210,7 +184,9 @@ class TrainingLoop:
         # small products, which BLAS threads slow down (and stall on a busy machine):
         # BLAS as in the steps, and the batch split between the cores instead.
         chunked = predicts_in_chunks(self.net)
-        with parallel.threads(self.threads), BlasThreads(self.step_threads if chunked else None):
+        with parallel.threads(self.threads), \
+                BlasThreads(self.step_threads if chunked else None), \
+                np.errstate(over="ignore", invalid="ignore"):  # NaN scores: wrong answers
             return self._accuracies(self.net, train=train)
 
     def _accuracies(self, net, samples: int | None = None, *,
@@ -458,7 +434,8 @@ def _check_label_sets(net, x_train, t_train, x_test, t_test) -> None:
     predict = getattr(net, "predict", None)
     if not callable(predict) or not len(x_train):
         return
-    outputs = np.shape(predict(x_train[:1]))[-1]
+    with np.errstate(all="ignore"):  # only the shape counts here
+        outputs = np.shape(predict(x_train[:1]))[-1]
     for name, t in (("t_train", t_train), ("t_test", t_test)):
         if t is not None:
             t = np.asarray(t)
@@ -488,5 +465,8 @@ def _generator(state: dict) -> np.random.Generator:
     if name not in _BIT_GENERATORS:
         raise ValueError(f"state: unknown random generator {name!r}")
     bit_generator = getattr(np.random, name)()
-    bit_generator.state = state
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:  # NumPy's, for a bad one
+        raise ValueError(f"state: not a {name} generator's state ({exc})") from None
     return np.random.Generator(bit_generator)

@@ -27,6 +27,7 @@ ends however it ends) refuses a second one. Nothing here prints.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import signal
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._version import __version__
+from chainrule.core.messages import Catalog
 from chainrule.data.catalog import class_names, image_shape
 from chainrule.data.load import Data, load_data
 from chainrule.nn.network import input_shape
@@ -59,16 +61,26 @@ from chainrule.training.folder import (
     RunError,
     RunLock,
     SaveError,
+    check_run_files,
+    clean_leftovers,
     make_folder,
     read_steps,
     refuse_a_run,
     remove_dir,
+    remove_stale,
     remove_start,
     write_at,
 )
 from chainrule.training.history import History
 from chainrule.training.loop import TrainingDiverged, TrainingLoop
 
+MESSAGES = Catalog("runs", {
+    "runs.save_failed": "cannot write {file}: {reason}; the last good checkpoint (iteration "
+                        "{iteration}) is kept in {checkpoint}",
+    "runs.save_failed_early": "cannot write {file}: {reason}; the run had not started; "
+                              "nothing of it is kept",
+})
+""":class:`SaveError`'s words by code (``reason``: the system's, ``errno`` its name)."""
 
 @dataclass
 class Summary:
@@ -135,8 +147,10 @@ class Run:
                *, data: Data | None = None, data_dir=None, download: bool = True) -> Run:
         """A new run of ``config`` in ``out`` (default ``runs/<timestamp>``), not yet trained.
 
-        ``out`` may exist if it holds no run (a folder whose run never reached its first
-        checkpoint counts as empty). ``data`` replaces loading ``config.dataset``. If
+        ``out`` may exist if it is empty or holds a run that never reached its first
+        checkpoint (see :func:`~chainrule.training.folder.refuse_a_run`): a folder of
+        someone's own files is refused, never written into, and so is a run file that is
+        a symbolic link or a FIFO. ``data`` replaces loading ``config.dataset``. If
         anything fails before the first checkpoint is written, what was created is
         removed again.
         """
@@ -153,6 +167,8 @@ class Run:
             lock = RunLock.acquire(path)
             refuse_a_run(path, locked=True)  # again, now that no one else can start here
             started = True  # from here on, the run's files in the folder are ours
+            clean_leftovers(path)
+            remove_stale(path)
             run = cls(path, config, loop, _info(config, loop, data_dir), lock)
             with run._writing(CONFIG):
                 files.write_json(path / CONFIG, {**config.to_dict(), **run.info})
@@ -177,10 +193,13 @@ class Run:
 
         A run that never reached its first checkpoint starts from the beginning."""
         path = Path(path)
+        check_run_files(path)  # nothing read or written through a link, no FIFO waited on
         if not (path / CONFIG).is_file():
             raise RunError(f"{path} is not a run folder: no {CONFIG}")
         lock = RunLock.acquire(path)
         try:
+            check_run_files(path)  # again, now that no one else writes here
+            clean_leftovers(path)
             return cls._resume(path, lock, iters, epochs, data, data_dir, download)
         except BaseException:
             lock.release()
@@ -191,11 +210,14 @@ class Run:
                 download) -> Run:
         config_file, ckpt_file = path / CONFIG, path / CHECKPOINT
         try:
-            saved = files.read_json(config_file, expect=dict)
+            saved = files.read_json(config_file, expect=dict, follow=False)
             config = TrainConfig.from_dict(saved).resolved()
         except (ValueError, TypeError, AttributeError) as exc:
             raise RunError(f"{config_file}: unreadable run config ({exc})") from exc
         state = checkpoint.load_checkpoint(ckpt_file) if ckpt_file.is_file() else None
+        if not isinstance(saved.get("data_dir"), (str, type(None))):
+            raise RunError(f"{config_file}: data_dir must be a folder name, got "
+                           f"{saved['data_dir']!r:.80}")
         data_dir = data_dir if data_dir is not None else saved.get("data_dir")
         if data is None:
             data = load_data(config.dataset, data_dir, config.dtype, download=download)
@@ -213,10 +235,13 @@ class Run:
             if state["net"] != loop.net.config():
                 raise RunError(f"{ckpt_file}: the network {state['net']} does not match the "
                                f"config's {loop.net.config()}")
-            loop.load_state_dict(state)
-        if loop.iters < loop.iteration:
-            raise RunError(f"{path} is already at iteration {loop.iteration}; "
-                           f"cannot resume to {loop.iters} iterations")
+            if loop.iters < state["iteration"]:  # before its history is made
+                raise RunError(f"{path} is already at iteration {state['iteration']}; "
+                               f"cannot resume to {loop.iters} iterations")
+            try:
+                loop.load_state_dict(state)
+            except (ValueError, TypeError, KeyError) as exc:  # what the file's arrays hold
+                raise RunError(f"{ckpt_file}: cannot resume from it: {exc}") from None
         info = {**_info(config, loop, data_dir), "created": saved.get("created")}
         run = cls(path, config, loop, info, lock)
         run._restore_step_losses()
@@ -393,13 +418,14 @@ class Run:
         try:
             yield
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            if self.checkpoint_iteration is None:
-                kept = "the run had not started; nothing of it is kept"
-            else:
-                kept = (f"the last good checkpoint (iteration {self.checkpoint_iteration}) is "
-                        f"kept in {self.file(CHECKPOINT)}")
-            raise SaveError(f"cannot write {self.file(name)}: {reason}; {kept}") from exc
+            facts = {"file": str(self.file(name)), "reason": exc.strerror or str(exc),
+                     "errno": errno.errorcode.get(exc.errno or 0, "")}
+            code = "runs.save_failed_early"
+            if self.checkpoint_iteration is not None:
+                code = "runs.save_failed"
+                facts.update(iteration=self.checkpoint_iteration,
+                             checkpoint=str(self.file(CHECKPOINT)))
+            raise SaveError(MESSAGES.say(code, **facts)).coded(code, **facts) from exc
 
 
 def signal_name(number: int) -> str:

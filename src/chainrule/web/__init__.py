@@ -17,18 +17,40 @@ Importing this package is cheap; Starlette and uvicorn load when an app is made.
 - :func:`serve_graph` ``(graph, **serve_options)``: what ``Graph.serve()`` calls.
 
 The seam between pages (the graph lab in ``graphlab.py``, the network lab in
-``netlab.py``); what they share is in ``kit.py``, and ``app.py`` only assembles them:
+``netlab.py``, chapter 6's four pages in ``ch6_*.py`` with what they share in
+``chapter6.py``, chapter 7's im2col page in ``im2col.py`` and convnet lab in
+``convlab.py``, which shares the network lab's runs); what all share is in ``kit.py``,
+and ``app.py`` only assembles them:
 
 - A page is a module with ``PAGE = {"id": ..., "path": ...}`` and
   ``routes(state: LabState) -> list[BaseRoute]``, listed in ``app.PAGES``; ``GET
-  /api/pages`` lists them so the shared header shows each.
+  /api/pages`` lists them so the shared header shows each. Pages with the same
+  ``PAGE["group"]`` (``"ch6"``, ``"ch7"``) share one header entry (``nav.<group>``)
+  and, on each of them, a row of the group's pages.
 - ``kit.LabState``: ``graph``, ``model``, ``options`` (the other ``create_app``
   keywords), ``pages``, ``on_startup`` and ``on_shutdown`` (callables run when the
   server starts and stops: start and stop background work there) and ``lock``.
-- Errors: raise ``kit.RequestError(message, status=400, **fields)`` in a route, or
-  return ``kit.json_error(status, message, **fields)``; the body is
-  ``{"error": message, ...}``. 404, 405 and 413 answer in the same shape, and an
-  unexpected exception becomes a JSON 500 without a traceback.
+- Messages as data (:mod:`chainrule.core.messages`): whatever the lab tells the learner
+  in words has a stable code, JSON params and one English template, in a ``Catalog``
+  next to the code that raises it (``kit.MESSAGES`` ``request.*``, ``graphs.MESSAGES``
+  ``graph.*``, ``netlab_state.MESSAGES`` ``net.*``; the library's own: ``expr.*``,
+  ``rule.*``, ``diverged.*``, ``live.*``, ``runs.*``). A new page adds its catalog
+  (``Catalog("mypage", {"mypage.too_big": "{field} must be at most {max}"})``).
+- Errors: ``raise kit.RequestError("net.whole_number", field="batch_size", min=1,
+  max=1000, got=0)`` (status 400 unless given; ``fields={...}`` adds top-level keys;
+  a param ``field`` is also sent at the top level), or ``RequestError.of(exc)`` for a
+  library error that has a code (``ExpressionError``, ``TrainingBusy``, ...). The body
+  is ``{"error": English, "code", "params", ...}``; 404, 405, 413 and 415 answer in the
+  same shape, and an unexpected exception becomes a JSON 500 without a traceback. A
+  text inside an answer (a rule line, a run's end) sends ``X_code`` and ``X_params``
+  beside the English ``X`` (``core.messages.said`` and ``coded_fields``).
+- Words: the page shows ``message(body)`` (an error) or ``said(text, code, params)``
+  (``i18n.js``): ``msg.<code>`` of ``static/i18n/messages.<lang>.json`` with the
+  params filled in, the server's English where a language lacks the code. English
+  lives only in the catalogs. ``tests/web/test_messages.py`` finds every code in the
+  source and fails when one has no English or lacks words (or has other
+  ``{placeholders}``) in ja, zh or zh-Hant; ``test_messages_browser.py`` causes each
+  kind of error on each page in each language and finds no English word in it.
 - Bodies: ``await kit.read_json(request, max_bytes)`` (415 unless
   ``application/json``; 413 past ``max_bytes``; 400 for bad UTF-8, bad JSON,
   ``NaN``/``Infinity``, nesting deeper than ``kit.MAX_DEPTH``). ``kit.Guard`` caps
@@ -36,8 +58,10 @@ The seam between pages (the graph lab in ``graphlab.py``, the network lab in
   ``StreamingResponse`` of server-sent events streams.
 - Pages: ``kit.page(name)`` serves ``static/<name>.html``. Shared static files:
   ``common.css`` (header, panels, fonts for each language), ``i18n.js`` (``await
-  setup(page)`` loads ``i18n/common.<lang>.json`` and ``i18n/<page>.<lang>.json`` for
-  ``en``, ``ja``, ``zh``; ``t(key, vars)``; ``data-i18n`` attributes; ``onLanguage``)
+  setup(page)`` loads ``i18n/common.<lang>.json``, ``i18n/<page>.<lang>.json`` and
+  ``i18n/messages.<lang>.json`` for ``en``, ``ja``, ``zh`` and ``zh-Hant`` (picked for
+  zh-TW, zh-HK, zh-MO and zh-Hant browsers); ``t(key, vars)``; ``data-i18n``
+  attributes; ``onLanguage``; ``message``, ``said``)
   and ``chrome.js`` (``mountHeader(page)``: the header with the navigation and the
   language switch).
 """

@@ -12,7 +12,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from chainrule.web import graphlab, netlab
+from chainrule.web import (
+    ch6_batchnorm,
+    ch6_init,
+    ch6_optimizers,
+    ch6_overfit,
+    convlab,
+    graphlab,
+    im2col,
+    netlab,
+)
 from chainrule.web.kit import (
     EXCEPTION_HANDLERS,
     LANGUAGES,
@@ -22,9 +31,10 @@ from chainrule.web.kit import (
     LabState,
 )
 
-PAGES = (graphlab, netlab)
+PAGES = (graphlab, netlab, ch6_optimizers, ch6_init, ch6_batchnorm, ch6_overfit, im2col, convlab)
 """The page modules, in the header's order: each has ``PAGE = {"id": ..., "path": ...}``
-and ``routes(state) -> list[BaseRoute]``."""
+(and ``"group"``: pages of one group share one entry of the header) and
+``routes(state) -> list[BaseRoute]``."""
 
 
 def create_app(*, graph: Any = None, model: Any = None, max_body: int = MAX_BODY,

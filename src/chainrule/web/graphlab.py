@@ -4,8 +4,10 @@
 - ``POST /api/graph``: one graph, computed by the library, as JSON (see
   :func:`chainrule.web.graphs.describe` and the README).
 
-Bad input is a 400 (413, 415) with ``{"error": ..., "field": ...}``; for an expression
-also ``offset`` (and ``length``) of the offending part.
+Bad input is a 400 (413, 415) with ``{"error": ..., "code": ..., "params": ...,
+"field": ...}`` (codes: :data:`chainrule.web.graphs.MESSAGES`, and for an expression
+:data:`chainrule.graph.expression.MESSAGES`, with ``offset`` and ``length`` of the
+offending part).
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ def _answer(state: LabState, body: Any) -> dict[str, Any]:
                     return graphs.describe(graphs.build(spec, state.graph), spec)
             return graphs.describe(graphs.build(spec), spec)
     except graphs.GraphRequestError as exc:
-        raise RequestError(str(exc), field=exc.field, **exc.where) from None
+        raise RequestError.of(exc, field=exc.field, **exc.where) from None
     except COMPUTE_ERRORS as exc:
-        raise RequestError(f"cannot compute this graph: {_one_line(exc)}") from None
+        raise RequestError("graph.cannot_compute", reason=_one_line(exc)) from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -5,8 +5,12 @@ Every page (the graph lab's :mod:`chainrule.web.graphlab`, the network lab's
 only assembles the pages:
 
 - :class:`LabState`, one per app: the served graph or model and the server's options;
-- :func:`json_error` and :class:`RequestError`: every error is ``{"error": message}``
-  with a 4xx status (a route raises ``RequestError("inputs.x must be a number")``);
+- :func:`json_error` and :class:`RequestError`: every error is ``{"error": English,
+  "code": ..., "params": {...}}`` with a 4xx status: a route raises
+  ``RequestError("net.whole_number", field="batch_size", min=1, max=1000, got=0)``, the
+  code's English template in a :class:`~chainrule.core.messages.Catalog` (this module's
+  :data:`MESSAGES` for its own), its words in each language in
+  ``static/i18n/messages.<lang>.json`` (see :mod:`chainrule.web`);
 - :func:`read_json`: the body of a POST, checked (``application/json``, size, UTF-8,
   strict JSON: no ``NaN``/``Infinity`` literals, bounded nesting) before it is parsed;
 - :class:`Guard`, the outer middleware: a body-size limit counted as bytes arrive,
@@ -27,16 +31,37 @@ from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from chainrule.core.messages import Catalog, Coded, json_params, say
+
 STATIC = Path(__file__).with_name("static")
-LANGUAGES = ("en", "ja", "zh")
+LANGUAGES = ("en", "ja", "zh", "zh-Hant")
 MAX_BODY = 1 << 20  # bytes: no request body may be larger (413)
 MAX_JSON = 64 << 10  # bytes: the default limit of read_json
 MAX_DEPTH = 32  # nesting of JSON arrays and objects
 
 log = logging.getLogger("chainrule.web")
+
+MESSAGES = Catalog("request", {
+    "request.content_type": "send the body as JSON with Content-Type: application/json",
+    "request.too_large": "the request body is larger than {max} bytes",
+    "request.empty": "the request body is empty; send a JSON object",
+    "request.not_utf8": "the request body is not UTF-8 (byte {byte})",
+    "request.bad_json": "bad JSON at line {line} column {column}: {reason}",
+    "request.not_finite": "bad JSON: {name} is not a JSON number (send a finite number)",
+    "request.bad_value": "bad JSON: {reason}",
+    "request.too_deep": "the JSON nests deeper than {max} levels",
+    "request.host": "unexpected Host header: open the lab at the address it printed",
+    "request.content_length": "bad Content-Length header",
+    "request.not_found": "not found: {path}",
+    "request.method": "method {method} not allowed on {path}",
+    "request.http": "{reason}",  # another HTTP error, in Starlette's words
+    "request.internal": "internal error (a bug in chainrule: please report it)",
+})
+"""The words of the errors every page shares (``reason``: the words of the JSON parser
+or of Starlette, which have no code)."""
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -49,22 +74,52 @@ SECURITY_HEADERS = {
 
 
 class RequestError(Exception):
-    """Bad input to a route: answered ``{"error": message, **fields}`` with ``status``."""
+    """Bad input to a route, answered with ``status`` and ``{"error": the English of
+    code, "code": code, "params": params, **fields}``.
 
-    def __init__(self, message: str, status: int = 400, **fields: Any):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.fields = fields
+    ``code`` is a message code with an English template in a
+    :class:`~chainrule.core.messages.Catalog` (KeyError here if it has none); ``params``
+    fill it in. A param named ``field`` (the request's field at fault) is also sent at
+    the top level, as are ``fields`` (``offset``, ``running``, ...).
+    """
+
+    def __init__(self, code: str, status: int = 400, *, fields: dict[str, Any] | None = None,
+                 **params: Any):
+        self.message = say(code, **params)
+        super().__init__(self.message)
+        self.code, self.params, self.status = code, json_params(params), status
+        self.fields = {**({"field": params["field"]} if "field" in params else {}),
+                       **(fields or {})}
+
+    @classmethod
+    def of(cls, error: Coded, status: int = 400, **fields: Any) -> RequestError:
+        """A library's coded error (an ``ExpressionError``, ...) as the lab's answer: its
+        own message as ``error``, its code and params."""
+        out = cls.__new__(cls)
+        Exception.__init__(out, str(error))
+        out.message, out.code, out.params = str(error), error.code, dict(error.params)
+        out.status, out.fields = status, fields
+        return out
 
 
-def json_error(status: int, message: str, **fields: Any) -> JSONResponse:
-    """The lab's one error shape: ``{"error": message, ...}`` with a 4xx (or 5xx) status."""
-    return JSONResponse({"error": message, **fields}, status_code=status)
+def json_error(status: int, code: str, *, fields: dict[str, Any] | None = None,
+               **params: Any) -> JSONResponse:
+    """The lab's one error shape, ``{"error", "code", "params", ...}``, with a 4xx (or
+    5xx) status: :class:`RequestError` as a response."""
+    return error_response(RequestError(code, status, fields=fields, **params))
+
+
+def error_response(exc: RequestError, headers: Any = None) -> JSONResponse:
+    return JSONResponse({"error": exc.message, "code": exc.code, "params": exc.params,
+                         **exc.fields}, status_code=exc.status, headers=headers)
+
+
+class _NotANumber(ValueError):
+    pass
 
 
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number (send a finite number)")
+    raise _NotANumber(name)
 
 
 def _depth(value: Any) -> int:
@@ -88,29 +143,31 @@ async def read_json(request: Request, max_bytes: int = MAX_JSON) -> Any:
     """
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/json":
-        raise RequestError("send the body as JSON with Content-Type: application/json", 415)
+        raise RequestError("request.content_type", 415)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
-            raise RequestError(f"the request body is larger than {max_bytes} bytes", 413)
+            raise RequestError("request.too_large", 413, max=max_bytes)
     if not body.strip():
-        raise RequestError("the request body is empty; send a JSON object")
+        raise RequestError("request.empty")
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RequestError(f"the request body is not UTF-8 (byte {exc.start})") from None
+        raise RequestError("request.not_utf8", byte=exc.start) from None
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise RequestError(f"bad JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                           offset=exc.pos) from None
+        raise RequestError("request.bad_json", fields={"offset": exc.pos}, line=exc.lineno,
+                           column=exc.colno, reason=exc.msg) from None
     except RecursionError:
-        raise RequestError(f"the JSON nests deeper than {MAX_DEPTH} levels") from None
-    except ValueError as exc:  # NaN/Infinity, or an integer with thousands of digits
-        raise RequestError(f"bad JSON: {exc}") from None
+        raise RequestError("request.too_deep", max=MAX_DEPTH) from None
+    except _NotANumber as exc:  # NaN/Infinity
+        raise RequestError("request.not_finite", name=str(exc)) from None
+    except ValueError as exc:  # an integer with thousands of digits
+        raise RequestError("request.bad_value", reason=str(exc)) from None
     if _depth(value) > MAX_DEPTH:
-        raise RequestError(f"the JSON nests deeper than {MAX_DEPTH} levels")
+        raise RequestError("request.too_deep", max=MAX_DEPTH)
     return value
 
 
@@ -153,14 +210,14 @@ class Guard:
         problem = None
         if self.allowed_hosts is not None and \
                 _host_name(headers.get("host", "")).lower() not in self.allowed_hosts:
-            problem = 400, "unexpected Host header: open the lab at the address it printed"
+            problem = RequestError("request.host")
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or len(length) > 18):
-            problem = 400, "bad Content-Length header"
+            problem = RequestError("request.content_length")
         elif length is not None and int(length) > self.max_body:
-            problem = 413, f"the request body is larger than {self.max_body} bytes"
+            problem = RequestError("request.too_large", 413, max=self.max_body)
         if problem:
-            await _send_error(send, *problem)
+            await _send_error(send, problem)
             return
         received = 0
         limit = self.max_body
@@ -171,7 +228,7 @@ class Guard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise HTTPException(413, f"the request body is larger than {limit} bytes")
+                    raise RequestError("request.too_large", 413, max=limit)
             return message
 
         async def send_with_headers(message):
@@ -185,29 +242,38 @@ class Guard:
         await self.app(scope, limited_receive, send_with_headers)
 
 
-async def _send_error(send, status: int, message: str) -> None:
-    response = json_error(status, message)
+async def _send_error(send, problem: RequestError) -> None:
+    response = error_response(problem)
     response.headers.update(SECURITY_HEADERS)
     await response({"type": "http"}, None, send)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    words = {404: "not found: " + request.url.path[:200],
-             405: f"method {request.method[:20]} not allowed on {request.url.path[:200]}"}
-    message = exc.detail if exc.status_code not in words else words[exc.status_code]
-    return JSONResponse({"error": message}, status_code=exc.status_code,
-                        headers=getattr(exc, "headers", None))
+    path = request.url.path[:200]
+    if exc.status_code == 404:
+        error = RequestError("request.not_found", 404, path=path)
+    elif exc.status_code == 405:
+        error = RequestError("request.method", 405, method=request.method[:20], path=path)
+    else:
+        error = RequestError("request.http", exc.status_code, reason=str(exc.detail)[:300])
+    return error_response(error, headers=getattr(exc, "headers", None))
 
 
 async def request_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestError)
-    return json_error(exc.status, exc.message, **exc.fields)
+    return error_response(exc)
+
+
+async def client_gone(request: Request, exc: Exception) -> Response:
+    """A client that went away before its request's body came: normal (a closed tab, a
+    dropped connection), nothing to log; the answer goes nowhere."""
+    return Response(status_code=400)
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error("internal error on %s %s: %r", request.method, request.url.path, exc)
-    return json_error(500, "internal error (a bug in chainrule: please report it)")
+    return json_error(500, "request.internal")
 
 
 def page(name: str) -> Callable:
@@ -218,5 +284,5 @@ def page(name: str) -> Callable:
 
 
 EXCEPTION_HANDLERS = {HTTPException: http_error, RequestError: request_error,
-                      Exception: server_error}
+                      ClientDisconnect: client_gone, Exception: server_error}
 """How the app answers errors: all in the lab's one JSON shape."""

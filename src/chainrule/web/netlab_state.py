@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.core.messages import Catalog, coded_fields, said
 from chainrule.data.catalog import class_names, image_shape
 from chainrule.data.load import load_data
 from chainrule.data.locate import cache_dir, dataset_status, offline_reason
-from chainrule.nn.describe import describe_net
+from chainrule.nn.describe import architecture, describe_net
 from chainrule.nn.network import input_shape
 from chainrule.store.files import read_json
 from chainrule.training.checkpoint import CheckpointError, read_model
@@ -24,6 +25,72 @@ from chainrule.training.config import TrainConfig
 from chainrule.training.folder import RunError, find_model
 from chainrule.training.live import LiveRun, LiveRuns, TrainingBusy
 from chainrule.web.kit import RequestError
+
+MESSAGES = Catalog("net", {
+    # the network as an ONNX file (GET /api/model.onnx)
+    "net.onnx_no_options": "/api/model.onnx takes no options",
+    "net.onnx_missing": "exporting the network as ONNX needs the {package} package: "
+                        "pip install 'chainrule[export]'",
+    "net.onnx_refused": "this network cannot be exported as ONNX: {reason}",
+    # the request's fields (netlab_input)
+    "net.not_object": "the body must be a JSON object",
+    "net.unknown_option": "unknown option {names}; allowed: {allowed}",
+    "net.whole_number": "{field} must be a whole number from {min} to {max}, got {got}",
+    "net.number_range": "{field} must be a number from {min} to {max}, got {got}",
+    "net.number_above": "{field} must be a number above {min} and at most {max}, got {got}",
+    "net.label_required": "label is required: the true class of the digit",
+    "net.pixels_or_image": "give either pixels (a list of numbers in 0..1) or image (a PNG "
+                           "data URL), not both or neither",
+    "net.pixels_count": "pixels must be a list of {n} numbers, got {got} values",
+    "net.pixels_not_list": "pixels must be a list of {n} numbers, got {kind}",
+    "net.pixels_numbers": "pixels must hold only numbers",
+    "net.pixels_range": "pixels must be numbers in 0..1",
+    "net.image_not_string": "image must be a data URL string (data:image/png;base64,...)",
+    "net.image_type": "image must be a PNG or JPEG data URL (data:image/png;base64,...)",
+    "net.image_base64": "image: the base64 data is corrupt",
+    "net.image_too_large": "image: too large (at most {max} a side)",
+    "net.image_unreadable": "image: not a picture Pillow can read",
+    "net.image_format": "image: the data is {format}, not {expected}",
+    "net.image_size": "image: {width}x{height} is too large (at most {max} a side)",
+    "net.image_damaged": "image: the picture is damaged",
+    "net.dataset": "dataset must be one of {choices}, got {got}",
+    "net.hidden": "hidden must be 1 to {layers} layer sizes, each from 1 to {size}, got {got}",
+    "net.activation": "activation must be relu, sigmoid or tanh, got {got}",
+    "net.optimizer": "optimizer must be one of {choices}, got {got}",
+    "net.batchnorm": "batchnorm must be true or false, got {got}",
+    "net.iters_or_epochs": "give iters or epochs, not both",
+    "net.too_many_iters": "{steps} iterations is more than the lab runs (at most {max}); use "
+                          "chainrule train for longer runs",
+    "net.too_many_evals": "eval_every {every} gives {evaluations} evaluations; the lab makes "
+                          "at most {max} (at least every {least} iterations)",
+    "net.too_big": "this run is too big for the lab ({steps} steps x batch {batch} x {weights} "
+                   "weights); make it smaller or use chainrule train",
+    "net.config": "{reason}",  # TrainConfig's own words
+    # the routes (netlab) and the lab's state (this module)
+    "net.run_id": 'run must be a run id (a string) or "first"',
+    "net.no_test_images": "no {dataset} test images: {reason}",
+    "net.no_train_images": "no {dataset} training images to learn among: {reason}",
+    "net.index": "index must be a whole number from 0 to {max}",
+    "net.images_do_not_fit": "the {dataset} images do not fit the model",
+    "net.first_busy": "the lab is still training its first network; try again in a few "
+                      "seconds",
+    "net.cannot_start": "{reason}",  # the library's words
+    "net.no_run": "no run {run!r} in this lab",
+    "net.first_not_stoppable": "the first network is still training and cannot be stopped "
+                               "from the page; it is ready in a few seconds",
+    "net.first_not_ready": "the first network is not ready yet",
+    "net.run_not_ready": "run {run} has no trained network yet (it is {status})",
+    "net.bad_model": "{reason}",  # LabError's words
+    "net.first_training": "the first network is still training; it is ready in a few seconds",
+    "net.first_on": "training a first network on {dataset}",
+    "net.first_digits": "no MNIST here: training a first network on the bundled 8x8 digits",
+    "net.unavailable": "no network to show ({reason}). Start the lab with --model RUN_DIR, "
+                       "put MNIST where chainrule finds it (chainrule data fetch mnist, or "
+                       "CHAINRULE_DATA), or pip install 'chainrule[digits]' for the bundled "
+                       "8x8 digits",
+})
+"""The network lab's words by code (see :mod:`chainrule.core.messages`); ``reason`` is a
+text of the library that has no code, ``status`` a run's status (``msg.term.*``)."""
 
 FIRST_ITERS = {"mnist": 5000, "digits": 3000}
 """The first network: the book's TwoLayerNet, SGD lr 0.1, batch 100, this many steps."""
@@ -42,7 +109,8 @@ class LabModel:
     dataset: str
     image_shape: tuple[int, int]
     class_names: list[str]
-    description: str
+    description: str  # describe_net's English (the command line's words)
+    architecture: dict = field(default_factory=dict)  # the same as fields, for the page
     test_acc: float | None = None
     iterations: int | None = None
     path: str | None = None
@@ -54,7 +122,8 @@ class LabModel:
         return self.image_shape[0] * self.image_shape[1]
 
     def info(self) -> dict:
-        return {"id": self.id, "description": self.description, "dataset": self.dataset,
+        return {"id": self.id, "description": self.description,
+                "architecture": self.architecture, "dataset": self.dataset,
                 "image_shape": list(self.image_shape), "class_names": self.class_names,
                 "test_acc": self.test_acc, "iterations": self.iterations, "path": self.path,
                 "source": self.source}
@@ -86,8 +155,9 @@ def load_lab_model(target: str | os.PathLike, model_id: str = "first",
     summary = _read_json(Path(path).parent / "summary.json") if saved else {}
     test_acc = summary.get("test_acc")
     return LabModel(net, model_id, dataset, (int(shape[0]), int(shape[1])), names,
-                 describe_net(model.config), test_acc if isinstance(test_acc, float) else None,
-                 summary.get("iteration"), str(path), source)
+                    describe_net(model.config), architecture(model.config),
+                    test_acc if isinstance(test_acc, float) else None,
+                    summary.get("iteration"), str(path), source)
 
 
 def _read_json(path: Path) -> dict:
@@ -125,7 +195,7 @@ class NetLab:
         self.message = ""
         self.first_run: LiveRun | None = None
         self._lock = threading.Lock()
-        self._test_sets: dict[str, tuple] = {}
+        self._datasets: dict[str, Any] = {}
 
     # -------------------------------------------------------------- the first network
 
@@ -164,8 +234,8 @@ class NetLab:
         work = self.first_root / f"{dataset}-training-{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)  # left by an earlier process with our id
         config = TrainConfig(dataset=dataset, iters=self.first_iters[dataset])
-        self.message = (f"training a first network on {dataset}" if dataset == "mnist" else
-                        "no MNIST here: training a first network on the bundled 8x8 digits")
+        self.message = (said("net.first_on", dataset=dataset) if dataset == "mnist" else
+                        said("net.first_digits"))
         try:
             self.first_run = self.runs.start(config, work, data_dir=self.data_dir,
                                              download=self.download, plots=self.plots,
@@ -201,10 +271,7 @@ class NetLab:
 
     def _unavailable(self, why: str) -> None:
         self.status = "unavailable"
-        self.message = (f"no network to show ({why}). Start the lab with --model RUN_DIR, put "
-                        "MNIST where chainrule finds it (chainrule data fetch mnist, or "
-                        "CHAINRULE_DATA), or pip install 'chainrule[digits]' for the bundled "
-                        "8x8 digits")
+        self.message = said("net.unavailable", reason=why)
 
     def close(self) -> None:
         self.runs.close()
@@ -216,30 +283,31 @@ class NetLab:
         active = self.runs.active()
         return {
             "status": self.status, "message": self.message,
+            **coded_fields("message", self.message),
             "model": None if self.model is None else self.model.info(),
             "first_run": None if self.first_run is None else self.first_run.id,
             "training": None if active is None else active.id,
             "runs": [{"id": r.id, "status": r.status, "has_model": r.has_model,
                       "dataset": r.config.dataset, "first": r is self.first_run,
-                      "message": r.message} for r in self.runs.all()],
+                      "message": r.message, **coded_fields("message", r.message)}
+                     for r in self.runs.all()],
         }
 
     def use(self, run_id: str) -> LabModel:
         if run_id == "first":
             if self.first is None:
-                raise RequestError("the first network is not ready yet", 409)
+                raise RequestError("net.first_not_ready", 409)
             self.model = self.first
             return self.model
         live = self.runs.get(run_id)
         if live is None:
-            raise RequestError(f"no run {run_id!r} in this lab", 404)
+            raise RequestError("net.no_run", 404, run=run_id)
         if not live.done or not live.has_model:
-            raise RequestError(f"run {run_id} has no trained network yet (it is {live.status})",
-                             409)
+            raise RequestError("net.run_not_ready", 409, run=run_id, status=live.status)
         try:
             self.model = load_lab_model(live.path, run_id, "run")
         except LabError as exc:
-            raise RequestError(str(exc), 409) from None
+            raise RequestError("net.bad_model", 409, reason=str(exc)) from None
         return self.model
 
     def current(self) -> LabModel:
@@ -247,16 +315,24 @@ class NetLab:
         model = self.model
         if model is None:
             if self.status == "unavailable":
-                raise RequestError(self.message, 409)
-            raise RequestError("the first network is still training; it is ready in a few "
-                             "seconds", 409)
+                raise RequestError.of(self.message, 409)
+            raise RequestError("net.first_training", 409)
         return model
 
-    def test_set(self, dataset: str):
-        """The test images and labels of ``dataset`` (loaded once, without downloading
-        unless the lab may)."""
+    def _data(self, dataset: str):
+        """``dataset`` (loaded once, without downloading unless the lab may)."""
         with self._lock:
-            if dataset not in self._test_sets:
-                data = load_data(dataset, self.data_dir, download=self.download)
-                self._test_sets[dataset] = (data.x_test, data.t_test)
-            return self._test_sets[dataset]
+            if dataset not in self._datasets:
+                self._datasets[dataset] = load_data(dataset, self.data_dir,
+                                                    download=self.download)
+            return self._datasets[dataset]
+
+    def test_set(self, dataset: str):
+        """The test images and labels of ``dataset``."""
+        data = self._data(dataset)
+        return data.x_test, data.t_test
+
+    def train_set(self, dataset: str):
+        """The training images and labels of ``dataset``: a step of learning among them."""
+        data = self._data(dataset)
+        return data.x_train, data.t_train

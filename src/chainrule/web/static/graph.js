@@ -1,23 +1,32 @@
 // The graph lab's page. It only shows and asks: every number on it comes from
 // POST /api/graph, where the library's own layers compute it. What runs here is
-// bookkeeping (which input changed, which step we are on, which arrow is selected)
-// and drawing the answer.
+// bookkeeping (which input changed, which step we are on, which arrow is selected,
+// what the address says) and drawing the answer.
 
 import { mountHeader } from "./chrome.js";
-import { has, onLanguage, setup, t } from "./i18n.js";
+import { linkText, parseLink, parseStep } from "./graph-link.js";
+import { has, message, onLanguage, said, setup, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const EXAMPLES = ["(x + y) ** 2", "sigmoid(w * x + b)", "exp(x) / (1 + exp(x))", "relu(x) * y",
                   "x * log(x)"];
 const DEBOUNCE_MS = { input: 40, expression: 350 };
+const MIN_SCALE = 0.5; // smaller than this, the drawing's numbers are too small to read
 
 const state = {
   graphs: [], // GET /api/graphs
+  default: null, // the graph shown when the address names none
   source: null, // {name} or {expression}
   values: {}, // input name -> number, as sent
+  unusable: {}, // input name -> {kind, text}: a field that holds no usable number
   answer: null, // the last good POST /api/graph answer
   edge: null, // the selected edge id
   step: { mode: null, pos: -1 }, // mode: "forward" | "backward" | null
+  pendingStep: null, // {mode, n} from the address, applied when the answer comes
+  notes: [], // what the address asked for that could not be done: [key, params]
+  refusal: null, // the last error answer {data, body}, until an answer is drawn
+  fit: null, // the drawing scaled to the width (true), its own size and panned (false), or
+  // null: scaled where that keeps it at least MIN_SCALE of its size, else panned
 };
 
 // -- talking to the server -------------------------------------------------------------
@@ -47,7 +56,7 @@ async function pump() {
       const response = await fetch("/api/graph", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify(body),
+        body: json(body),
       });
       const data = await response.json();
       // one question at a time, so answers come in order: each is newer than the last drawn
@@ -68,31 +77,117 @@ function accept(data, body) {
     state.answer.nodes.length === data.nodes.length;
   state.answer = data;
   if (!sameGraph) state.step = { mode: null, pos: -1 };
+  if (state.pendingStep) {
+    const { mode, n } = state.pendingStep;
+    if (n <= data.order[mode].length) state.step = { mode, pos: n - 1 };
+    else state.notes.push(["link.bad_step", { text: `${mode}:${n}` }]);
+    state.pendingStep = null;
+    announceStep();
+  }
   if (state.edge !== null && !data.edges.some((e) => e.id === state.edge)) state.edge = null;
   for (const [name, input] of Object.entries(data.inputs)) {
     if (input.editable && typeof input.value === "number") state.values[name] = input.value;
   }
+  state.refusal = null;
   hideExpressionError();
   showStatus("", "");
   render();
+  remember();
   // for tests and scripts: how many answers the page has drawn
   document.body.dataset.answers = String(Number(document.body.dataset.answers || 0) + 1);
 }
 
 function refuse(data, body) {
-  const message = data.error || t("status.failed");
+  state.refusal = { data, body }; // worded again if the language changes
+  const words = message(data, t("status.failed")); // the server's code, in the page's words
   const field = data.field || "";
   if (body.expression !== undefined && field === "expression") {
-    showExpressionError(body.expression, message, data.offset, data.length);
+    showExpressionError(body.expression, words, data.offset, data.length);
   } else if (field.startsWith("inputs.")) {
-    showInputError(field.slice(7), message);
+    showInputError(field.slice(7), words);
   } else {
-    showStatus(message, "error");
+    showStatus(words, "error");
   }
+}
+
+// JSON as the server reads it, -0 kept (JSON.stringify writes it as 0: log(-0) is -inf
+// where log(0) is... -inf too, but 1 / -0 is -inf where 1 / 0 is inf)
+function json(body) {
+  const mark = "\u0000negative zero\u0000";
+  return JSON.stringify(body, (key, value) => (Object.is(value, -0) ? mark : value))
+    .split(JSON.stringify(mark)).join("-0.0");
+}
+
+// a number as the page writes it in a field or a link: -0 as -0
+function numberText(x) {
+  return Object.is(x, -0) ? "-0" : String(x);
 }
 
 function sameSource(a, b) {
   return a && b && a.name === b.name && a.expression === b.expression;
+}
+
+// -- the address: what you see, as a link (graph-link.js) --------------------------------
+function remember() {
+  if (!state.source) return;
+  const graph = state.source.name !== undefined
+    ? state.graphs.find((g) => g.name === state.source.name) : null;
+  const text = linkText({ source: state.source, inputs: state.values,
+                          defaults: graph ? graph.inputs : null, step: state.step,
+                          edge: state.edge });
+  if (location.hash.slice(1) !== text || location.search) {
+    history.replaceState(null, "", `${location.pathname}#${text}`);
+  }
+}
+
+// open what a link says: the graph or expression, its inputs, the step and the arrow
+function openLink(text) {
+  const link = parseLink(text);
+  const notes = link.bad.map((part) => ["link.bad_part", { text: part }]);
+  let source = null;
+  if (link.expr !== null && link.expr.trim()) {
+    source = { expression: link.expr };
+  } else if (link.graph !== null) {
+    if (state.graphs.some((g) => g.name === link.graph)) source = { name: link.graph };
+    else notes.push(["link.unknown_graph", { name: link.graph }]);
+  }
+  source = source || state.source || { name: state.default };
+  const graph = source.name !== undefined ? state.graphs.find((g) => g.name === source.name)
+    : null;
+  const values = graph ? { ...graph.inputs } : {};
+  for (const [name, value] of Object.entries(link.inputs)) {
+    const number = Number(value);
+    if (graph && !(name in graph.inputs)) notes.push(["link.unknown_input", { name }]);
+    else if (!value.trim() || !Number.isFinite(number)) {
+      notes.push(["link.bad_number", { name, text: value }]);
+    } else values[name] = number;
+  }
+  const step = parseStep(link.step);
+  if (link.step !== null && !step) notes.push(["link.bad_step", { text: link.step }]);
+  const edge = /^[0-9]{1,6}$/.test(link.edge || "") ? Number(link.edge) : null;
+  if (link.edge !== null && edge === null) notes.push(["link.bad_edge", { text: link.edge }]);
+  state.source = source;
+  state.values = values;
+  state.unusable = {};
+  state.edge = edge;
+  state.step = { mode: null, pos: -1 };
+  state.pendingStep = step;
+  state.notes = notes;
+  state.answer = null; // the next answer is drawn afresh
+  $("inputs").replaceChildren();
+  const box = $("expression");
+  box.value = source.expression !== undefined ? source.expression : "";
+  box.classList.toggle("active", source.expression !== undefined);
+  hideExpressionError();
+  markPicker();
+  showNotes();
+  ask(0);
+}
+
+function showNotes() {
+  const box = $("link-notes");
+  box.replaceChildren(...state.notes.map(([key, params]) => hint(t(key, params))));
+  box.hidden = state.notes.length === 0;
 }
 
 // -- choosing a graph ------------------------------------------------------------------
@@ -101,12 +196,14 @@ function choose(name) {
   if (!graph) return;
   state.source = { name };
   state.values = { ...graph.inputs };
+  state.unusable = {};
   state.edge = null;
   state.step = { mode: null, pos: -1 };
+  state.notes = [];
+  showNotes();
   $("expression").classList.remove("active");
   hideExpressionError();
   markPicker();
-  remember();
   ask();
 }
 
@@ -114,24 +211,11 @@ function typeExpression(text, delay = DEBOUNCE_MS.expression) {
   if (!text.trim()) return;
   state.source = { expression: text };
   state.edge = null;
+  state.notes = [];
+  showNotes();
   $("expression").classList.add("active");
   markPicker();
-  remember();
   ask(delay);
-}
-
-function remember() {
-  const hash = state.source.name !== undefined
-    ? `graph=${encodeURIComponent(state.source.name)}`
-    : `expr=${encodeURIComponent(state.source.expression)}`;
-  history.replaceState(null, "", `#${hash}`);
-}
-
-function fromHash() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  if (params.has("expr")) return { expression: params.get("expr") };
-  if (params.has("graph")) return { name: params.get("graph") };
-  return null;
 }
 
 function buildPicker() {
@@ -148,6 +232,19 @@ function buildPicker() {
     button.addEventListener("click", () => choose(graph.name));
     picker.append(button);
   }
+  // a radio group: one stop for Tab, the arrow keys move (and choose) within it
+  picker.addEventListener("keydown", (event) => {
+    const buttons = [...picker.querySelectorAll('[role="radio"]')];
+    const i = buttons.indexOf(document.activeElement);
+    const n = buttons.length;
+    const j = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1 + n, ArrowUp: i - 1 + n,
+                Home: 0, End: n - 1 }[event.key];
+    if (i < 0 || j === undefined) return;
+    event.preventDefault();
+    const next = buttons[j % n];
+    next.focus();
+    choose(next.dataset.graph);
+  });
   const examples = $("examples");
   examples.replaceChildren();
   for (const text of EXAMPLES) {
@@ -164,9 +261,11 @@ function buildPicker() {
 }
 
 function markPicker() {
-  for (const button of $("picker").children) {
-    const on = state.source && button.dataset.graph === state.source.name;
-    button.setAttribute("aria-checked", String(Boolean(on)));
+  const buttons = [...$("picker").children];
+  const on = buttons.find((b) => state.source && b.dataset.graph === state.source.name);
+  for (const button of buttons) {
+    button.setAttribute("aria-checked", String(button === on));
+    button.tabIndex = button === (on || buttons[0]) ? 0 : -1;
   }
 }
 
@@ -182,20 +281,37 @@ function render() {
 }
 
 function outName(data) {
-  return data.output.name || t("result.output");
+  return data.output.name ? varName(data, data.output.name) : t("result.output");
+}
+
+// a built-in graph's value by the name the book's translation gives it ("price": 支払金額)
+function varName(data, name) {
+  const key = `var.${data.source.name}.${name}`;
+  return data.source.name !== undefined && has(key) ? t(key) : name;
 }
 
 function renderTitle(data) {
   const title = $("graph-title");
-  if (data.source.name !== undefined) {
+  if (data.title_code) {
+    title.textContent = said(data.title, data.title_code, data.title_params);
+  } else if (data.source.name !== undefined) {
     title.textContent = t(`graph.title.${data.source.name}`);
   } else {
     title.replaceChildren(t("graph.title.expression") + " ", code(data.source.expression));
   }
   document.title = `chainrule · ${t("nav.graph")}`;
-  const result = $("result");
-  result.replaceChildren(
+  $("result").replaceChildren(
     span("result-name", outName(data)), " = ", span("result-value num", data.output.text));
+  const origin = $("origin");
+  origin.textContent = data.output.value_origin
+    ? t("origin.value", { value: data.output.text, why: saidOrigin(data.output, "value") }) : "";
+  origin.hidden = !data.output.value_origin;
+  origin.dataset.code = data.output.value_origin_code || "";
+}
+
+// where a NaN or infinite value (key "value") or gradient ("grad") came from, worded
+function saidOrigin(item, key) {
+  return said(item[`${key}_origin`], item[`${key}_origin_code`], item[`${key}_origin_params`]);
 }
 
 function span(cls, text) {
@@ -213,6 +329,8 @@ function code(text) {
 
 function renderDrawing(data) {
   const box = $("drawing");
+  const focused = document.activeElement && document.activeElement.closest
+    ? document.activeElement.closest("#drawing g.edge") : null;
   box.innerHTML = data.svg; // made by chainrule.draw: text escaped, no scripts
   const svg = box.querySelector("svg");
   if (!svg) return;
@@ -231,11 +349,29 @@ function renderDrawing(data) {
       }
     });
   }
+  // the node a NaN or an infinity first came from
+  const origins = new Set(data.edges.map((e) => (e.value_origin_params || {}).node)
+    .filter((n) => n !== undefined));
+  for (const group of svg.querySelectorAll("g.node")) {
+    group.classList.toggle("origin", origins.has(Number(group.dataset.node)));
+  }
+  // an input whose field holds no usable number: the value the graph uses, marked
+  for (const name of Object.keys(state.unusable)) {
+    const input = data.inputs[name];
+    const group = input && svg.querySelector(`g.edge[data-edge="${input.edge}"]`);
+    if (group) group.classList.add("held");
+  }
+  if (focused) { // a re-render keeps the focus on the same arrow
+    const again = svg.querySelector(`g.edge[data-edge="${focused.dataset.edge}"]`);
+    if (again) again.focus({ preventScroll: true });
+  }
+  markEdges();
+  fitDrawing();
 }
 
 function edgeLabel(edge) {
   if (!edge) return "";
-  if (edge.name) return edge.name;
+  if (edge.name) return varName(state.answer, edge.name);
   if (edge.kind === "constant") return t("edge.constant");
   const node = state.answer.nodes.find((n) => n.id === edge.from);
   return t("edge.output_of", { node: nodeName(node) });
@@ -248,11 +384,11 @@ function nodeName(node) {
 
 function selectEdge(id) {
   state.edge = state.edge === id ? null : id;
+  markEdges();
+  remember();
   if (state.edge === null) {
     renderEdge(state.answer);
-    markEdges();
   } else {
-    markEdges();
     $("edge-detail").replaceChildren(hint(t("status.computing")));
     ask();
   }
@@ -260,8 +396,25 @@ function selectEdge(id) {
 
 function markEdges() {
   for (const group of $("drawing").querySelectorAll("g.edge")) {
-    group.classList.toggle("selected", Number(group.dataset.edge) === state.edge);
+    const on = Number(group.dataset.edge) === state.edge;
+    group.classList.toggle("selected", on);
+    group.setAttribute("aria-pressed", String(on));
   }
+}
+
+// the drawing scaled to the width, or at its own size with a cue that it pans
+function fitDrawing() {
+  const box = $("drawing");
+  const svg = box.querySelector("svg");
+  const natural = svg ? Number(svg.getAttribute("width")) || 0 : 0;
+  const fit = state.fit ?? (!natural || box.clientWidth >= MIN_SCALE * natural);
+  box.classList.toggle("fit", fit);
+  $("fit").setAttribute("aria-pressed", String(fit));
+  const scrolls = box.scrollWidth > box.clientWidth + 1;
+  $("pan-cue").hidden = !scrolls;
+  box.classList.toggle("scrolls", scrolls);
+  box.classList.toggle("at-end", box.scrollLeft + box.clientWidth >= box.scrollWidth - 1);
+  box.tabIndex = scrolls ? 0 : -1; // a panned drawing scrolls with the arrow keys too
 }
 
 // -- inputs --------------------------------------------------------------------------------
@@ -294,6 +447,7 @@ function inputRow(name, input) {
       <span class="input-gloss"></span>
     </div>
     <div class="input-controls"></div>
+    <p class="unusable" id="unusable-${name}" role="status" hidden></p>
     <dl class="check">
       <div><dt class="grad-label"></dt><dd class="grad num backprop"></dd></div>
       <div><dt class="num-label"></dt><dd class="num numerical"></dd></div>
@@ -305,34 +459,25 @@ function inputRow(name, input) {
   label.htmlFor = id;
   if (input.editable) {
     const field = document.createElement("input");
-    field.type = "number";
-    field.step = "any";
+    field.type = "text"; // not "number": the page reads what was typed, 1e400 or "abc" too
+    field.spellcheck = false;
+    field.autocomplete = "off";
     field.id = id;
-    field.className = "num";
+    field.className = "num field";
+    field.setAttribute("aria-describedby", `unusable-${name}`);
     const slider = document.createElement("input");
     slider.type = "range";
     slider.min = input.slider.min;
     slider.max = input.slider.max;
     slider.step = input.slider.step;
     slider.setAttribute("aria-label", name);
-    field.value = String(input.value);
+    field.value = numberText(input.value);
     slider.value = String(input.value);
-    field.addEventListener("input", () => {
-      const text = field.value.trim();
-      const number = Number(text);
-      if (text === "" || !Number.isFinite(number)) {
-        field.classList.add("invalid");
-        return;
-      }
-      field.classList.remove("invalid");
-      if (number < Number(slider.min)) slider.min = String(number);
-      if (number > Number(slider.max)) slider.max = String(number);
-      slider.value = String(number);
-      changeInput(name, number);
-    });
+    field.addEventListener("input", () => typed(name, field, slider));
     slider.addEventListener("input", () => {
       field.value = slider.value;
-      field.classList.remove("invalid");
+      delete state.unusable[name];
+      markUsable(row, name);
       changeInput(name, Number(slider.value));
     });
     row.querySelector(".input-controls").append(field, slider);
@@ -345,32 +490,85 @@ function inputRow(name, input) {
   return row;
 }
 
+// a number typed into an input's field: sent, or said to be unusable (the graph keeps the
+// last number it was given, and the page says so, beside the field and on the drawing)
+function typed(name, field, slider) {
+  const text = field.value.trim();
+  const number = Number(text);
+  const row = field.closest(".input");
+  if (text === "" || !Number.isFinite(number)) {
+    const kind = text === "" ? "empty" : Number.isNaN(number) ? "not_number" : "too_large";
+    state.unusable[name] = { kind, text };
+    markUsable(row, name);
+    const group = state.answer && $("drawing").querySelector(
+      `g.edge[data-edge="${state.answer.inputs[name].edge}"]`);
+    if (group) group.classList.add("held");
+    return;
+  }
+  delete state.unusable[name];
+  markUsable(row, name);
+  if (number < Number(slider.min)) slider.min = String(number);
+  if (number > Number(slider.max)) slider.max = String(number);
+  slider.value = String(number);
+  changeInput(name, number);
+}
+
+function markUsable(row, name) {
+  const bad = state.unusable[name];
+  const field = row.querySelector('input.field');
+  const note = row.querySelector(".unusable");
+  if (field) {
+    field.classList.toggle("invalid", Boolean(bad));
+    field.setAttribute("aria-invalid", String(Boolean(bad)));
+  }
+  note.hidden = !bad;
+  note.dataset.kind = bad ? bad.kind : "";
+  const used = numberText(state.values[name]);
+  note.textContent = bad ? t(`field.${bad.kind}`, { name, text: bad.text, value: used }) : "";
+  if (!bad && state.answer && state.answer.inputs[name]) {
+    const group = $("drawing").querySelector(
+      `g.edge[data-edge="${state.answer.inputs[name].edge}"]`);
+    if (group) group.classList.remove("held");
+  }
+}
+
 function updateInput(row, name, input, data) {
   row.querySelector(".input-gloss").textContent =
     data.source.name !== undefined && has(`input.${data.source.name}.${name}`)
       ? t(`input.${data.source.name}.${name}`) : "";
-  const field = row.querySelector('input[type="number"]');
-  if (field && document.activeElement !== field) field.value = String(input.value);
+  const field = row.querySelector('input.field');
+  if (field && document.activeElement !== field && !state.unusable[name]) {
+    field.value = numberText(input.value);
+  }
   const fixed = row.querySelector(".fixed-value");
   if (fixed) fixed.textContent = input.text;
   const label = row.querySelector(".grad-label");
-  label.textContent = t("check.partial", { out: outName(data), x: name });
-  label.title = t("check.backprop", { out: outName(data), x: name });
-  row.querySelector(".backprop").textContent = input.grad_text || "—";
+  label.textContent = t("check.partial", { out: outName(data), x: varName(data, name) });
+  label.title = t("check.backprop", { out: outName(data), x: varName(data, name) });
+  row.querySelector(".backprop").textContent = input.grad_check_text || input.grad_text || "—";
   row.querySelector(".num-label").textContent = t("check.numerical_short");
-  row.querySelector(".numerical").textContent = input.numerical_text || "—";
+  // no numerical derivative where there is none to compute (the reason says why)
+  row.querySelector(".numerical").textContent =
+    input.numerical === "NaN" && input.reason ? "—" : input.numerical_text || "—";
   const box = row.querySelector(".verdict");
   verdict(box, input);
   if (input.grad !== null && input.numerical === null) {
     box.textContent = t("check.on_click"); // an array: checked when its arrow is clicked
   }
-  box.classList.toggle("note", input.agree === null);
+  box.classList.toggle("note", input.agree === null || Boolean(input.reason));
   row.querySelector(".input-error").hidden = true;
+  markUsable(row, name);
 }
 
 function verdict(box, check) {
   box.className = "verdict";
-  if (check.agree === true) {
+  box.removeAttribute("title");
+  if (check.reason) { // no verdict: why the numerical derivative is none here
+    box.classList.add("why");
+    box.dataset.code = check.reason_code || "";
+    box.textContent = (check.agree === null ? "" : (check.agree ? "✓ " : "✗ ")) +
+      said(check.reason, check.reason_code, check.reason_params);
+  } else if (check.agree === true) {
     box.classList.add("ok");
     box.textContent = "✓ " + t("check.agree");
   } else if (check.agree === false) {
@@ -389,17 +587,17 @@ function changeInput(name, number) {
   ask(DEBOUNCE_MS.input);
 }
 
-function showInputError(name, message) {
+function showInputError(name, text) {
   const row = $("inputs").querySelector(`.input[data-name="${name}"]`);
-  if (!row) return showStatus(message, "error");
+  if (!row) return showStatus(text, "error");
   const box = row.querySelector(".input-error");
-  box.textContent = message;
+  box.textContent = text;
   box.hidden = false;
 }
 
 // -- expression errors -------------------------------------------------------------------------
-function showExpressionError(text, message, offset, length) {
-  $("expression-message").textContent = `${t("expr.error")} ${message}`;
+function showExpressionError(text, words, offset, length) {
+  $("expression-message").textContent = `${t("expr.error")} ${words}`;
   const where = $("expression-where");
   if (Number.isInteger(offset) && offset >= 0 && offset <= text.length) {
     const width = Math.max(1, Math.min(Number.isInteger(length) ? length : 1, text.length - offset));
@@ -426,11 +624,15 @@ function step(mode) {
   const order = data.order[mode];
   if (state.step.mode !== mode) state.step = { mode, pos: 0 };
   else if (state.step.pos < order.length - 1) state.step.pos += 1;
+  else return; // the last node: the button stays where it is, and so does the focus
   renderSteps();
+  announceStep();
+  remember();
 }
 
 function renderSteps() {
   const data = state.answer;
+  if (!data) return;
   const { mode, pos } = state.step;
   const svg = $("drawing").querySelector("svg");
   const order = mode ? data.order[mode] : [];
@@ -453,9 +655,10 @@ function renderSteps() {
     }
     markEdges();
   }
-  $("step-forward").disabled = mode === "forward" && pos >= order.length - 1;
-  $("step-backward").disabled = mode === "backward" && pos >= order.length - 1;
-  $("step-reset").disabled = mode === null;
+  // aria-disabled, not disabled: a button that is at its end keeps the focus
+  disable($("step-forward"), mode === "forward" && pos >= order.length - 1);
+  disable($("step-backward"), mode === "backward" && pos >= order.length - 1);
+  disable($("step-reset"), mode === null);
   const where = $("step-where");
   const rule = $("rule");
   if (!mode) {
@@ -470,13 +673,34 @@ function renderSteps() {
   rule.replaceChildren(...ruleParts(node, mode, data));
 }
 
+function disable(button, off) {
+  button.setAttribute("aria-disabled", String(off));
+}
+
+// the step now shown, told to a screen reader (a polite live region)
+function announceStep() {
+  const data = state.answer;
+  const { mode, pos } = state.step;
+  let text = t("step.idle");
+  if (data && mode) {
+    const order = data.order[mode];
+    const node = data.nodes.find((n) => n.id === order[pos]);
+    text = `${t(`step.${mode}_count`, { n: pos + 1, total: order.length })} ${nodeName(node)}`;
+  }
+  $("announce").textContent = text;
+}
+
 function ruleParts(node, mode, data) {
   const parts = [];
   const edge = (id) => data.edges.find((e) => e.id === id);
   const r = node.rule;
   if (r) {
-    // backward: the forward line first, for the numbers the gradients are made of
-    const lines = [].concat(r.forward || [], mode === "backward" ? r.backward || [] : []);
+    // backward: the forward line first, for the numbers the gradients are made of; a
+    // line with words besides its symbols comes with a code, worded in the page's language
+    const back = (r.backward || []).map((line, i) =>
+      said(line, (r.backward_code || [])[i], (r.backward_params || [])[i]));
+    const lines = [].concat(r.forward ? said(r.forward, r.forward_code, r.forward_params) : [],
+                            mode === "backward" ? back : []);
     const pre = document.createElement("pre");
     pre.className = "rule-lines";
     pre.textContent = lines.join("\n");
@@ -519,8 +743,9 @@ function renderEdge(data) {
   const list = pairs();
   const item = (label, cls, text) => pair(list, label, cls, text);
   item(t("edge.value"), "value", c.value_text);
-  item(t("check.grad"), "grad", c.grad_text || "—");
-  item(t("check.numerical"), "", c.numerical_text || "—");
+  item(t("check.grad"), "grad", c.grad_check_text || c.grad_text || "—");
+  item(t("check.numerical"), "", c.numerical === "NaN" && c.reason ? "—"
+    : c.numerical_text || "—");
   const v = document.createElement("div");
   verdict(v, c);
   if (c.why) v.textContent = t(`check.why.${c.why.replace(" ", "_")}`);
@@ -528,6 +753,12 @@ function renderEdge(data) {
     v.append(span("hint", " — " + t("check.rel_error", { err: fmt(c.max_rel_error) })));
   }
   const parts = [head, list, v];
+  for (const key of ["value", "grad"]) {
+    if (edge && edge[`${key}_origin`]) {
+      const text = key === "value" ? edge.value_text : edge.grad_text;
+      parts.push(hint(t(`origin.${key}`, { value: text, why: saidOrigin(edge, key) })));
+    }
+  }
   if (c.heatmaps) parts.push(heatmaps(c));
   box.replaceChildren(...parts);
 }
@@ -605,31 +836,44 @@ async function main() {
   const response = await fetch("/api/graphs");
   const listing = await response.json();
   state.graphs = listing.graphs;
+  state.default = listing.default;
   buildPicker();
   const expression = $("expression");
   expression.addEventListener("input", () => typeExpression(expression.value));
   expression.addEventListener("keydown", (event) => {
     if (event.key === "Enter") typeExpression(expression.value, 0);
   });
-  $("step-forward").addEventListener("click", () => step("forward"));
-  $("step-backward").addEventListener("click", () => step("backward"));
-  $("step-reset").addEventListener("click", () => {
-    state.step = { mode: null, pos: -1 };
-    renderSteps();
+  for (const [id, action] of [["step-forward", () => step("forward")],
+                              ["step-backward", () => step("backward")],
+                              ["step-reset", reset]]) {
+    $(id).addEventListener("click", () => {
+      if ($(id).getAttribute("aria-disabled") !== "true") action();
+    });
+  }
+  $("fit").addEventListener("click", () => {
+    state.fit = $("fit").getAttribute("aria-pressed") !== "true";
+    fitDrawing();
   });
+  $("drawing").addEventListener("scroll", fitDrawing, { passive: true });
+  window.addEventListener("resize", fitDrawing);
   onLanguage(() => {
     markPicker();
     render();
+    showNotes();
+    if (state.answer) announceStep();
+    if (state.refusal) refuse(state.refusal.data, state.refusal.body);
   });
-  const start = fromHash();
-  if (start && start.expression) {
-    expression.value = start.expression;
-    typeExpression(start.expression, 0);
-  } else {
-    const name = start && state.graphs.some((g) => g.name === start.name)
-      ? start.name : listing.default;
-    choose(name);
-  }
+  // the address: a query (/?graph=...) or the hash; edited later, it takes effect at once
+  window.addEventListener("hashchange", () => openLink(location.hash));
+  const link = location.search.length > 1 ? location.search : location.hash;
+  openLink(link);
+}
+
+function reset() {
+  state.step = { mode: null, pos: -1 };
+  renderSteps();
+  announceStep();
+  remember();
 }
 
 main();

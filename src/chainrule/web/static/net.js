@@ -1,72 +1,33 @@
 // The network lab's page. It shows and asks: every number comes from the server
-// (chainrule.probe, chainrule.live); this script only draws them. The header, the
-// language switch and the words come from the lab's shared chrome.js and i18n.js.
+// (chainrule.probe, chainrule.live, chainrule.data.preprocess); these scripts only draw
+// them. The header, the language switch and the words come from the lab's shared
+// chrome.js and i18n.js. This module: the network in use, the drawing, the class pickers;
+// net_predict.js: what the network makes of the drawing; net_learn.js: one step of
+// learning; net_train.js: training; net_link.js: the address that shares what the page
+// shows; net_kit.js: what they share.
 
 import { mountHeader } from "./chrome.js";
-import { onLanguage, setup, t } from "./i18n.js";
+import { message, onLanguage, said, setup, t } from "./i18n.js";
+import {
+  $, api, arrowKeys, datasetName, dropNotes, el, fmtPct, follow, names, netWords, renderNotes, state,
+} from "./net_kit.js";
+import { clearLearned, renderLearn, setupLearn } from "./net_learn.js";
+import { followLink, setupLink, writeLink } from "./net_link.js";
+import { announce, announceAgain, renderPrediction, setupPredict } from "./net_predict.js";
+import { attachRun, renderRun, setupTrain } from "./net_train.js";
+import { Pad } from "./pad.js";
 
-const $ = (sel) => document.querySelector(sel);
-const el = (tag, attrs, ...kids) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid != null) node.append(kid);
-  return node;
+// what the other modules may ask of this one (given to their setup, so that no module
+// imports this one back)
+const page = {
+  inputBody: () => inputBody(),
+  refreshLab: () => refreshLab(),
+  showSample: (index, onError) => showSample(index, onError),
+  afterEdit: () => afterEdit(),
+  strokes: () => pad.strokes.length,
+  setTarget: (c) => setTarget(c),
+  renderPickers: () => renderPickers(),
 };
-const SVG = "http://www.w3.org/2000/svg";
-const svgEl = (tag, attrs) => {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  return node;
-};
-
-// ------------------------------------------------------------------ state
-
-const state = {
-  lab: null,            // GET /api/model
-  model: null,          // the model in use (lab.model)
-  prediction: null,     // POST /api/predict answer
-  learned: null,        // POST /api/learn answer
-  target: null,         // class whose gradient is shown (null: predicted)
-  learnLabel: null,
-  sample: null,         // GET /api/sample answer drawn on the pad
-  run: null,            // the training run on the page: {id, created, progress, evals, end}
-};
-
-const fmtPct = (p) => (p == null ? "–" : (100 * p).toFixed(1) + "%");
-const fmtNum = (v) => (v == null ? "–" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)
-  ? v.toExponential(2) : Number(v.toPrecision(3)).toString());
-const names = () => (state.model ? state.model.class_names : [...Array(10).keys()].map(String));
-
-async function api(method, url, body) {
-  const opts = { method, headers: {} };
-  if (body !== undefined) {
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const response = await fetch(url, opts);
-  let data = null;
-  try { data = await response.json(); } catch (e) { data = { error: response.statusText }; }
-  if (!response.ok) {
-    const err = new Error((data && data.error) || response.statusText);
-    err.data = data || {};
-    throw err;
-  }
-  return data;
-}
-
-function follow(runId, onEvent) {
-  const source = new EventSource(`/api/train/${encodeURIComponent(runId)}/events`);
-  source.onmessage = (m) => {
-    const event = JSON.parse(m.data);
-    onEvent(event);
-    if (event.type === "end") source.close();
-  };
-  return source;
-}
 
 // ------------------------------------------------------------------ the model bar
 
@@ -74,22 +35,32 @@ async function refreshLab() {
   try {
     state.lab = await api("GET", "/api/model");
   } catch (err) {
-    state.lab = { status: "unavailable", message: err.message, runs: [] };
+    const body = err.data || {};
+    state.lab = { status: "unavailable", message: body.error || err.message,
+                  message_code: body.code, message_params: body.params, runs: [] };
   }
   const before = state.model && state.model.id + state.model.path;
   state.model = state.lab.model;
+  if (state.model) dropNotes("first"); // "the first network is still training" is over
   renderModel();
   if (state.lab.status === "training" && state.lab.first_run && !state.firstFollowed) {
     state.firstFollowed = true;
     follow(state.lab.first_run, onFirstEvent);
   }
   if (state.lab.training && state.lab.training !== state.lab.first_run && !state.run) {
-    attachRun(state.lab.training);
+    attachRun(state.lab.training, false); // a run started elsewhere: follow it here
   }
   const after = state.model && state.model.id + state.model.path;
   if (after && after !== before) {
+    if (state.sample && state.sample.dataset !== state.model.dataset) {
+      state.sample = null; // another dataset's image: this network cannot read it
+      pad.redraw();
+      renderSampleNote();
+    }
+    clearLearned();
     buildPickers();
     requestPredict();
+    writeLink();
   }
 }
 
@@ -101,7 +72,7 @@ function onFirstEvent(e) {
   if (e.type === "end") {
     state.first = null;
     state.firstFollowed = false;
-    refreshLab();
+    refreshLab().then(followLink);
   }
 }
 
@@ -113,8 +84,8 @@ function renderModel() {
   dot.className = "dot " + (lab.model ? "ready" : lab.status);
   if (lab.model) {
     const m = lab.model;
-    const vars = { net: m.description, dataset: m.dataset, acc: fmtPct(m.test_acc),
-                   n: m.iterations ?? "?" };
+    const vars = { net: netWords(m.architecture, m.description), dataset: datasetName(m.dataset),
+                   acc: fmtPct(m.test_acc), n: m.iterations ?? "?" };
     let s = t(m.test_acc == null ? "model.readyNoAcc" : "model.ready", vars);
     s += " — " + t(m.source === "run" ? "model.run" : m.source === "first" ? "model.first" : "model.given",
                    { id: m.id });
@@ -123,152 +94,142 @@ function renderModel() {
     const c = state.first && state.first.created;
     if (c) {
       const i = state.first.iteration || 0;
-      text.textContent = t("model.training", { net: c.net, dataset: c.dataset, i, n: c.iters });
+      text.textContent = t("model.training", { net: netWords(c.architecture, c.net),
+                                               dataset: datasetName(c.dataset), i, n: c.iters });
       bar.hidden = false;
       bar.firstElementChild.style.width = (100 * i / c.iters) + "%";
     } else {
       text.textContent = t("model.trainingStart");
     }
   } else if (lab.status === "unavailable") {
-    text.textContent = lab.message;
+    text.textContent = said(lab.message, lab.message_code, lab.message_params);
   } else {
     text.textContent = t("model.loading");
   }
   const note = $("#shape-note");
   note.hidden = !(state.model && state.model.dataset === "digits");
   note.textContent = t("model.digits");
-  const pick = $("#model-pick");
+  renderModelPick();
+}
+
+// the networks to choose from; rebuilt only when the list changes (a focused or open
+// list keeps its place)
+function renderModelPick() {
+  const lab = state.lab, pick = $("#model-pick");
   const usable = (lab.runs || []).filter((r) => r.has_model && !r.first);
   $("#model-pick-wrap").hidden = !(lab.model && usable.length);
-  pick.replaceChildren();
-  if (lab.model || usable.length) {
-    pick.append(el("option", { value: "first", text: t("model.firstOption") }));
-    for (const r of usable) pick.append(el("option", { value: r.id, text: `${r.id} (${r.dataset})` }));
-    pick.value = lab.model ? lab.model.id : "first";
+  const options = lab.model || usable.length
+    ? [["first", t("model.firstOption")], ...usable.map((r) => [r.id, `${r.id} (${datasetName(r.dataset)})`])]
+    : [];
+  const key = JSON.stringify(options);
+  if (pick.dataset.key !== key) {
+    pick.dataset.key = key;
+    pick.replaceChildren(...options.map(([value, text]) => el("option", { value, text })));
   }
+  if (options.length) pick.value = lab.model ? lab.model.id : "first";
+  $("#model-onnx").hidden = !lab.model;
 }
+
+// The network in use as an ONNX file: fetched first, so that a server without the
+// export extra says why (409) instead of handing over its error as a file.
+$("#model-onnx").addEventListener("click", async (e) => {
+  e.preventDefault();
+  try {
+    const response = await fetch("/api/model.onnx");
+    if (!response.ok) {
+      let data = {};
+      try { data = await response.json(); } catch (_) { /* not JSON: the status says it */ }
+      const err = new Error(data.error || response.statusText);
+      err.data = data;
+      throw err;
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+    el("a", { href: url, download: named ? named[1] : "chainrule.onnx" }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  } catch (err) {
+    alert(message(err.data, err.message));  // in the learner's language
+  }
+});
 
 $("#model-pick").addEventListener("change", async (e) => {
   try {
     await api("POST", "/api/model", { run: e.target.value });
   } catch (err) {
-    alert(err.message);
+    alert(message(err.data, err.message));
   }
   refreshLab();
 });
 
 // ------------------------------------------------------------------ drawing
 
-const pad = $("#pad");
-const pen = pad.getContext("2d");
-const LINE = 22;
-let strokes = [];
-let stroke = null;
-let lastMoveSend = 0;
-
-function point(e) {
-  const r = pad.getBoundingClientRect();
-  return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
-}
-
-function paintPixels(ctx, pixels, shape, size) {
-  const [h, w] = shape, cw = size / w, ch = size / h;
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-    const v = Math.round(255 * pixels[i * w + j]);
-    ctx.fillStyle = `rgb(${v},${v},${v})`;
-    ctx.fillRect(j * cw, i * ch, Math.ceil(cw), Math.ceil(ch));
-  }
-}
-
-function redrawPad() {
-  pen.fillStyle = "#000";
-  pen.fillRect(0, 0, pad.width, pad.height);
-  if (state.sample) paintPixels(pen, state.sample.pixels, state.sample.shape, pad.width);
-  pen.strokeStyle = "#fff";
-  pen.fillStyle = "#fff";
-  pen.lineWidth = LINE;
-  pen.lineCap = "round";
-  pen.lineJoin = "round";
-  for (const s of strokes) {
-    if (s.length === 1) {
-      pen.beginPath();
-      pen.arc(s[0][0], s[0][1], LINE / 2, 0, 2 * Math.PI);
-      pen.fill();
-      continue;
-    }
-    pen.beginPath();
-    pen.moveTo(...s[0]);
-    for (const p of s.slice(1)) pen.lineTo(...p);
-    pen.stroke();
-  }
-  $("#pad-hint").hidden = strokes.length > 0 || !!state.sample;
-}
-
-pad.addEventListener("pointerdown", (e) => {
-  if (e.pointerType === "mouse" && e.button !== 0) return;
-  e.preventDefault();
-  pad.setPointerCapture(e.pointerId);
-  stroke = [point(e)];
-  strokes.push(stroke);
-  redrawPad();
-});
-pad.addEventListener("pointermove", (e) => {
-  if (!stroke) return;
-  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [e];
-  for (const ev of (events.length ? events : [e])) stroke.push(point(ev));
-  redrawPad();
-  const now = performance.now();
-  if (now - lastMoveSend > 120) {
-    lastMoveSend = now;
-    requestPredict();
-  }
-});
-const endStroke = () => {
-  if (!stroke) return;
-  stroke = null;
-  requestPredict();
-};
-pad.addEventListener("pointerup", endStroke);
-pad.addEventListener("pointercancel", endStroke);
+// the shared pad (pad.js): a stroke's start makes what was said about the last input
+// stale; the prediction follows the pen
+const pad = new Pad($("#pad"), { hint: $("#pad-hint"), picture: () => state.sample,
+                                  onStart: inputChanged, onMove: requestPredict, onEnd: requestPredict });
 
 $("#undo").addEventListener("click", () => {
-  if (strokes.length) strokes.pop();
-  else state.sample = null;
+  if (!pad.undo()) state.sample = null;
   afterEdit();
 });
 $("#clear").addEventListener("click", () => {
-  strokes = [];
+  pad.clear();
   state.sample = null;
   afterEdit();
 });
-$("#sample").addEventListener("click", async () => {
+$("#sample").addEventListener("click", () => showSample(null));
+
+// A test image on the pad: a random one (index null) or the one asked for; false (and
+// the error in `onError`) when the server refuses.
+async function showSample(index, onError) {
   try {
-    state.sample = await api("GET", "/api/sample");
-    strokes = [];
-    state.learnLabel = state.sample.label;
+    const sample = await api("GET", index == null ? "/api/sample"
+      : `/api/sample?index=${encodeURIComponent(index)}`);
+    state.sample = sample;
+    state.sampleError = null;
+    pad.clear();
+    state.learnLabel = sample.label;
     afterEdit();
+    return true;
   } catch (err) {
-    $("#sample-note").textContent = err.message;
+    const body = err.data || { error: err.message };
+    if (onError) onError(body);
+    else {
+      state.sampleError = body;
+      renderSampleNote();
+    }
+    return false;
   }
-});
+}
+
+// the input changed: what was said about the previous one is stale
+function inputChanged() {
+  state.sampleError = null;
+  clearLearned();
+  dropNotes("input");
+  writeLink();
+}
 
 function afterEdit() {
-  redrawPad();
+  inputChanged();
+  pad.redraw();
   renderSampleNote();
-  buildPickers();
+  renderPickers();
   requestPredict();
 }
 
 function renderSampleNote() {
   const s = state.sample;
+  if (!s && state.sampleError) {
+    $("#sample-note").textContent = message(state.sampleError);
+    return;
+  }
   $("#sample-note").textContent = s ? t("draw.sampleNote", {
-    dataset: s.dataset, index: s.index, label: names()[s.label] ?? s.label }) : "";
+    dataset: datasetName(s.dataset), index: s.index, label: names()[s.label] ?? s.label }) : "";
 }
 
 function inputBody() {
-  if (!strokes.length && !state.sample) return null;
-  if (!strokes.length) return { pixels: state.sample.pixels };
-  return { image: pad.toDataURL("image/png") };
+  return pad.input();
 }
 
 // ------------------------------------------------------------------ predictions
@@ -287,6 +248,7 @@ async function pump() {
   const body = inputBody();
   if (!body) {
     state.prediction = null;
+    state.predictionError = null;
     renderPrediction();
     return;
   }
@@ -296,424 +258,75 @@ async function pump() {
     state.prediction = await api("POST", "/api/predict", body);
     state.predictionError = null;
   } catch (err) {
-    state.predictionError = err.message;
-    if (/first network|not ready/.test(err.message)) refreshLab();
+    state.prediction = null;
+    state.predictionError = err.data || { error: err.message };
+    if (/^net\.first_/.test(state.predictionError.code || "")) refreshLab();
   } finally {
     inflight = false;
   }
   renderPrediction();
   if (dirty) pump();
-}
-
-function renderPrediction() {
-  const p = state.prediction;
-  const bars = $("#bars");
-  bars.replaceChildren();
-  const cls = names();
-  bars.classList.toggle("wide-names", cls.some((n) => n.length > 2));
-  if (!p) {
-    cls.forEach((name) => bars.append(el("div", { class: "bar empty", role: "listitem" },
-      el("span", { class: "name", text: name }), el("span", { class: "track" }),
-      el("span", { class: "pct", text: "–" }))));
-    $("#verdict-digit").textContent = "–";
-    $("#verdict-text").textContent = state.predictionError || t("predict.empty");
-    $("#hidden").replaceChildren();
-    drawHeat($("#heat"), null);
-    $("#grad-text").textContent = "";
-    renderPickers();
-    return;
-  }
-  const k = p.predicted;
-  $("#verdict-digit").textContent = cls[k];
-  $("#verdict-text").textContent = p.blank ? t("predict.blank")
-    : t("predict.says", { p: fmtPct(p.probabilities[k]) });
-  p.probabilities.forEach((q, c) => {
-    const row = el("div", { class: "bar" + (c === k ? " top" : "") + (c === p.target ? " target" : ""),
-                            role: "listitem", "data-class": c, title: cls[c] },
-      el("span", { class: "name", text: cls[c] }),
-      el("span", { class: "track" }, el("span", { class: "fill" })),
-      el("span", { class: "pct", text: fmtPct(q) }));
-    row.querySelector(".fill").style.width = (100 * q) + "%";
-    row.querySelector(".fill").style.display = "block";
-    row.addEventListener("click", () => setTarget(c === k && state.target == null ? null : c));
-    bars.append(row);
-  });
-  renderHidden(p.hidden);
-  drawHeat($("#heat"), p.input_grad, p.input, p.shape);
-  $("#grad-text").textContent = t("grad.text", { k: cls[p.target] });
-  renderPickers();
-}
-
-function renderHidden(layers) {
-  const box = $("#hidden");
-  box.replaceChildren();
-  for (const layer of layers || []) {
-    const values = layer.values.map((v) => v ?? 0);
-    const max = Math.max(...values.map(Math.abs), 1e-12);
-    const active = values.filter((v) => v > 0).length;
-    const cells = el("div", { class: "cells" });
-    for (const v of values) {
-      const cell = el("i", { title: fmtNum(v) });
-      const a = Math.abs(v) / max;
-      cell.style.background = v >= 0 ? `rgba(37,99,235,${0.08 + 0.92 * a})` : `rgba(234,88,12,${0.08 + 0.92 * a})`;
-      cells.append(cell);
-    }
-    box.append(el("div", { class: "hidden-layer" },
-      el("div", { class: "cap", text: t("hidden.layer", { layer: layer.layer, active, n: values.length, max: fmtNum(max) }) }),
-      cells));
-  }
-}
-
-// diverging colours for the gradient: blue (negative) - white - red (positive)
-const NEG = [33, 102, 172], MID = [247, 247, 247], POS = [178, 24, 43];
-function diverging(s) {
-  const [a, b, f] = s < 0 ? [MID, NEG, -s] : [MID, POS, s];
-  const c = a.map((x, i) => Math.round(x + (b[i] - x) * Math.min(f, 1)));
-  return `rgb(${c[0]},${c[1]},${c[2]})`;
-}
-
-function drawHeat(canvas, grad, input, shape, legend = true) {
-  const ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  if (!grad) {
-    if (legend) { $("#legend-lo").textContent = "−"; $("#legend-hi").textContent = "+"; }
-    return;
-  }
-  const [h, w] = shape, cw = canvas.width / w, ch = canvas.height / h;
-  const m = Math.max(...grad.map((g) => Math.abs(g ?? 0)), 1e-30);
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-    ctx.fillStyle = diverging((grad[i * w + j] ?? 0) / m);
-    ctx.fillRect(j * cw, i * ch, Math.ceil(cw), Math.ceil(ch));
-  }
-  ctx.fillStyle = "rgba(17,24,39,0.45)";
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) {
-    const v = input[i * w + j];
-    if (v > 0.05) {
-      ctx.beginPath();
-      ctx.arc((j + 0.5) * cw, (i + 0.5) * ch, Math.min(cw, ch) * 0.3 * Math.sqrt(v), 0, 2 * Math.PI);
-      ctx.fill();
-    }
-  }
-  if (legend) {
-    $("#legend-lo").textContent = "−" + fmtNum(m);
-    $("#legend-hi").textContent = "+" + fmtNum(m);
-  }
+  else if (!pad.stroke) announce();
 }
 
 // ------------------------------------------------------------------ class pickers
 
 function setTarget(c) {
   state.target = c;
+  renderPickers();
   requestPredict();
 }
 
+// Two rows of toggle buttons (whose loss; the true label), made once per set of classes:
+// a re-render changes their state (aria-pressed), never the buttons, so the focus stays.
 function buildPickers() {
   const cls = names();
-  const grad = $("#grad-pick");
-  grad.replaceChildren(el("button", { type: "button", class: "button auto", "data-class": "auto", text: t("grad.auto") }));
-  grad.firstChild.addEventListener("click", () => setTarget(null));
-  const learn = $("#learn-label");
-  learn.replaceChildren();
-  cls.forEach((name, c) => {
-    const label = cls.some((n) => n.length > 2) ? String(c) : name;
-    const b1 = el("button", { type: "button", class: "button", "data-class": c, title: name, text: label });
-    b1.addEventListener("click", () => setTarget(c));
-    grad.append(b1);
-    const b2 = el("button", { type: "button", class: "button", "data-class": c, title: name, text: label });
-    b2.addEventListener("click", () => { state.learnLabel = c; renderPickers(); });
-    learn.append(b2);
-  });
+  const grad = $("#grad-pick"), learn = $("#learn-label");
+  const key = cls.join("\u0001");
+  if (grad.dataset.key !== key) {
+    grad.dataset.key = learn.dataset.key = key;
+    const auto = el("button", { type: "button", class: "button auto", "data-class": "auto",
+                                "aria-pressed": "true" });
+    auto.addEventListener("click", () => setTarget(null));
+    grad.replaceChildren(auto);
+    learn.replaceChildren();
+    cls.forEach((name, c) => {
+      const label = cls.some((n) => n.length > 2) ? String(c) : name;
+      const b1 = el("button", { type: "button", class: "button", "data-class": c, title: name, text: label,
+                                "aria-pressed": "false" });
+      b1.addEventListener("click", () => setTarget(c));
+      grad.append(b1);
+      const b2 = el("button", { type: "button", class: "button", "data-class": c, title: name, text: label,
+                                "aria-pressed": "false" });
+      b2.addEventListener("click", () => {
+        state.learnLabel = c;
+        dropNotes("label");
+        renderPickers();
+      });
+      learn.append(b2);
+    });
+  }
+  grad.firstChild.textContent = t("grad.auto");
   renderPickers();
 }
 
 function renderPickers() {
   for (const b of $("#grad-pick").children) {
     const c = b.dataset.class;
-    b.classList.toggle("on", c === "auto" ? state.target == null : Number(c) === state.target);
+    const on = c === "auto" ? state.target == null : Number(c) === state.target;
+    b.classList.toggle("on", on);
+    b.setAttribute("aria-pressed", String(on));
   }
-  for (const b of $("#learn-label").children) b.classList.toggle("on", Number(b.dataset.class) === state.learnLabel);
-}
-
-// ------------------------------------------------------------------ one step of learning
-
-$("#learn-go").addEventListener("click", async () => {
-  const err = $("#learn-error");
-  err.hidden = true;
-  const body = inputBody();
-  if (!body) { err.textContent = t("learn.needInput"); err.hidden = false; return; }
-  if (state.learnLabel == null) { err.textContent = t("learn.needLabel"); err.hidden = false; return; }
-  body.label = state.learnLabel;
-  body.lr = Number($("#learn-lr").value);
-  try {
-    state.learned = await api("POST", "/api/learn", body);
-  } catch (e) {
-    err.textContent = e.message;
-    err.hidden = false;
-    return;
-  }
-  renderLearn();
-});
-
-function barsSvg(values) {
-  const n = values.length, svg = svgEl("svg", { viewBox: `0 0 ${n * 4} 64`, preserveAspectRatio: "none" });
-  const m = Math.max(...values.map((v) => Math.abs(v ?? 0)), 1e-30);
-  svg.append(svgEl("line", { x1: 0, x2: n * 4, y1: 32, y2: 32, stroke: "#d1d5db", "stroke-width": 0.5 }));
-  values.forEach((v, i) => {
-    const hgt = 30 * Math.abs(v ?? 0) / m;
-    svg.append(svgEl("rect", { x: i * 4 + 0.5, width: 3, y: v >= 0 ? 32 - hgt : 32, height: Math.max(hgt, 0.2),
-                               fill: v >= 0 ? "#b2182b" : "#2166ac" }));
-  });
-  return svg;
-}
-
-function renderLearn() {
-  const L = state.learned;
-  $("#learn-out").hidden = !L;
-  if (!L) return;
-  const cls = L.class_names;
-  const flow = $("#flow");
-  flow.replaceChildren();
-  L.layers.forEach((layer, i) => {
-    if (i === 1) return; // the last layer receives (y - t)/N itself: shown once
-    if (flow.children.length) flow.append(el("span", { class: "arrow", text: "→" }));
-    const title = i === 0 ? t("learn.softmax") : layer.layer === "input" ? t("learn.input")
-      : t("learn.into", { layer: layer.layer });
-    const stage = el("div", { class: "stage" },
-      el("div", { class: "name", text: title }),
-      el("div", { class: "norm", text: t("learn.norm", { v: fmtNum(layer.norm), n: layer.grad.length }) }));
-    if (layer.layer === "input") {
-      const c = el("canvas", { width: 140, height: 140 });
-      drawHeat(c, layer.grad, L.input, L.shape, false);
-      stage.append(c);
-    } else {
-      stage.append(barsSvg(layer.grad));
-    }
-    flow.append(stage);
-  });
-  const moved = $("#moved");
-  moved.replaceChildren();
-  moved.className = "bars moved" + (cls.some((n) => n.length > 2) ? " wide-names" : "");
-  L.before.probabilities.forEach((q, c) => {
-    const after = L.after.probabilities[c];
-    const row = el("div", { class: "bar" + (c === L.label ? " target" : "") },
-      el("span", { class: "name", text: cls[c] }),
-      el("span", { class: "track" }, el("span", { class: "fill" }), el("span", { class: "fill after" })),
-      el("span", { class: "pct", text: `${fmtPct(q)} → ${fmtPct(after)}` }));
-    const [f1, f2] = row.querySelectorAll(".fill");
-    f1.style.width = (100 * q) + "%";
-    f1.style.display = "block";
-    f2.style.width = (100 * after) + "%";
-    moved.append(row);
-  });
-  moved.append(el("p", { class: "note", text: t("learn.lossMoved", {
-    k: cls[L.label], a: fmtNum(L.before.loss), b: fmtNum(L.after.loss) }) }));
-  const table = $("#changes");
-  table.replaceChildren(el("tr", {}, el("th", { text: t("learn.param") }), el("th", { text: t("learn.before") }),
-    el("th", { text: t("learn.after") }), el("th", { text: t("learn.delta") })));
-  for (const c of L.changes) {
-    let where = `${c.param}[${c.index.join(", ")}]`;
-    if (c.pixel) where += " · " + t("learn.pixel", { r: c.pixel[0], c: c.pixel[1], j: c.index[1] });
-    else if (c.to_class != null && c.index.length === 2) where += " · " + t("learn.toClass", { i: c.index[0], k: cls[c.to_class] });
-    else if (c.to_class != null) where += " · " + t("learn.biasClass", { k: cls[c.to_class] });
-    else if (c.index.length === 2) where += " · " + t("learn.unit", { i: c.index[0], j: c.index[1] });
-    table.append(el("tr", {}, el("td", { text: where }), el("td", { text: fmtNum(c.before) }),
-      el("td", { text: fmtNum(c.after) }),
-      el("td", { class: c.delta >= 0 ? "up" : "down", text: (c.delta >= 0 ? "+" : "") + fmtNum(c.delta) })));
+  for (const b of $("#learn-label").children) {
+    const on = Number(b.dataset.class) === state.learnLabel;
+    b.classList.toggle("on", on);
+    b.setAttribute("aria-pressed", String(on));
   }
 }
 
-// ------------------------------------------------------------------ training
-
-const form = $("#train-form");
-
-form.addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const err = $("#train-error");
-  err.hidden = true;
-  const f = new FormData(form);
-  const hidden = String(f.get("hidden")).split(/[\s,]+/).filter(Boolean);
-  if (!hidden.length || hidden.some((h) => !/^\d+$/.test(h))) {
-    err.textContent = t("train.badHidden");
-    err.hidden = false;
-    return;
-  }
-  const sizes = hidden.map(Number);
-  const body = {
-    dataset: f.get("dataset"), hidden: sizes.length === 1 ? sizes[0] : sizes,
-    activation: f.get("activation"), optimizer: f.get("optimizer"),
-    lr: Number(f.get("lr")), batch_size: Number(f.get("batch_size")),
-    dropout: Number(f.get("dropout")), weight_decay: Number(f.get("weight_decay")),
-    batchnorm: f.get("batchnorm") === "on",
-  };
-  body[f.get("unit")] = Number(f.get("length"));
-  if (String(f.get("eval_every")).trim()) body.eval_every = Number(f.get("eval_every"));
-  try {
-    const answer = await api("POST", "/api/train", body);
-    attachRun(answer.run);
-  } catch (x) {
-    const busy = x.data && x.data.running;
-    err.textContent = !busy ? x.message : x.data.first ? t("train.firstBusy") : t("train.busy");
-    err.hidden = false;
-    if (busy && !x.data.first) attachRun(busy); // another tab's run: follow it here
-  }
-});
-
-$("#train-stop").addEventListener("click", async () => {
-  if (!state.run) return;
-  $("#train-stop").disabled = true;
-  try { await api("POST", `/api/train/${encodeURIComponent(state.run.id)}/stop`); } catch (e) { /* ended */ }
-});
-
-$("#run-use").addEventListener("click", async () => {
-  if (!state.run) return;
-  try {
-    await api("POST", "/api/model", { run: state.run.id });
-    state.run.used = true;
-    renderRun();
-  } catch (e) {
-    alert(e.message);
-  }
-  refreshLab();
-});
-
-function attachRun(id) {
-  if (state.run && state.run.source) state.run.source.close();
-  state.run = { id, created: null, progress: [], evals: [], end: null };
-  state.run.source = follow(id, onRunEvent);
-  $("#train-go").disabled = true;
-  $("#train-stop").disabled = false;
-  renderRun();
-}
-
-let frame = 0;
-function onRunEvent(e) {
-  const run = state.run;
-  if (!run || e.run !== run.id) return;
-  if (e.type === "created") run.created = e;
-  else if (e.type === "progress") run.progress.push(e);
-  else if (e.type === "eval") run.evals.push(e);
-  else if (e.type === "end") {
-    run.end = e;
-    $("#train-error").hidden = true; // a "busy" note is over
-    $("#train-go").disabled = false;
-    $("#train-stop").disabled = true;
-    refreshLab();
-  }
-  if (!frame) frame = requestAnimationFrame(() => { frame = 0; renderRun(); });
-}
-
-function renderRun() {
-  const run = state.run;
-  const status = $("#run-status"), msg = $("#run-message"), use = $("#run-use");
-  const bar = $("#run-progress").firstElementChild;
-  if (!run) {
-    status.textContent = t("train.idle");
-    bar.style.width = "0";
-    drawCharts(null);
-    return;
-  }
-  const c = run.created;
-  const last = run.progress[run.progress.length - 1];
-  const ev = run.evals[run.evals.length - 1];
-  if (!c) {
-    status.textContent = run.end ? "" : t("train.starting", { id: run.id });
-  } else {
-    const sm = run.end && run.end.summary;
-    const i = sm ? sm.iteration : last ? last.iteration : c.start_iteration;
-    let s = `${c.net} · ` + t("train.status", { i, n: c.iters, e: (i / c.iters_per_epoch).toFixed(2),
-                                               loss: last ? fmtNum(last.loss) : "–" });
-    const acc = sm && sm.evaluated_at ? sm : ev; // at the end: the network as saved
-    if (acc) s += t("train.statusAcc", { train: fmtPct(acc.train_acc), test: fmtPct(acc.test_acc) });
-    status.textContent = s;
-    bar.style.width = (100 * i / Math.max(c.iters, 1)) + "%";
-  }
-  drawCharts(run);
-  const end = run.end;
-  msg.hidden = !end;
-  use.hidden = !(end && end.model) || run.used;
-  if (end) {
-    const sm = end.summary || {};
-    let kind = "done", text;
-    if (end.status === "completed") text = t("train.done", { acc: fmtPct(sm.test_acc), n: sm.iteration, path: c ? c.path : "" });
-    else if (end.status === "stopped") { kind = "warn"; text = t("train.stopped", { i: sm.iteration, n: sm.iters, path: c ? c.path : "" }); }
-    else if (end.status === "diverged") { kind = "bad"; text = t("train.diverged", { message: end.message }); }
-    else { kind = "bad"; text = t("train.failed", { message: end.message }); }
-    const f = end.warning_facts;
-    if (f) {
-      kind = "warn";
-      text += " " + t(f.cause === "high" ? "train.warnHigh" : "train.warnLow", {
-        n: f.iterations, acc: fmtPct(f.accuracy), first: fmtNum(f.first_loss),
-        worst: fmtNum(f.worst_loss), last: fmtNum(f.last_loss), lr: fmtNum(f.lr) });
-    } else if (end.warning) {
-      kind = "warn";
-      text += " " + t("train.warning", { message: end.warning });
-    }
-    if (run.used) text += " " + t("train.used");
-    msg.className = "callout " + kind;
-    msg.textContent = text;
-  }
-}
-
-function niceStep(span, ticks) {
-  const raw = span / ticks, p = Math.pow(10, Math.floor(Math.log10(raw)));
-  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw) || raw;
-}
-
-function drawChart(svg, { xMax, yMax, series, percent }) {
-  svg.replaceChildren();
-  const W = 420, H = 220, L = 44, R = 22, T = 10, B = 26;
-  const x = (v) => L + (W - L - R) * v / xMax, y = (v) => T + (H - T - B) * (1 - v / yMax);
-  const ys = niceStep(yMax, 4);
-  for (let v = 0; v <= yMax + 1e-9; v += ys) {
-    svg.append(svgEl("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), stroke: "#eef0f3" }));
-    const label = svgEl("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" });
-    label.textContent = percent ? Math.round(v * 100) + "%" : Number(v.toPrecision(3));
-    svg.append(label);
-  }
-  const xs = niceStep(xMax, 5);
-  for (let v = 0; v <= xMax + 1e-9; v += xs) {
-    const label = svgEl("text", { x: x(v), y: H - 8, "text-anchor": "middle" });
-    label.textContent = v >= 10000 ? (v / 1000) + "k" : String(v);
-    svg.append(label);
-  }
-  svg.append(svgEl("line", { x1: L, x2: W - R, y1: y(0), y2: y(0), stroke: "#9ca3af" }));
-  for (const s of series) {
-    if (!s.points.length) continue;
-    const pts = s.points.map(([a, b]) => `${x(a).toFixed(1)},${y(Math.min(Math.max(b, 0), yMax)).toFixed(1)}`);
-    if (pts.length === 1) {  // one number so far: a dot, not an invisible line
-      const [cx, cy] = pts[0].split(",");
-      svg.append(svgEl("circle", { cx, cy, r: 3, fill: s.color, class: s.cls }));
-      pts.push(pts[0]);
-    }
-    svg.append(svgEl("polyline", { points: pts.join(" "), fill: "none", stroke: s.color, "stroke-width": 2,
-                                   "stroke-dasharray": s.dash || "", "stroke-linejoin": "round", class: s.cls }));
-  }
-}
-
-function drawCharts(run) {
-  const c = run && run.created;
-  const xMax = c ? Math.max(c.iters, 1) : 1000;
-  const losses = run ? run.progress.filter((p) => p.loss != null).map((p) => [p.iteration, p.loss]) : [];
-  let yMax = 2.5;
-  if (losses.length) {
-    const vals = losses.map((p) => p[1]).sort((a, b) => a - b);
-    const p90 = vals[Math.floor(0.9 * (vals.length - 1))];
-    yMax = Math.min(vals[vals.length - 1], Math.max(p90 * 1.3, losses[0][1] * 1.1));
-    const step = niceStep(yMax, 4);
-    yMax = Math.max(step, Math.ceil(yMax / step) * step);
-  }
-  drawChart($("#chart-loss"), { xMax, yMax, series: [{ points: losses, color: "#2563eb", cls: "loss" }] });
-  const evals = run ? [...run.evals] : [];
-  const sm = run && run.end && run.end.summary;
-  const lastEval = evals[evals.length - 1];
-  if (sm && sm.evaluated_at && (!lastEval || sm.evaluated_at > lastEval.iteration + 1)) {
-    evals.push({ iteration: sm.evaluated_at, train_acc: sm.train_acc, test_acc: sm.test_acc });
-  }
-  drawChart($("#chart-acc"), { xMax, yMax: 1, percent: true, series: [
-    { points: evals.filter((e) => e.train_acc != null).map((e) => [e.iteration, e.train_acc]), color: "#2563eb", cls: "train" },
-    { points: evals.filter((e) => e.test_acc != null).map((e) => [e.iteration, e.test_acc]), color: "#ea580c", dash: "5 4", cls: "test" },
-  ] });
-}
+arrowKeys($("#grad-pick"));
+arrowKeys($("#learn-label"));
+arrowKeys($("#bars"));
 
 // ------------------------------------------------------------------ start
 
@@ -725,15 +338,22 @@ function renderAll() {
   renderPrediction();
   renderLearn();
   renderRun();
+  renderNotes();
+  announceAgain();
 }
 
 async function main() {
-  redrawPad();
+  pad.redraw();
   await setup("net");
   await mountHeader("net");
+  setupPredict(page);
+  setupLearn(page);
+  setupTrain(page);
+  setupLink(page);
   onLanguage(renderAll);
   renderAll();
   await refreshLab();
+  await followLink();
 }
 
 main();
