@@ -32,9 +32,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from machine import peer
+
 ROWS = ["--net simple-conv --dataset fashion-mnist"]
 DEEP = ["--net deep-conv"]
-PEER = Path(__file__).resolve().parents[2] / "shared" / "bench" / "torch_convnet_protocol.py"
+PEER = peer("torch_convnet_protocol.py")
 
 
 def chainrule_train(flags: str, out: Path) -> dict:

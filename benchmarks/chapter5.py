@@ -10,6 +10,10 @@ prints it), and chainrule's achieved GFLOP/s over its training loop against a
 
     CHAINRULE_DATA=../shared/datasets python benchmarks/chapter5.py [--repeats 3] [--json out.json]
 
+``--torch-threads 1`` runs the peer on one thread: on a busy machine PyTorch's default
+two OpenMP threads wait for each other at every operation (one round of this
+benchmark, load average 10 to 15: chainrule 80 s, the peer 1872 s).
+
 Test accuracy is compared where the peer reports it: at the last scheduled evaluation
 (iteration 9600); chainrule's accuracy after all 10000 steps is in the JSON too.
 
@@ -32,8 +36,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import load, peer
+
 ROOT = Path(__file__).resolve().parents[1]
-PEER = ROOT.parent / "shared" / "bench" / "torch_seed_protocol.py"
+PEER = peer("torch_seed_protocol.py")
 
 ITERS, BATCH, EVAL_EVERY = 10000, 100, 600
 SIZES = (784, 50, 10)
@@ -92,7 +98,9 @@ def chainrule_run(env: dict, out_dir: str) -> dict:
     return r
 
 
-def torch_run(env: dict, data: Path) -> dict:
+def torch_run(env: dict, data: Path, threads: int | None = None) -> dict:
+    if threads is not None:  # the peer has no flag for it; torch reads these at start
+        env = {**env, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     r = run_process([sys.executable, str(PEER), str(data)], env)
     r["test_acc"] = float(_find(r"test_acc=([0-9.]+)", r["output"]))
     r["loop_s"] = float(_find(r"wall_s=([0-9.]+)", r["output"]))
@@ -111,6 +119,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--json", default="benchmarks/chapter5.json")
     ap.add_argument("--no-torch", action="store_true", help="time chainrule alone")
+    ap.add_argument("--torch-threads", type=int, metavar="N",
+                    help="PyTorch's threads (OMP_NUM_THREADS; default: its own, one per core)")
     args = ap.parse_args()
 
     data_root = Path(os.environ.get("CHAINRULE_DATA", ROOT.parent / "shared" / "datasets"))
@@ -123,6 +133,7 @@ def main() -> int:
         have_torch = False
         print("PyTorch not installed (pip install torch==2.13.0): timing chainrule alone")
 
+    load_before = load()
     # Warm the data cache once so every timed run starts from the same state.
     subprocess.run([sys.executable, "-c", "import chainrule; chainrule.load_mnist()"],
                    env=env, check=True)
@@ -133,15 +144,19 @@ def main() -> int:
             rates.append(matmul_gflops())
             rows["chainrule"].append(chainrule_run(env, f"{tmp}/run{k}"))
             if have_torch:
-                rows["pytorch"].append(torch_run(env, data_root / "mnist"))
-            print(f"round {k + 1}/{args.repeats}: chainrule {rows['chainrule'][-1]['wall_s']:.2f} s"
-                  + (f", pytorch {rows['pytorch'][-1]['wall_s']:.2f} s" if have_torch else ""))
+                rows["pytorch"].append(torch_run(env, data_root / "mnist", args.torch_threads))
+            print(f"round {k + 1}/{args.repeats} (load {load()}): chainrule "
+                  f"{rows['chainrule'][-1]['wall_s']:.2f} s"
+                  + (f", pytorch {rows['pytorch'][-1]['wall_s']:.2f} s" if have_torch else ""),
+                  flush=True)
 
     def med(name: str, key: str) -> float:
         return statistics.median(r[key] for r in rows[name]) if rows[name] else float("nan")
 
     flops = protocol_flops()
     summary = {"machine": f"{os.cpu_count()} cores, {_cpu_name()}", "repeats": args.repeats,
+               "load_average_before": load_before, "load_average": load(),
+               "torch_threads": args.torch_threads,
                "matmul_2000_gflops": statistics.median(rates), "protocol_gflop": flops / 1e9}
     for name in rows:
         if rows[name]:
@@ -152,7 +167,8 @@ def main() -> int:
     c = summary["chainrule"]
     c["loop_share_of_matmul_rate"] = c["loop_gflops"] / summary["matmul_2000_gflops"]
     print()
-    print(f"machine: {summary['machine']}; medians of {args.repeats} alternating runs")
+    print(f"machine: {summary['machine']}; medians of {args.repeats} alternating runs; load "
+          f"average (1, 5, 15 min) before {load_before}, at the end {summary['load_average']}")
     print(f"{'':<10} {'wall s':>8} {'loop s':>8} {'peak MB':>8} {'test acc':>9} {'GFLOP/s':>8}")
     for name in rows:
         if rows[name]:

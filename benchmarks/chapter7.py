@@ -44,9 +44,10 @@ import tempfile
 from pathlib import Path
 
 from chapter5 import _cpu_name, _find, matmul_gflops, run_process
+from machine import peer
 
 ROOT = Path(__file__).resolve().parents[1]
-PEER = ROOT.parent / "shared" / "bench" / "torch_convnet_protocol.py"
+PEER = peer("torch_convnet_protocol.py")
 STEPS_PER_EPOCH, BATCH, EVAL_SAMPLES, N_TEST = 600, 100, 1000, 10000
 
 # The book's code, driven through its own API from the checkout's ch07 folder: the

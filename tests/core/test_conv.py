@@ -1,10 +1,13 @@
 """Chapter 7's convolution arithmetic and layers against direct loops and numerical gradients."""
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from chainrule.core import conv, grid
 from chainrule.core.conv import (
     Convolution,
     Pooling,
@@ -130,6 +133,61 @@ def test_convolution_matches_loop_and_numerical_gradient(g):
 
     for got, wrt in ((dx, x), (layer.dW, W), (layer.db, b)):
         np.testing.assert_allclose(got, numerical_gradient(f, wrt), rtol=1e-6, atol=1e-8)
+
+
+@contextlib.contextmanager
+def on_the_grid(piece_bytes: int = 1):
+    """Every stride-1 convolution on the padded grid (whatever its size), in pieces of
+    one image (``piece_bytes`` of cache): the path DeepConvNet's layers take."""
+    saved = conv.SMALL_K, grid.CACHE_BYTES
+    conv.SMALL_K, grid.CACHE_BYTES = 0, piece_bytes
+    try:
+        yield
+    finally:
+        conv.SMALL_K, grid.CACHE_BYTES = saved
+
+
+@settings(max_examples=40, deadline=None)
+@given(geometry, st.sampled_from([1, 4096]))
+def test_convolution_on_the_grid_matches_loop_and_numerical_gradient(g, piece_bytes):
+    g = {**g, "stride": 1, "pad": g["pad"] + 2 * (g["seed"] % 2)}  # pads 0..4: some cut
+    assume(fits(g))
+    rng = np.random.default_rng(g["seed"])
+    x = rng.standard_normal((g["n"], g["c"], g["h"], g["w"]))
+    W = rng.standard_normal((g["fn"], g["c"], g["fh"], g["fw"]))
+    b = rng.standard_normal(g["fn"])
+    with on_the_grid(piece_bytes):
+        layer = Convolution(W, b, 1, g["pad"])
+        out = layer.forward(x)
+        assert layer._grid is not None
+        np.testing.assert_allclose(out, conv_loop(x, W, b, 1, g["pad"]), atol=1e-12)
+        dout = rng.standard_normal(out.shape)
+        dx = layer.backward(dout)
+
+        def f(_):
+            return float(np.sum(Convolution(W, b, 1, g["pad"]).forward(x) * dout))
+
+        for got, wrt in ((dx, x), (layer.dW, W), (layer.db, b)):
+            np.testing.assert_allclose(got, numerical_gradient(f, wrt), rtol=1e-6, atol=1e-8)
+
+
+def test_grid_patches_are_the_layers_patches_with_the_wrapped_positions_added():
+    """Row (c, dy, dx) of the grid's patches at position y * Wp + x is patch (y, x)'s
+    value where x < OW: the patches of :func:`patches`, one position apart per column."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    g = grid.Grid(3, 6, 5, 3, 2, 1, 2)
+    flat = np.empty((2, 3, g.hp * g.wp), np.float32)
+    grid.pad_into(x, flat, g)
+    cols = np.empty((g.k, 2, g.length), np.float32)
+    grid.patches_into(flat, g, cols)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)))
+    for n in range(2):
+        for y in range(g.oh):
+            for z in range(g.ow):
+                window = xp[n, :, y:y + 3, z:z + 2].ravel()
+                np.testing.assert_array_equal(cols[:, n, y * g.wp + z], window)
+    assert (g.oh, g.ow, g.length) == (6, 8, 5 * 9 + 8)
 
 
 def test_convolution_without_input_gradient_and_single_image():

@@ -151,6 +151,45 @@ def test_convolution_same_bits_on_any_number_of_threads(tiny_parts, stride, pad,
             assert (a is None and b_ is None) or same_bits(a, b_)
 
 
+@pytest.mark.parametrize("pad, dx", [(1, True), (0, False), (2, True), (3, True)])
+def test_convolution_on_the_grid_same_bits_on_any_number_of_threads(monkeypatch, pad, dx):
+    """DeepConvNet's path (8 channels of 3x3: 73 terms an output): the products and the
+    pieces of dW are fixed by the shapes, so 1, 2 and 3 threads give the same bits."""
+    from chainrule.core import grid
+
+    monkeypatch.setattr(parallel, "MIN_PART", 1)
+    monkeypatch.setattr(grid, "CACHE_BYTES", 20000)  # pieces of 2 or 3 images
+    rng = np.random.default_rng(pad)
+    x = rng.standard_normal((7, 8, 6, 5)).astype(np.float32)
+    W = rng.standard_normal((4, 8, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    results = []
+    for k in (1, 2, 3):
+        layer = Convolution(W, b, 1, pad)
+        with parallel.threads(k):
+            out = layer.forward(x)
+            assert layer._grid is not None
+            d = np.random.default_rng(9).standard_normal(out.shape).astype(np.float32)
+            results.append((out, layer.backward(d, input_grad=dx), layer.dW, layer.db))
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other, strict=True):
+            assert (a is None and b_ is None) or same_bits(a, b_)
+
+
+def test_split_in_fixed_pieces_whatever_the_threads(tiny_parts):
+    seen, lock = [], threading.Lock()
+
+    def work(a, b):
+        with lock:
+            seen.append((a, b))
+
+    for k in (1, 2, 3):
+        seen.clear()
+        with parallel.threads(k):
+            parallel.split(10, work, piece=3)
+        assert sorted(seen) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+
+
 @pytest.mark.parametrize("pool", [(2, 2, 2, 0), (3, 3, 2, 1), (2, 3, 1, 0)])
 def test_pooling_same_bits_on_any_number_of_threads(tiny_parts, pool):
     ph, pw, stride, pad = pool

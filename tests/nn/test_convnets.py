@@ -114,6 +114,28 @@ def test_deep_convnet_gradient_check(ratio):
     assert all(np.any(g != 0) for g in grads.values())  # a check of something
 
 
+def test_deep_convnet_gradient_check_on_the_grid(monkeypatch):
+    """The book's DeepConvNet runs its convolutions 2 to 6 on the padded grid
+    (chainrule.core.grid); here the small one does too, in pieces of one image."""
+    from chainrule.core import conv, grid
+
+    monkeypatch.setattr(conv, "SMALL_K", 0)
+    monkeypatch.setattr(grid, "CACHE_BYTES", 1)
+    net = random_biases(small_deep(0.5, seed=4))
+    x = np.random.default_rng(7).standard_normal((3, 1, 8, 8))
+    t = np.array([1, 0, 3])
+    with net.deterministic():
+        report = gradient_check(net, x, t, h=1e-6)
+    assert report.passed, report
+    assert all(layer._grid is not None for layer in net._weighted()[:6])
+
+
+def test_book_deep_convnet_takes_the_grid_but_for_its_first_layer():
+    net = DeepConvNet(seed=0, dtype=np.float32)
+    net.predict(np.zeros((2, 784), np.float32))
+    assert [layer._grid is not None for layer in net._weighted()[:6]] == [False] + [True] * 5
+
+
 def test_deterministic_leaves_no_trace():
     net = small_deep(seed=7)
     x, t = np.random.default_rng(8).standard_normal((2, 1, 8, 8)), np.array([1, 2])

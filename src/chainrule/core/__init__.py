@@ -6,7 +6,8 @@ files, loops, screens or servers.
 ``base`` (the Layer protocol), ``functions`` (softmax, cross-entropy, ...),
 ``operations`` (the graphs' one-operation layers: MulLayer, AddLayer, ...), ``layers``
 (Relu, Affine, SoftmaxWithLoss, Dropout, BatchNormalization, ...), ``conv``
-(Convolution, Pooling), ``gradient``, ``rng``, ``floats``, ``parallel``, ``checks``;
+(Convolution, Pooling), ``grid`` (stride-1 convolutions on the padded grid),
+``gradient``, ``rng``, ``floats``, ``parallel``, ``checks``;
 and ``messages``: what every floor's errors and explanations say, as a code, its params
 and one English template (the lab words them in the learner's language).
 """

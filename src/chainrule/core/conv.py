@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from chainrule.core import grid
 from chainrule.core.base import Layer
 from chainrule.core.parallel import split
 
@@ -140,6 +141,12 @@ def _check_dout(layer: Layer, expected: tuple, dout) -> np.ndarray:
     return dout[np.newaxis] if layer._single else dout
 
 
+SMALL_K = 64
+"""Below this many terms per output (a first layer's ``C * FH * FW + 1``: 10 for 3x3
+filters on one channel), ``dW`` is made image by image and summed: a product of a few
+rows by a few columns over thousands of terms ran at a third of the speed."""
+
+
 class Convolution(Layer):
     """``out[n, f] = sum_c W[f, c] (x) x[n, c] + b[f]`` (cross-correlation, as in the book).
 
@@ -170,8 +177,10 @@ class Convolution(Layer):
         self.W, self.b = W, b
         self.stride, self.pad = int(stride), int(pad)
         self.x_shape = None
-        self.cols = None  # the patches of the last forward, (N, C * FH * FW, OH * OW)
+        self.cols = None  # stride > 1: the patches of the last forward, (N, C * FH * FW, OH * OW)
         self._ones = None  # the buffer cols lives in, with its row of ones
+        self._grid = None  # stride 1: the last forward's geometry (chainrule.core.grid)
+        self._flat = None  # and its images, padded, (N, C, Hp * Wp)
         self.dW = None
         self.db = None
         self._single = False
@@ -184,69 +193,158 @@ class Convolution(Layer):
                              f"of shape {x.shape}")
         oh, ow = _output_shape(x.shape, fh, fw, self.stride, self.pad, "Convolution.forward")
         n, k = len(x), c * fh * fw
+        dtype = np.result_type(self.W, self.b, x)
+        wb = np.empty((fn, k + 1), dtype=dtype)
+        wb[:, :k] = self.W.reshape(fn, k)
+        wb[:, k] = self.b
+        out = np.empty((n, fn, oh, ow), dtype=dtype)
+        self.x_shape = x.shape
+        if self.stride == 1 and k + 1 >= SMALL_K:
+            self._grid_forward(x, wb, out)
+        else:
+            self._grid = None
+            self._image_forward(x, wb, out)
+        return out[0] if self._single else out
+
+    def _grid_forward(self, x: np.ndarray, wb: np.ndarray, out: np.ndarray) -> None:
+        """Stride 1: on the padded grid (:mod:`chainrule.core.grid`), a few images at a
+        time; the padded images are kept for ``backward``."""
+        n, c, h, w = x.shape
+        _, _, fh, fw = self.W.shape
+        g = self._grid = grid.Grid(c, h, w, fh, fw, self.pad, self.pad)
+        as_is = not g.padded and x.flags.c_contiguous and x.dtype == out.dtype
+        if as_is:
+            self._flat = x.reshape(n, c, h * w)  # read only
+        else:
+            shape = (n, c, g.hp * g.wp)
+            if self._flat is None or self._flat.shape != shape or self._flat.dtype != out.dtype:
+                self._flat = np.empty(shape, dtype=out.dtype)
+        flat, rows = self._flat, g.k + 1
+
+        def images(a: int, b: int) -> None:
+            if not as_is:
+                grid.pad_into(x[a:b], flat[a:b], g)
+            cols = np.empty((rows, b - a, g.length), dtype=out.dtype)
+            cols[g.k] = 1  # the bias's row
+            grid.patches_into(flat[a:b], g, cols)
+            grid.product(wb, cols, g, out[a:b])
+
+        split(n, images, size=(rows + len(wb)) * g.length,
+              piece=g.per_piece(rows, len(wb), out.itemsize))
+
+    def _image_forward(self, x: np.ndarray, wb: np.ndarray, out: np.ndarray) -> None:
+        """Strides above 1, and few terms per output (a first layer): patches image by
+        image (:func:`patches`), kept for ``backward``."""
+        fn, c, fh, fw = self.W.shape
+        n, k = len(x), c * fh * fw
+        oh, ow = out.shape[2:]
         shape = (n, k + 1, oh * ow)
         if self._ones is None or self._ones.shape != shape or self._ones.dtype != x.dtype:
             self._ones = np.empty(shape, dtype=x.dtype)
             self._ones[:, k] = 1
         cols, s, p = self._ones[:, :k], self.stride, self.pad
-        wb = np.empty((fn, k + 1), dtype=np.result_type(self.W, self.b))
-        wb[:, :k] = self.W.reshape(fn, k)
-        wb[:, k] = self.b
-        out = np.empty((n, fn, oh * ow), dtype=np.result_type(wb, x))
+        flat_out = out.reshape(n, fn, oh * ow)
 
         def images(a: int, b: int) -> None:  # images a..b-1: their patches, their product
             patches(x[a:b], fh, fw, s, p, out=cols[a:b])
-            np.matmul(wb, self._ones[a:b], out=out[a:b])
+            np.matmul(wb, self._ones[a:b], out=flat_out[a:b])
 
         split(n, images, size=(k + fn) * oh * ow)
-        self.cols, self.x_shape = cols, x.shape
-        out = out.reshape(n, fn, oh, ow)
-        return out[0] if self._single else out
+        self.cols = cols
 
     def backward(self, dout, *, input_grad: bool = True):
         """Sets ``dW`` and ``db``; returns ``dx``, or None with ``input_grad=False``
         (a network's first layer: nothing uses its ``dx``)."""
-        n, p = self.x_shape[0], self.cols.shape[2]
+        n = self.x_shape[0]
         fn, _, fh, fw = self.W.shape
         oh, ow = _output_shape(self.x_shape, fh, fw, self.stride, self.pad)
-        d = _check_dout(self, (n, fn, oh, ow), dout).reshape(n, fn, p)
-        k = self._ones.shape[1]
-        per_image = np.empty((n, fn, k), dtype=np.result_type(d, self._ones))
-        full = self.stride == 1 and self.pad < min(fh, fw)
-        dx = np.empty(self.x_shape, dtype=np.result_type(self.W, d)) if input_grad else None
-
-        def images(a: int, b: int) -> None:  # images a..b-1: their dW terms, their dx
-            np.matmul(d[a:b], self._ones[a:b].transpose(0, 2, 1), out=per_image[a:b])
-            if dx is None:
-                return
-            if full:
-                dx[a:b] = self._full_correlation(d[a:b].reshape(b - a, fn, oh, ow))
-            else:
-                dcols = np.matmul(self.W.reshape(fn, -1).T, d[a:b])
-                dx[a:b] = fold(dcols, (b - a, *self.x_shape[1:]), fh, fw, self.stride,
-                               self.pad)
-
-        split(n, images, size=fn * (k + (fh * fw * self.x_shape[1] if dx is not None else 0)) * p,
-              blocks=dx is not None)
-        dwb = per_image.sum(axis=0)  # over the batch in order, on one thread
-        self.dW = dwb[:, :-1].reshape(self.W.shape)
+        d = _check_dout(self, (n, fn, oh, ow), dout)
+        dwb = self._grid_dw(d) if self._grid is not None else self._image_dw(d)
+        dx = None
+        if input_grad:
+            dx = self._grid_dx(d) if self.stride == 1 else self._image_dx(d)
+        self.dW = np.ascontiguousarray(dwb[:, :-1]).reshape(self.W.shape)
         self.db = dwb[:, -1].copy()
         if dx is None:
             return None
         return dx[0] if self._single else dx
 
-    def _full_correlation(self, dout: np.ndarray) -> np.ndarray:
-        """``dx`` of a stride-1 convolution as a convolution itself: ``dout`` padded by
-        ``FH - 1 - pad`` rows and ``FW - 1 - pad`` columns, correlated with the filters
-        turned by 180 degrees and their two channel axes swapped. The same sums as
-        ``fold(Wm.T @ dout)``, as one product with ``FN * FH * FW`` terms per output and
-        no scattered adds."""
-        fn, c, fh, fw = self.W.shape
-        ph, pw = fh - 1 - self.pad, fw - 1 - self.pad
-        padded = np.pad(dout, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        flipped = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, fn * fh * fw)
-        dx = np.matmul(flipped, patches(padded, fh, fw))
-        return dx.reshape(len(dout), *self.x_shape[1:])
+    def _grid_dw(self, d: np.ndarray) -> np.ndarray:
+        """``[dW | db]`` as ``(FN, C * FH * FW + 1)``: per piece of images, the patches
+        (again, from the kept padded images) times ``d``; the pieces' sums added up in
+        order afterwards."""
+        g, flat, n, fn = self._grid, self._flat, len(d), self.W.shape[0]
+        rows = g.k + 1
+        dtype = np.result_type(flat, d)
+        step = g.per_piece(rows, fn, dtype.itemsize)
+        parts = np.empty((-(-n // step), rows, fn), dtype=dtype)
+
+        def images(a: int, b: int) -> None:
+            m = b - a
+            cols = np.empty((rows, m, g.length), dtype=flat.dtype)
+            cols[g.k] = 1
+            grid.patches_into(flat[a:b], g, cols)
+            dg = grid.on_grid(d[a:b], g)
+            if rows >= SMALL_K:
+                np.matmul(cols.reshape(rows, -1), dg.T, out=parts[a // step])
+            else:  # a long sum into a few numbers: image by image is faster
+                per_image = np.matmul(cols.transpose(1, 0, 2),
+                                      dg.reshape(fn, m, -1).transpose(1, 2, 0))
+                np.sum(per_image, axis=0, out=parts[a // step])
+
+        split(n, images, size=(rows + fn) * g.length, piece=step)
+        return parts.sum(axis=0).T
+
+    def _grid_dx(self, d: np.ndarray) -> np.ndarray:
+        """``dx`` as a stride-1 convolution itself: ``d`` padded by ``FH - 1 - pad`` rows and
+        ``FW - 1 - pad`` columns, correlated with the filters turned by 180 degrees and
+        their two channel axes swapped (a larger pad: the padded input's gradient, cut)."""
+        n, c, h, w = self.x_shape
+        fn, _, fh, fw = self.W.shape
+        p = self.pad
+        cut = p > min(fh, fw) - 1
+        qh, qw = (fh - 1, fw - 1) if cut else (fh - 1 - p, fw - 1 - p)
+        g = grid.Grid(fn, *d.shape[2:], fh, fw, qh, qw)
+        dtype = np.result_type(self.W, d)
+        turned = self.W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, g.k).astype(dtype)
+        dx = np.empty((n, c, g.oh, g.ow), dtype=dtype)
+
+        def images(a: int, b: int) -> None:
+            flat = np.empty((b - a, fn, g.hp * g.wp), dtype=dtype)
+            grid.pad_into(d[a:b], flat, g)
+            cols = np.empty((g.k, b - a, g.length), dtype=dtype)
+            grid.patches_into(flat, g, cols)
+            grid.product(turned, cols, g, dx[a:b])
+
+        split(n, images, size=(g.k + c) * g.length, piece=g.per_piece(g.k, c, dtype.itemsize))
+        return dx[:, :, p:p + h, p:p + w] if cut else dx
+
+    def _image_dw(self, d: np.ndarray) -> np.ndarray:
+        """``[dW | db]`` after :meth:`_image_forward`: image by image, summed in order."""
+        n, p = self.x_shape[0], self.cols.shape[2]
+        fn = self.W.shape[0]
+        d = d.reshape(n, fn, p)
+        per_image = np.empty((n, fn, self._ones.shape[1]), dtype=np.result_type(d, self._ones))
+
+        def images(a: int, b: int) -> None:
+            np.matmul(d[a:b], self._ones[a:b].transpose(0, 2, 1), out=per_image[a:b])
+
+        split(n, images, size=fn * self._ones.shape[1] * p)
+        return per_image.sum(axis=0)  # over the batch in order, on one thread
+
+    def _image_dx(self, d: np.ndarray) -> np.ndarray:
+        """``dx`` for strides above 1: ``fold(Wm.T @ dout[n])`` image by image."""
+        n, c, _, _ = self.x_shape
+        fn, _, fh, fw = self.W.shape
+        d = d.reshape(n, fn, -1)
+        dx = np.empty(self.x_shape, dtype=np.result_type(self.W, d))
+
+        def images(a: int, b: int) -> None:
+            dcols = np.matmul(self.W.reshape(fn, -1).T, d[a:b])
+            dx[a:b] = fold(dcols, (b - a, *self.x_shape[1:]), fh, fw, self.stride, self.pad)
+
+        split(n, images, size=fn * c * fh * fw * d.shape[2], blocks=True)
+        return dx
 
 
 class Pooling(Layer):

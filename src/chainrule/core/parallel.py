@@ -96,17 +96,24 @@ def reserve() -> Iterator[None]:
 
 
 def split(n: int, work: Callable[[int, int], object], *, size: int = MIN_PART,
-          blocks: bool = False) -> None:
+          blocks: bool = False, piece: int | None = None) -> None:
     """``work(start, stop)`` over ``range(n)`` in consecutive pieces, in parallel, when
     each item is ``size`` elements of work (a piece gets at least :data:`MIN_PART`);
     with ``blocks``, in pieces of about :data:`BLOCK` elements (for work made of
-    several passes over memory). An exception in any piece is raised here, once no
-    piece is running any more."""
+    several passes over memory); with ``piece``, in pieces of exactly ``piece`` items
+    (the last one shorter) however many threads there are: for work whose numbers
+    depend on how the items are grouped (one matrix product per piece, partial sums
+    per piece). An exception in any piece is raised here, once no piece is running
+    any more."""
     size = max(size, 1)
     k = min(current(), n * size // MIN_PART)
-    step = max(1, BLOCK // size) if blocks else n
-    if k > 1:
-        step = min(step, max(-(-n // (PIECES * k)), -(-MIN_PART // size)))
+    if piece is not None:
+        step = max(1, int(piece))
+        k = min(k, -(-n // step))
+    else:
+        step = max(1, BLOCK // size) if blocks else n
+        if k > 1:
+            step = min(step, max(-(-n // (PIECES * k)), -(-MIN_PART // size)))
     if k <= 1 or step >= n:
         for a in range(0, n, step):
             work(a, min(a + step, n))

@@ -310,8 +310,9 @@ class DeepConvNet(_ConvNet):
     64, 64 filters) and 2x2 max pooling with stride 2. He initialisation:
     ``W ~ sqrt(2 / fan_in) * N(0, 1)``, ``b = 0``, drawn from ``rng`` (or one made from
     ``seed``) in float64 and stored in ``dtype``; the same generator then draws the
-    dropout masks (``dropout_ratio``, 0.5 as in the book; chainrule's Dropout scales in
-    training, so predictions need no rescaling). ``layers`` is a list, as in the book.
+    dropout masks (``dropout_ratio``, 0.5 as in the book; the book's Dropout, not the
+    inverted one: a prediction multiplies by ``1 - dropout_ratio`` where training drew a
+    mask). ``layers`` is a list, as in the book.
     """
 
     def __init__(self, input_dim: Sequence[int] = (1, 28, 28),
