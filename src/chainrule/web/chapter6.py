@@ -22,8 +22,6 @@ for ``/api/ch6/<kind>``:
 
 from __future__ import annotations
 
-import asyncio
-import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -31,12 +29,12 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from chainrule.core.messages import Catalog, Coded
 from chainrule.training.jobs import Job, JobBusy, Jobs
-from chainrule.web.kit import LabState, RequestError
+from chainrule.web.kit import LabState, RequestError, event_stream
 from chainrule.web.netlab_input import MAX_FORM, read_object, shown
 
 GROUP = "ch6"
@@ -178,41 +176,3 @@ def _save(ch6: Chapter6, result) -> dict:
         raise RequestError("ch6.cannot_save", 409, path=str(root),
                            reason=getattr(exc, "strerror", None) or str(exc)) from None
     return {"folder": str(folder), "files": [str(png), str(csv)]}
-
-
-def event_stream(job: Job, request: Request) -> StreamingResponse:
-    """The job's events as server-sent events: those after the ``Last-Event-ID`` the
-    browser sends back when it reconnects, then each as it comes, until the end."""
-    last = request.headers.get("last-event-id", "")
-    after = int(last) if last.isdigit() and len(last) < 10 else -1
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
-    past, unsubscribe = job.subscribe(lambda e: loop.call_soon_threadsafe(queue.put_nowait, e))
-
-    async def stream():
-        try:
-            yield "retry: 2000\n\n"
-            for event in past:
-                if event["seq"] > after:
-                    yield sse(event)
-                if event["type"] == "end":
-                    return
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), 15)
-                except asyncio.TimeoutError:
-                    yield ": still running\n\n"
-                    continue
-                if event["seq"] > after:
-                    yield sse(event)
-                if event["type"] == "end":
-                    return
-        finally:
-            unsubscribe()
-
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"X-Accel-Buffering": "no"})
-
-
-def sse(event: dict) -> str:
-    return f"id: {event['seq']}\ndata: {json.dumps(event, allow_nan=False)}\n\n"

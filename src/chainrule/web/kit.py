@@ -16,11 +16,14 @@ only assembles the pages:
 - :class:`Guard`, the outer middleware: a body-size limit counted as bytes arrive,
   an optional ``Host`` check (a page on another site cannot reach the lab through
   DNS rebinding), security headers. It passes every message through as it comes, so
-  streamed responses (server-sent events) are never buffered.
+  streamed responses (server-sent events) are never buffered;
+- :func:`event_stream`: a training's events (a network lab's run, a chapter-6 job) as
+  server-sent events, resumed after the ``Last-Event-ID`` a reconnecting browser sends.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -32,7 +35,7 @@ from typing import Any
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from chainrule.core.messages import Catalog, Coded, json_params, say
 
@@ -286,3 +289,45 @@ def page(name: str) -> Callable:
 EXCEPTION_HANDLERS = {HTTPException: http_error, RequestError: request_error,
                       ClientDisconnect: client_gone, Exception: server_error}
 """How the app answers errors: all in the lab's one JSON shape."""
+
+
+def event_stream(source, request: Request, *, waiting: str = "still running") -> StreamingResponse:
+    """``source``'s events as server-sent events: those after the ``Last-Event-ID`` the
+    browser sends back when it reconnects, then each as it comes, until the ``end`` event.
+    ``source.subscribe(callback)`` answers the events so far and a function that
+    unsubscribes (:class:`~chainrule.training.live.LiveRun`,
+    :class:`~chainrule.training.jobs.Job`); ``waiting`` is the comment sent every 15 s
+    of silence, which keeps proxies from closing the connection."""
+    last = request.headers.get("last-event-id", "")
+    after = int(last) if last.isdigit() and len(last) < 10 else -1
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    past, unsubscribe = source.subscribe(lambda e: loop.call_soon_threadsafe(queue.put_nowait, e))
+
+    async def stream():
+        try:
+            yield "retry: 2000\n\n"
+            for event in past:
+                if event["seq"] > after:
+                    yield _sse(event)
+                if event["type"] == "end":
+                    return
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), 15)
+                except asyncio.TimeoutError:
+                    yield f": {waiting}\n\n"
+                    continue
+                if event["seq"] > after:
+                    yield _sse(event)
+                if event["type"] == "end":
+                    return
+        finally:
+            unsubscribe()
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"X-Accel-Buffering": "no"})
+
+
+def _sse(event: dict) -> str:
+    return f"id: {event['seq']}\ndata: {json.dumps(event, allow_nan=False)}\n\n"

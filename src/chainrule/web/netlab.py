@@ -25,21 +25,19 @@ All numbers come from the library (:mod:`chainrule.nn.probe`, :mod:`chainrule.tr
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
 
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from chainrule.export.onnx_graph import to_onnx
 from chainrule.export.plan import ExportError, MissingExtra
 from chainrule.nn.probe import learn_step, probe
 from chainrule.training.live import LiveRun, TrainingBusy
-from chainrule.web.kit import LabState, RequestError, page
+from chainrule.web.kit import LabState, RequestError, event_stream, page
 from chainrule.web.netlab_input import (
     MAX_AMONG,
     MAX_BODY,
@@ -326,36 +324,7 @@ def _train_routes(lab: NetLab) -> list[BaseRoute]:
         return JSONResponse({"run": live.id, "status": live.status})
 
     async def events(request: Request) -> Response:
-        live = live_run(request)
-        last = request.headers.get("last-event-id", "")
-        after = int(last) if last.isdigit() and len(last) < 10 else -1
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue()
-        past, unsubscribe = live.subscribe(lambda e: loop.call_soon_threadsafe(queue.put_nowait, e))
-
-        async def stream():
-            try:
-                yield "retry: 2000\n\n"
-                for event in past:
-                    if event["seq"] > after:
-                        yield _sse(event)
-                    if event["type"] == "end":
-                        return
-                while True:
-                    try:
-                        event = await asyncio.wait_for(queue.get(), 15)
-                    except asyncio.TimeoutError:
-                        yield ": still training\n\n"
-                        continue
-                    if event["seq"] > after:
-                        yield _sse(event)
-                    if event["type"] == "end":
-                        return
-            finally:
-                unsubscribe()
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"X-Accel-Buffering": "no"})
+        return event_stream(live_run(request), request, waiting="still training")
 
     return [
         Route("/api/train", train, methods=["POST"]),
@@ -363,6 +332,3 @@ def _train_routes(lab: NetLab) -> list[BaseRoute]:
         Route("/api/train/{run_id}/stop", stop, methods=["POST"]),
     ]
 
-
-def _sse(event: dict) -> str:
-    return f"id: {event['seq']}\ndata: {json.dumps(event, allow_nan=False)}\n\n"
