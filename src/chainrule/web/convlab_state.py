@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from pathlib import Path
 
 from chainrule.core.messages import Catalog, coded_fields, said
 from chainrule.data.locate import dataset_status, offline_reason
@@ -26,7 +27,7 @@ from chainrule.training.config import TrainConfig
 from chainrule.training.live import LiveRun, TrainingBusy
 from chainrule.web.convlab_answers import filters_of
 from chainrule.web.kit import RequestError
-from chainrule.web.netlab_state import LabError, LabModel, NetLab, load_lab_model
+from chainrule.web.netlab_state import FirstNetwork, LabModel, NetLab
 
 MESSAGES = Catalog("conv", {
     "conv.first_on": "training a first SimpleConvNet on {dataset}",
@@ -44,8 +45,11 @@ FIRST_ITERS = {"mnist": 600, "digits": 300}
 """Steps of the first SimpleConvNet (Adam 0.001, batch 100): an epoch of MNIST."""
 
 
-class ConvLab:
+class ConvLab(FirstNetwork):
     """What the convolution page keeps between requests (see the module's docstring)."""
+
+    UNAVAILABLE = "conv.unavailable"
+    TRAINING = "conv.first_training"
 
     def __init__(self, netlab: NetLab, *, first_iters: dict[str, int] | None = None):
         self.netlab, self.runs = netlab, netlab.runs
@@ -86,13 +90,8 @@ class ConvLab:
 
     def _first_network(self, dataset: str) -> None:
         lab = self.netlab
-        folder = lab.first_root / f"conv-{dataset}"
-        if (folder / "model.npz").is_file():
-            try:
-                self._use_first(load_lab_model(folder, source="first"))
-                return
-            except LabError:
-                pass
+        if self._kept(dataset):
+            return
         work = lab.first_root / f"conv-{dataset}-training-{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)
         iters = self.first_iters.get(dataset, FIRST_ITERS["mnist"])
@@ -111,35 +110,8 @@ class ConvLab:
         except (OSError, ValueError) as exc:
             self._unavailable(str(exc).splitlines()[0])
 
-    def _first_done(self, live: LiveRun) -> None:
-        dataset = live.config.dataset
-        if live.status == "completed":
-            folder = self.netlab.first_root / f"conv-{dataset}"
-            try:
-                live.path.rename(folder)
-            except OSError:  # another lab got there first: use its network
-                shutil.rmtree(live.path, ignore_errors=True)
-            try:
-                self._use_first(load_lab_model(folder, source="first"))
-            except LabError as exc:
-                self._unavailable(str(exc))
-            return
-        shutil.rmtree(live.path, ignore_errors=True)
-        if dataset == "mnist" and live.status == "failed":
-            self._first_network("digits")
-        else:
-            self._unavailable(live.message or live.status)
-
-    def _use_first(self, model: LabModel) -> None:
-        with self._lock:
-            self.first = model
-            if self.model is None:
-                self.model = model
-            self.status, self.message = "ready", ""
-
-    def _unavailable(self, why: str) -> None:
-        self.status = "unavailable"
-        self.message = said("conv.unavailable", reason=why)
+    def _folder(self, dataset: str) -> Path:
+        return self.netlab.first_root / f"conv-{dataset}"
 
     # -------------------------------------------------------------- which model
 
@@ -162,34 +134,9 @@ class ConvLab:
                      for r in self.conv_runs()],
         }
 
-    def use(self, run_id: str) -> LabModel:
-        if run_id == "first":
-            if self.first is None:
-                raise RequestError("net.first_not_ready", 409)
-            self.model = self.first
-            return self.model
-        live = self.runs.get(run_id)
-        if live is None:
-            raise RequestError("net.no_run", 404, run=run_id)
+    def _check_run(self, live: LiveRun) -> None:
         if live.config.network != "simple-conv":
-            raise RequestError("conv.not_conv", 409, run=run_id)
-        if not live.done or not live.has_model:
-            raise RequestError("net.run_not_ready", 409, run=run_id, status=live.status)
-        try:
-            model = load_lab_model(live.path, run_id, "run")
-        except LabError as exc:
-            raise RequestError("net.bad_model", 409, reason=str(exc)) from None
-        self.model = model
-        return model
-
-    def current(self) -> LabModel:
-        self.start()
-        model = self.model
-        if model is None:
-            if self.status in ("unavailable", "waiting"):  # the message says why
-                raise RequestError.of(self.message, 409)
-            raise RequestError("conv.first_training", 409)
-        return model
+            raise RequestError("conv.not_conv", 409, run=live.id)
 
 
 def progress_every(iters: int) -> int:

@@ -170,7 +170,100 @@ def _read_json(path: Path) -> dict:
 # ---------------------------------------------------------------- the lab's state
 
 
-class NetLab:
+class FirstNetwork:
+    """Which network a lab page looks into, and the first one it trains: what the network
+    lab and the convolution page share. A subclass sets ``runs``, ``first``, ``model``,
+    ``status``, ``message``, ``first_run`` and ``_lock``, says where its first network is
+    kept (:meth:`_folder`) and in which words it is unavailable (``UNAVAILABLE``, a code
+    with ``{reason}``), and trains it in ``_first_network(dataset)``: in a folder of this
+    process's own, renamed into place when complete (:meth:`_first_done`), so two labs
+    starting at once never share a half-written folder."""
+
+    UNAVAILABLE = "net.unavailable"
+    TRAINING = "net.first_training"
+
+    def _folder(self, dataset: str) -> Path:
+        raise NotImplementedError
+
+    def _first_network(self, dataset: str) -> None:
+        raise NotImplementedError
+
+    def _kept(self, dataset: str) -> bool:
+        """The first network kept from an earlier start is used (True), if it loads."""
+        folder = self._folder(dataset)
+        if (folder / "model.npz").is_file():
+            with contextlib.suppress(LabError):
+                self._use_first(load_lab_model(folder, source="first"))
+                return True
+        return False
+
+    def _first_done(self, live: LiveRun) -> None:
+        dataset = live.config.dataset
+        if live.status == "completed":
+            folder = self._folder(dataset)
+            try:
+                live.path.rename(folder)
+            except OSError:  # another lab got there first: use its network
+                shutil.rmtree(live.path, ignore_errors=True)
+            try:
+                self._use_first(load_lab_model(folder, source="first"))
+            except LabError as exc:
+                self._unavailable(str(exc))
+            return
+        shutil.rmtree(live.path, ignore_errors=True)
+        if dataset == "mnist" and live.status == "failed":
+            self._first_network("digits")
+        else:
+            self._unavailable(live.message or live.status)
+
+    def _use_first(self, model: LabModel) -> None:
+        with self._lock:
+            self.first = model
+            if self.model is None:
+                self.model = model
+            self.status, self.message = "ready", ""
+
+    def _unavailable(self, why: str) -> None:
+        self.status = "unavailable"
+        self.message = said(self.UNAVAILABLE, reason=why)
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def _check_run(self, live: LiveRun) -> None:
+        """Refuse a run this page cannot look into (every run, here)."""
+
+    def use(self, run_id: str) -> LabModel:
+        """Look into run ``run_id`` (``"first"``: the given or first network) from now on."""
+        if run_id == "first":
+            if self.first is None:
+                raise RequestError("net.first_not_ready", 409)
+            self.model = self.first
+            return self.model
+        live = self.runs.get(run_id)
+        if live is None:
+            raise RequestError("net.no_run", 404, run=run_id)
+        self._check_run(live)
+        if not live.done or not live.has_model:
+            raise RequestError("net.run_not_ready", 409, run=run_id, status=live.status)
+        try:
+            self.model = load_lab_model(live.path, run_id, "run")
+        except LabError as exc:
+            raise RequestError("net.bad_model", 409, reason=str(exc)) from None
+        return self.model
+
+    def current(self) -> LabModel:
+        """The network in use; while there is none, a 409 that says why."""
+        self.start()
+        model = self.model
+        if model is None:
+            if self.status in ("unavailable", "waiting"):  # the message says why
+                raise RequestError.of(self.message, 409)
+            raise RequestError(self.TRAINING, 409)
+        return model
+
+
+class NetLab(FirstNetwork):
     """What the network lab keeps between requests.
 
     ``model``: a run folder or model file (``chainrule serve --model``), loaded now. Without
@@ -226,11 +319,8 @@ class NetLab:
 
         It trains in a folder of this process's own and is renamed into place when
         complete, so two labs starting at once never share a half-written folder."""
-        folder = self.first_root / dataset
-        if (folder / "model.npz").is_file():
-            with contextlib.suppress(LabError):
-                self._use_first(load_lab_model(folder, source="first"))
-                return
+        if self._kept(dataset):
+            return
         work = self.first_root / f"{dataset}-training-{os.getpid()}"
         shutil.rmtree(work, ignore_errors=True)  # left by an earlier process with our id
         config = TrainConfig(dataset=dataset, iters=self.first_iters[dataset])
@@ -243,35 +333,8 @@ class NetLab:
         except (TrainingBusy, OSError, ValueError) as exc:
             self._unavailable(str(exc))
 
-    def _first_done(self, live: LiveRun) -> None:
-        dataset = live.config.dataset
-        if live.status == "completed":
-            folder = self.first_root / dataset
-            try:
-                live.path.rename(folder)
-            except OSError:  # another lab got there first: use its network
-                shutil.rmtree(live.path, ignore_errors=True)
-            try:
-                self._use_first(load_lab_model(folder, source="first"))
-            except LabError as exc:
-                self._unavailable(str(exc))
-            return
-        shutil.rmtree(live.path, ignore_errors=True)
-        if dataset == "mnist" and live.status == "failed":
-            self._first_network("digits")
-        else:
-            self._unavailable(live.message)
-
-    def _use_first(self, model: LabModel) -> None:
-        with self._lock:
-            self.first = model
-            if self.model is None:
-                self.model = model
-            self.status, self.message = "ready", ""
-
-    def _unavailable(self, why: str) -> None:
-        self.status = "unavailable"
-        self.message = said("net.unavailable", reason=why)
+    def _folder(self, dataset: str) -> Path:
+        return self.first_root / dataset
 
     def close(self) -> None:
         self.runs.close()
@@ -292,32 +355,6 @@ class NetLab:
                       "message": r.message, **coded_fields("message", r.message)}
                      for r in self.runs.all()],
         }
-
-    def use(self, run_id: str) -> LabModel:
-        if run_id == "first":
-            if self.first is None:
-                raise RequestError("net.first_not_ready", 409)
-            self.model = self.first
-            return self.model
-        live = self.runs.get(run_id)
-        if live is None:
-            raise RequestError("net.no_run", 404, run=run_id)
-        if not live.done or not live.has_model:
-            raise RequestError("net.run_not_ready", 409, run=run_id, status=live.status)
-        try:
-            self.model = load_lab_model(live.path, run_id, "run")
-        except LabError as exc:
-            raise RequestError("net.bad_model", 409, reason=str(exc)) from None
-        return self.model
-
-    def current(self) -> LabModel:
-        self.start()
-        model = self.model
-        if model is None:
-            if self.status == "unavailable":
-                raise RequestError.of(self.message, 409)
-            raise RequestError("net.first_training", 409)
-        return model
 
     def _data(self, dataset: str):
         """``dataset`` (loaded once, without downloading unless the lab may)."""
