@@ -34,7 +34,49 @@ class JobBusy(Coded, RuntimeError):
     """A job of the same kind is running; one at a time."""
 
 
-class Job:
+class EventLog:
+    """Events for whoever listens: each gets ``seq`` (its place in :attr:`events`) and
+    ``run`` (the owner's ``id``); a listener sees the events so far and then each new one
+    (:meth:`subscribe`). What a :class:`Job` and a
+    :class:`~chainrule.training.live.LiveRun` tell the lab's pages."""
+
+    id: str
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[Event], Any]] = []
+
+    def emit(self, event: Event) -> None:
+        """Record ``event`` (with ``seq`` and ``run``) and tell every listener; a listener
+        that raises is dropped (its failure must not stop the work)."""
+        with self._lock:
+            event = {**event, "seq": len(self.events), "run": self.id}
+            self.events.append(event)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a listener's failure must not stop the work
+                with self._lock, contextlib.suppress(ValueError):
+                    self._listeners.remove(listener)
+
+    def subscribe(self, listener: Callable[[Event], Any]
+                  ) -> tuple[list[Event], Callable[[], None]]:
+        """The events so far, and ``listener(event)`` called (in the working thread) for
+        every later one; returns them with a function that unsubscribes."""
+        with self._lock:
+            self._listeners.append(listener)
+            past = list(self.events)
+
+        def unsubscribe() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return past, unsubscribe
+
+
+class Job(EventLog):
     """``work(job)`` in a thread, with events for whoever listens (see the module)."""
 
     def __init__(self, kind: str, job_id: str, work: Callable[[Job], Any],
@@ -43,10 +85,8 @@ class Job:
         self.status = "starting"  # starting, running, then one of FINAL
         self.message = ""
         self.result: Any = None  # what the work has made so far
-        self.events: list[Event] = []
+        super().__init__()
         self._work = work
-        self._lock = threading.Lock()
-        self._listeners: list[Callable[[Event], Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name=f"chainrule-job-{job_id}",
                                         daemon=True)
@@ -71,33 +111,6 @@ class Job:
         """Wait for the thread; True when it has finished."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
-
-    def emit(self, event: Event) -> None:
-        """Record ``event`` (with ``seq`` and ``run``) and tell every listener."""
-        with self._lock:
-            event = {**event, "seq": len(self.events), "run": self.id}
-            self.events.append(event)
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception:  # noqa: BLE001 - a listener's failure must not stop the work
-                with self._lock, contextlib.suppress(ValueError):
-                    self._listeners.remove(listener)
-
-    def subscribe(self, listener: Callable[[Event], Any]
-                  ) -> tuple[list[Event], Callable[[], None]]:
-        """The events so far, and ``listener(event)`` called (in the job's thread) for
-        every later one; returns them with a function that unsubscribes."""
-        with self._lock:
-            self._listeners.append(listener)
-            past = list(self.events)
-
-        def unsubscribe() -> None:
-            with self._lock, contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return past, unsubscribe
 
     def _main(self) -> None:
         self.status = "running"

@@ -44,10 +44,10 @@ from chainrule.core.messages import Catalog, Coded, coded_fields, said
 from chainrule.nn.describe import architecture, describe_net
 from chainrule.training.config import TrainConfig
 from chainrule.training.folder import new_run_dir
+from chainrule.training.jobs import EventLog
 from chainrule.training.loop import TrainingDiverged
 from chainrule.training.runs import Run
 
-Event = dict[str, Any]
 FINAL = ("completed", "stopped", "diverged", "failed")
 MESSAGES = Catalog("live", {
     "live.stopped": "stopped after {iteration} of {iters} iterations; resume with chainrule "
@@ -78,7 +78,7 @@ def finite_or_none(v: float | None) -> float | None:
     return float(v) if v is not None and math.isfinite(v) else None
 
 
-class LiveRun:
+class LiveRun(EventLog):
     """One run of ``config`` in ``out`` (a new or empty folder), trained in a thread.
 
     ``data`` (a :class:`~chainrule.data.load.Data`) replaces loading ``config.dataset``
@@ -99,12 +99,10 @@ class LiveRun:
         self.message = ""
         self.error: BaseException | None = None
         self.run = None  # the chainrule.training.runs.Run, once created
-        self.events: list[Event] = []
+        super().__init__()
         self._data, self._data_dir, self._download = data, data_dir, download
         self._plots, self._progress_every, self._on_end = plots, progress_every, on_end
         self._snapshot = snapshot
-        self._lock = threading.Lock()
-        self._listeners: list[Callable[[Event], Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name=f"chainrule-live-{self.id}",
                                         daemon=True)
@@ -137,33 +135,7 @@ class LiveRun:
         """Whether the run left a ``model.npz`` (completed or stopped)."""
         return (self.path / "model.npz").is_file()
 
-    def subscribe(self, listener: Callable[[Event], Any]) -> tuple[list[Event], Callable[[], None]]:
-        """The events so far, and ``listener(event)`` called (in the training thread) for
-        every later one; returns them with a function that unsubscribes. A listener that
-        raises is dropped."""
-        with self._lock:
-            self._listeners.append(listener)
-            past = list(self.events)
-
-        def unsubscribe() -> None:
-            with self._lock, contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
-
-        return past, unsubscribe
-
     # -------------------------------------------------------------- the thread
-
-    def _emit(self, event: Event) -> None:
-        with self._lock:
-            event = {**event, "seq": len(self.events), "run": self.id}
-            self.events.append(event)
-            listeners = list(self._listeners)
-        for listener in listeners:
-            try:
-                listener(event)
-            except Exception:  # noqa: BLE001 - a listener's failure must not stop training
-                with self._lock, contextlib.suppress(ValueError):
-                    self._listeners.remove(listener)
 
     def _main(self) -> None:
         try:
@@ -182,7 +154,7 @@ class LiveRun:
         loop = run.loop
         every = self._progress_every or max(25, loop.iters // 200)
         init = self.config.weight_init_std
-        self._emit({"type": "created", "path": str(run.path), "dataset": self.config.dataset,
+        self.emit({"type": "created", "path": str(run.path), "dataset": self.config.dataset,
                     "net": describe_net(run.info["net"], init),
                     "architecture": architecture(run.info["net"], init),
                     "config": self.config.to_dict(), "iters": loop.iters,
@@ -218,7 +190,7 @@ class LiveRun:
         if not losses:
             return
         self._progress_from = len(loop.history.step_loss)
-        self._emit({"type": "progress", "iteration": loop.iteration,
+        self.emit({"type": "progress", "iteration": loop.iteration,
                     "epoch": loop.iteration / loop.iters_per_epoch,
                     "loss": finite_or_none(math.fsum(losses) / len(losses)),
                     "loss_min": finite_or_none(min(losses)),
@@ -227,11 +199,11 @@ class LiveRun:
 
     def _take_snapshot(self, loop) -> None:
         if self._snapshot is not None:
-            self._emit({"type": "snapshot", **self._snapshot(loop.net),
+            self.emit({"type": "snapshot", **self._snapshot(loop.net),
                         "iteration": loop.iteration})
 
     def _on_eval(self, loop, row: dict) -> None:
-        self._emit({"type": "eval", **{k: finite_or_none(v) if k != "iteration" else int(v)
+        self.emit({"type": "eval", **{k: finite_or_none(v) if k != "iteration" else int(v)
                                        for k, v in row.items()}})
 
     def _flush_rows(self) -> None:
@@ -250,7 +222,7 @@ class LiveRun:
         facts = None if self.run is None or status not in ("completed", "stopped") else \
             learning_check(self.run.history, self.config, summary=summary)
         warning = _said(facts)
-        self._emit({"type": "end", "status": status, "message": message,
+        self.emit({"type": "end", "status": status, "message": message,
                     **coded_fields("message", message),
                     "warning": warning, **coded_fields("warning", warning),
                     "warning_facts": facts,
