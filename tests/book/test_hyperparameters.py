@@ -146,3 +146,15 @@ def test_cli_runs_a_short_search_on_real_mnist(real_data_root, tmp_path, capsys)
     assert (tmp_path / "hyperparameters.png").stat().st_size > 10_000
     rows = (tmp_path / "hyperparameters.csv").read_text().splitlines()
     assert len(rows) == 1 + 4 * 2 * 4
+
+
+def test_the_readmes_best_trials_of_the_books_search(mnist_arrays):
+    """The README quotes the book's search (seed 0): its three best trials, rerun alone
+    (trial k is the k-th drawn, whatever follows)."""
+    (x, t), _ = mnist_arrays
+    search = RandomSearch(x, t, trials=100)
+    found = [search.run(k) for k in (86, 51, 16)]
+    assert [(round(tr.final_val, 2), f"{tr.lr:.3g}", f"{tr.weight_decay:.3g}")
+            for tr in found] == [(0.73, "0.00899", "2.22e-07"), (0.71, "0.00748", "4.3e-07"),
+                                 (0.70, "0.00746", "1.03e-06")]
+    assert found[0].final_train == 0.8275
