@@ -49,7 +49,7 @@ def test_the_pages_and_the_header_group(client):
     pages = client.get("/api/pages").json()["pages"]
     ours = [p for p in pages if p.get("group") == "ch6"]
     assert [p["path"] for p in ours] == ["/ch6/optimizers", "/ch6/init", "/ch6/batchnorm",
-                                         "/ch6/overfit"]
+                                         "/ch6/overfit", "/ch6/hyperparameters"]
     for p in ours:
         r = client.get(p["path"])
         assert r.status_code == 200 and "text/html" in r.headers["content-type"]

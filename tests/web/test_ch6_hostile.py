@@ -75,6 +75,14 @@ FORM_FIELDS = {
                 "epochs": [0, 401, "201", 2.5, True],
                 "test_size": [0, 99, 10001, "1000", 1.5, True],
                 "seed": [-1, 2**31, "0", True]},
+    "hyperparameters": {"trials": [0, 501, -1, 2.5, "100", True, 10**12, 1e308],
+                        "epochs": [0, 201, "50", 2.5, True, 10**400],
+                        "log_lr": [[-2, -6], [-6, -6], [-9, -2], [-6, 1], [-6], [-6, -4, -2],
+                                   "-6,-2", [-6, "x"], [None, -2], [True, -2], [10**400, 0],
+                                   [-1e308, 0], {"lo": -6}, -6, [[], []]],
+                        "log_weight_decay": [[-4, -8], [-11, -4], [-8, 1], [], [-8, None],
+                                             ["-8", "-4"], 1e-5],
+                        "seed": [-1, 2**31, "0", True]},
 }
 
 
@@ -117,6 +125,7 @@ def check(r, where: str) -> None:
     ("/api/ch6/init", init_body),
     ("/api/ch6/batchnorm", lambda r: form_body(r, "batchnorm")),
     ("/api/ch6/overfit", lambda r: form_body(r, "overfit")),
+    ("/api/ch6/hyperparameters", lambda r: form_body(r, "hyperparameters")),
 ])
 def test_malformed_bodies(app, path, make):
     client = lab_client(app)
@@ -147,6 +156,20 @@ def test_run_ids_and_methods(app):
     check(client.get("/api/ch6/init"), "GET init")
 
 
+def test_hyperparameter_run_ids_and_methods(app):
+    client = lab_client(app)
+    r = random.Random(3)
+    for i in range(N):
+        rid = run_id(r)
+        action = r.choice(["events", "stop", "save", ""])
+        method = r.choice(["GET", "POST", "DELETE", "PUT"])
+        if (rid, action, method) == ("latest", "", "GET"):
+            continue  # the page's own question, answered 200
+        path = f"/api/ch6/hyperparameters/{rid}/{action}".rstrip("/")
+        check(client.request(method, path), f"#{i} {method} {path[:80]}")
+    check(client.get("/api/ch6/hyperparameters"), "GET the form")
+
+
 def test_through_a_real_server(app):
     with running_lab(app) as running:
         r = random.Random(2)
@@ -159,5 +182,10 @@ def test_through_a_real_server(app):
             big = b'{"optimizers": {"sgd": {"lr": 0.1}}, "x": "' + b"y" * (2 << 20) + b'"}'
             check(http.post("api/ch6/paths", content=big,
                             headers={"Content-Type": "application/json"}), "2 MiB body")
+            for i in range(20):
+                body = form_body(r, "hyperparameters")
+                answer = http.post("api/ch6/hyperparameters", content=body,
+                                   headers={"Content-Type": "application/json"})
+                check(answer, f"hyperparameters #{i} {body[:80]!r}")
             ok = http.post("api/ch6/paths", json={"optimizers": {"adam": {}}})
             assert ok.status_code == 200 and ok.json()["paths"][0]["name"] == "adam"

@@ -126,6 +126,8 @@ def plot_experiment(result: ExperimentResult, path: str | os.PathLike | None = N
         return plot_overfit(result, path)
     if result.name == "filters":
         return plot_filters(result, path)
+    if result.name == "hyperparameters":
+        return plot_hyperparameters(result, path)
     raise ValueError(f"plot_experiment: no figure for experiment {result.name!r}")
 
 
@@ -153,4 +155,46 @@ def plot_filters(result, path: str | os.PathLike | None = None, *, columns: int 
             ax.set_axis_off()
             if i < n:
                 ax.imshow(filters[i, 0], cmap="gray_r", interpolation="nearest")
+    return _done(fig, path)
+
+
+def plot_hyperparameters(result: ExperimentResult, path: str | os.PathLike | None = None, *,
+                         best: int = 20, columns: int = 5):
+    """Figure 6-24 with the search it comes from: on the left every trial as a point
+    (learning rate across, weight decay up, both on log scales; colour: validation
+    accuracy; the ``best`` ringed), on the right the book's panels of the ``best`` trials,
+    validation accuracy per epoch (solid) and training accuracy (dashed)."""
+    rows_of = result.settings.get("ranked") or []
+    shown = rows_of[:best]
+    rows = max(math.ceil(len(shown) / columns), 1)
+    fig = _figure(5.2 + 1.9 * columns, max(4.6, 1.5 * rows + 0.8))
+    left, right = fig.subfigures(1, 2, width_ratios=[5.2, 1.9 * columns])
+    ax = left.add_subplot()
+    points = ax.scatter([r["lr"] for r in rows_of], [r["weight_decay"] for r in rows_of],
+                        c=[r["val_acc"] for r in rows_of], cmap="viridis", vmin=0, vmax=1,
+                        s=22, edgecolors="none")
+    ax.scatter([r["lr"] for r in shown], [r["weight_decay"] for r in shown], s=70,
+               facecolors="none", edgecolors="black", linewidths=0.8, label=f"best {len(shown)}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for lim, key in ((ax.set_xlim, "log_lr"), (ax.set_ylim, "log_weight_decay")):
+        if key in result.settings:  # the searched ranges
+            lo, hi = result.settings[key]
+            lim(10.0 ** lo, 10.0 ** hi)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("weight decay")
+    ax.legend(loc="lower left", fontsize=8)
+    left.colorbar(points, ax=ax, label="validation accuracy", location="bottom", shrink=0.8)
+    left.suptitle(result.title, fontsize=10)
+    axes = right.subplots(rows, columns, sharex=True, sharey=True, squeeze=False).ravel()
+    for i, (ax, row) in enumerate(zip(axes, shown, strict=False)):
+        for label, style in (("val", "-"), ("train", "--")):
+            c = result.curve(label, row["key"])
+            ax.plot(c.x, c.y, linestyle=style, linewidth=1.2)
+        ax.set_title(f"Best-{i + 1} ({row['val_acc']:.2f})", fontsize=8)
+        ax.set_ylim(0, 1.0)
+        ax.tick_params(labelsize=7)
+    for ax in axes[len(shown):]:
+        ax.set_visible(False)
+    right.suptitle("validation (solid) and training (dashed) accuracy per epoch", fontsize=9)
     return _done(fig, path)

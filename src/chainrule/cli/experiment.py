@@ -10,11 +10,12 @@ from pathlib import Path
 
 from chainrule.book import experiments as ex
 from chainrule.book.figures import plot_experiment, save_csv
+from chainrule.book.hyperparameters import random_search
 from chainrule.cli import CLIError, printable, printable_lines
 from chainrule.data.load import load_mnist
 from chainrule.store.npz import write_npz
 
-NAMES = ("optimizers", "init", "batchnorm", "overfit", "filters")
+NAMES = ("optimizers", "init", "batchnorm", "overfit", "hyperparameters", "filters")
 ABOUT = {
     "optimizers": "SGD, Momentum, AdaGrad and Adam on a 5-layer ReLU net: loss per iteration "
                   "(figure 6-9; 2000 iterations, batch 128)",
@@ -25,19 +26,24 @@ ABOUT = {
     "overfit": "a 7-layer net on 300 training images, plain, with weight decay 0.1 and with "
                "dropout 0.2: train and test accuracy per epoch (figures 6-20, 6-21, 6-23; "
                "201 epochs, test accuracy on all test images)",
+    "hyperparameters": "the book's random search of the learning rate (10^-6 to 10^-2) and "
+                       "the weight decay (10^-8 to 10^-4): a 7-layer net trained on 400 of "
+                       "the first 500 training images, scored on the other 100 (figure "
+                       "6-24; 100 trials of 50 epochs, --trials and --epochs for others)",
     "filters": "the 30 first-layer filters of the book's SimpleConvNet before and after "
                "training with Adam (figure 7-24, visualize_filter.py; 1 epoch, --epochs for "
                "more; saves filters.npz instead of a CSV)",
 }
 ITERATION_BASED = ("optimizers", "init")
 MAX_ITERS, MAX_EPOCHS = 1_000_000, 100_000  # the book: 2000 iterations, 20 or 201 epochs
+MAX_TRIALS = 100_000  # the book: 100
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "experiment",
-        help="run a chapter-6 experiment (optimizers, init, batchnorm, overfit) or chapter 7's "
-        "filters; save PNG + data",
+        help="run a chapter-6 experiment (optimizers, init, batchnorm, overfit, "
+        "hyperparameters) or chapter 7's filters; save PNG + data",
         description="Run one of the book's chapter-6 experiments on MNIST and save its figure "
         "(NAME.png) and its curves (NAME.csv, one row per point) in --out. "
         + " ".join(f"{name}: {text}." for name, text in ABOUT.items()),
@@ -48,8 +54,10 @@ def register(subparsers) -> None:
     p.add_argument("--iters", type=int, metavar="N",
                    help="training iterations for optimizers and init (default 2000)")
     p.add_argument("--epochs", type=int, metavar="N",
-                   help="epochs for batchnorm (default 20), overfit (default 201) and filters "
-                   "(default 1)")
+                   help="epochs for batchnorm (default 20), overfit (default 201), "
+                   "hyperparameters (per trial, default 50) and filters (default 1)")
+    p.add_argument("--trials", type=int, metavar="N",
+                   help="hyperparameters: how many trials (default 100)")
     p.add_argument("--test-size", type=int, metavar="N", default=0,
                    help="overfit: score only the first N test images each epoch (faster; "
                    "default 0: all of them)")
@@ -65,9 +73,13 @@ def _check(args: argparse.Namespace) -> None:
     if args.iters is not None and args.name not in ITERATION_BASED:
         raise CLIError(f"--iters applies to optimizers and init; {args.name} counts --epochs")
     if args.epochs is not None and args.name in ITERATION_BASED:
-        raise CLIError(f"--epochs applies to batchnorm and overfit; {args.name} counts --iters")
+        raise CLIError(f"--epochs applies to batchnorm, overfit, hyperparameters and filters; "
+                       f"{args.name} counts --iters")
+    if args.trials is not None and args.name != "hyperparameters":
+        raise CLIError(f"--trials applies to hyperparameters only, not {args.name}")
     for flag, value, most in (("--iters", args.iters, MAX_ITERS),
-                              ("--epochs", args.epochs, MAX_EPOCHS)):
+                              ("--epochs", args.epochs, MAX_EPOCHS),
+                              ("--trials", args.trials, MAX_TRIALS)):
         if value is not None and not 1 <= value <= most:
             raise CLIError(f"{flag} must be between 1 and {most}, got {value}")
     if args.test_size < 0:
@@ -119,6 +131,10 @@ def run(args: argparse.Namespace) -> int:
         result = ex.compare_weight_init(x, t, **common)
     elif args.name == "batchnorm":
         result = ex.compare_batchnorm(x, t, **common)
+    elif args.name == "hyperparameters":
+        if args.trials is not None:
+            common["trials"] = args.trials
+        result = random_search(x, t, **common)
     elif args.name == "filters":
         n = args.test_size or len(xt)
         result = ex.learn_filters(x, t, xt[:n], tt[:n], **common)
@@ -162,6 +178,8 @@ def _summary(result) -> list[str]:
             tail = c.y[-100:]
             lines.append(f"{c.label:<10} mean loss over the last {len(tail)} iterations: "
                          f"{tail.mean():.3f}")
+    elif result.name == "hyperparameters":
+        lines += _search_summary(result)
     elif result.name == "batchnorm":
         diverged = result.settings.get("diverged") or []
         for group in result.groups():
@@ -175,4 +193,18 @@ def _summary(result) -> list[str]:
             finals = ", ".join(f"{c.label} {c.y[-1]:.3f}"
                                for c in result.curves if c.group == group)
             lines.append(f"{group:<26} final accuracy: {finals}")
+    return lines
+
+
+def _search_summary(result) -> list[str]:
+    """The best five trials as the book prints them, and where the best ten lie."""
+    rows = result.settings["ranked"]
+    lines = [f"Best-{i + 1} (val acc {r['val_acc']:.2f}, train acc {r['train_acc']:.3f}) | "
+             f"lr {r['lr']:.3g}, weight decay {r['weight_decay']:.3g}"
+             for i, r in enumerate(rows[:5])]
+    span = result.settings["best_spans"].get("10")
+    if span is not None:
+        lines.append(f"the best {span['count']}: lr {span['lr'][0]:.3g} to {span['lr'][1]:.3g}, "
+                     f"weight decay {span['weight_decay'][0]:.3g} to "
+                     f"{span['weight_decay'][1]:.3g}")
     return lines

@@ -17,7 +17,7 @@ Importing this package is cheap; Starlette and uvicorn load when an app is made.
 - :func:`serve_graph` ``(graph, **serve_options)``: what ``Graph.serve()`` calls.
 
 The seam between pages (the graph lab in ``graphlab.py``, the network lab in
-``netlab.py``, chapter 6's four pages in ``ch6_*.py`` with what they share in
+``netlab.py``, chapter 6's five pages in ``ch6_*.py`` with what they share in
 ``chapter6.py``, chapter 7's im2col page in ``im2col.py`` and convnet lab in
 ``convlab.py``, which shares the network lab's runs); what all share is in ``kit.py``,
 and ``app.py`` only assembles them:

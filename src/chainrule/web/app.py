@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from chainrule.web import (
     ch6_batchnorm,
+    ch6_hyper,
     ch6_init,
     ch6_optimizers,
     ch6_overfit,
@@ -31,7 +32,8 @@ from chainrule.web.kit import (
     LabState,
 )
 
-PAGES = (graphlab, netlab, ch6_optimizers, ch6_init, ch6_batchnorm, ch6_overfit, im2col, convlab)
+PAGES = (graphlab, netlab, ch6_optimizers, ch6_init, ch6_batchnorm, ch6_overfit, ch6_hyper,
+         im2col, convlab)
 """The page modules, in the header's order: each has ``PAGE = {"id": ..., "path": ...}``
 (and ``"group"``: pages of one group share one entry of the header) and
 ``routes(state) -> list[BaseRoute]``."""

@@ -2,10 +2,12 @@
 live runs and the routes that start, follow, stop and save one.
 
 The pages (:mod:`~chainrule.web.ch6_optimizers`, :mod:`~chainrule.web.ch6_init`,
-:mod:`~chainrule.web.ch6_batchnorm`, :mod:`~chainrule.web.ch6_overfit`) each have
+:mod:`~chainrule.web.ch6_batchnorm`, :mod:`~chainrule.web.ch6_overfit`,
+:mod:`~chainrule.web.ch6_hyper`) each have
 ``PAGE`` with ``"group": "ch6"`` (the header shows them as one entry, "Chapter 6", and
-a row of the group's pages under it). The two that train run their experiment of
-:mod:`chainrule.book.experiments` as a :class:`~chainrule.training.jobs.Job`: one of
+a row of the group's pages under it). The three that train run their experiment of
+:mod:`chainrule.book.experiments` (or :mod:`chainrule.book.hyperparameters`) as a
+:class:`~chainrule.training.jobs.Job`: one of
 each kind at a time; a second tab follows the same run. Routes of a training page,
 for ``/api/ch6/<kind>``:
 
