@@ -130,9 +130,14 @@ def _startup_outcome(argv: list[str], delay: float) -> str:
         return "interrupted"  # (-SIGINT: CPython ends so when a C extension saw the signal)
     if proc.returncode == -signal.SIGINT and err == "":
         return "before"
-    frames = re.findall(r'File "([^"]+)", line \d+', err)
-    ours = [f for f in frames if os.sep + "chainrule" + os.sep in f
-            and not f.endswith(os.sep + "chainrule" + os.sep + "__init__.py")]
+    frames = re.findall(r'File "([^"]+)", line \d+, in (\S+)', err)
+    # before chainrule can take SIGINT: importing its __init__, or _startup deciding
+    # whether this is the command (its module code and is_command, before the handler)
+    taking = ("<module>", "is_command")
+    ours = [f for f, where in frames if os.sep + "chainrule" + os.sep in f
+            and not f.endswith(os.sep + "chainrule" + os.sep + "__init__.py")
+            and not (f.endswith(os.sep + "_startup.py") and where in taking)]
+    frames = [f for f, _ in frames]
     if (err.rstrip().endswith("KeyboardInterrupt") and not ours
             and not any("numpy" in f or "PIL" in f for f in frames)):
         return "before"  # in Python's start-up, or loading the module that takes SIGINT
