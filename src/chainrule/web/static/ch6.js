@@ -4,44 +4,10 @@
 // Nothing here computes a number of the experiments: the server sends them all.
 
 import { message, t } from "./i18n.js";
+import { $, api, el, svgEl } from "./labkit.js";
 
-export const $ = (sel, root = document) => root.querySelector(sel);
-
-export function el(tag, attrs, ...kids) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid != null) node.append(kid);
-  return node;
-}
-
-const SVG = "http://www.w3.org/2000/svg";
-export function svgEl(tag, attrs, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  if (text != null) node.textContent = text;
-  return node;
-}
-
-export async function api(method, url, body) {
-  const opts = { method, headers: {} };
-  if (body !== undefined) {
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const response = await fetch(url, opts);
-  let data = null;
-  try { data = await response.json(); } catch (e) { data = { error: response.statusText }; }
-  if (!response.ok) {
-    const err = new Error((data && data.error) || response.statusText);
-    err.data = data || {};
-    throw err;
-  }
-  return data;
-}
+// The lab's shared helpers, as the chapter-6 scripts import them from here.
+export { $, el, svgEl, api };
 
 // A number as the page shows it: `digits` significant digits, a true minus sign.
 export function fmt(v, digits = 4) {

@@ -16,9 +16,10 @@ export function el(tag, attrs, ...kids) {
 }
 
 const SVG = "http://www.w3.org/2000/svg";
-export function svgEl(tag, attrs) {
+export function svgEl(tag, attrs, text) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  if (text != null) node.textContent = text;
   return node;
 }
 
