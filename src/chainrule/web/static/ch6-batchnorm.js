@@ -105,21 +105,14 @@ function wire() {
   $("#epochs").addEventListener("input", render);
   $("#scale").addEventListener("change", () => runs.restart(form()));
   $("#epochs").addEventListener("change", () => runs.restart(form()));
-  $("#start").addEventListener("click", () => runs.restart(form()));
-  $("#stop").addEventListener("click", () => runs.stop());
   $("#at").addEventListener("input", (e) => {
     const n = runs.run ? runs.run.events.filter((x) => x.type === "point").length : 0;
     state.at = Number(e.target.value) >= n - 1 ? null : Number(e.target.value);
     render();
   });
-  $("#save").addEventListener("click", async () => {
-    try {
-      state.saved = await runs.save();
-      state.note = null;
-    } catch (err) {
-      state.saved = null;
-      state.note = { body: err.data || { error: err.message } };
-    }
+  runs.wireButtons(form, (saved, note) => {
+    state.saved = saved;
+    state.note = note;
     renderNote();
   });
 }

@@ -119,16 +119,9 @@ function wire() {
   for (const b of document.querySelectorAll("#presets .button")) {
     b.addEventListener("click", () => preset(b.dataset.preset));
   }
-  $("#start").addEventListener("click", () => runs.restart(form()));
-  $("#stop").addEventListener("click", () => runs.stop());
-  $("#save").addEventListener("click", async () => {
-    try {
-      state.saved = await runs.save();
-      state.note = null;
-    } catch (err) {
-      state.saved = null;
-      state.note = { body: err.data || { error: err.message } };
-    }
+  runs.wireButtons(form, (saved, note) => {
+    state.saved = saved;
+    state.note = note;
     renderNote();
   });
 }

@@ -145,6 +145,20 @@ export class LiveRuns {
     return !!(this.run && !this.run.end);
   }
 
+  // A training page's Start, Stop and Save buttons (#start, #stop, #save); after a save,
+  // saved(what the server saved, null) or saved(null, a note with its error).
+  wireButtons(form, saved) {
+    $("#start").addEventListener("click", () => this.restart(form()));
+    $("#stop").addEventListener("click", () => this.stop());
+    $("#save").addEventListener("click", async () => {
+      try {
+        saved(await this.save(), null);
+      } catch (err) {
+        saved(null, { body: err.data || { error: err.message } });
+      }
+    });
+  }
+
   async load() {
     const latest = await api("GET", `/api/ch6/${this.kind}/latest`);
     this.presets = latest.presets;
