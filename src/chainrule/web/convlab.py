@@ -34,7 +34,7 @@ from chainrule.training.live import TrainingBusy
 from chainrule.web.convlab_answers import filters_of, probe_answer
 from chainrule.web.convlab_state import ConvLab, progress_every
 from chainrule.web.kit import LabState, RequestError, page
-from chainrule.web.netlab import floats, lab_for
+from chainrule.web.netlab import floats, lab_for, which_network
 from chainrule.web.netlab_input import (
     MAX_BODY,
     MAX_FORM,
@@ -123,18 +123,6 @@ def routes(state: LabState) -> list[BaseRoute]:
     """The convolution page's routes, bound to the lab app's shared ``state``."""
     lab = conv_for(state)
 
-    async def model_get(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(lab.info))
-
-    async def model_post(request: Request) -> Response:
-        data = await read_object(request, MAX_FORM)
-        check_keys(data, ("run",))
-        run_id = data.get("run")
-        if not isinstance(run_id, str) or not run_id:
-            raise RequestError("net.run_id", field="run")
-        await run_in_threadpool(lab.use, run_id[:200])
-        return JSONResponse(await run_in_threadpool(lab.info))
-
     async def probe(request: Request) -> Response:
         data = await read_object(request, MAX_BODY)
         check_keys(data, ("pixels", "image", "label"))
@@ -168,8 +156,7 @@ def routes(state: LabState) -> list[BaseRoute]:
 
     return [
         Route("/conv", page("conv"), methods=["GET"]),
-        Route("/api/conv/model", model_get, methods=["GET"]),
-        Route("/api/conv/model", model_post, methods=["POST"]),
+        *which_network(lab, "/api/conv/model"),
         Route("/api/conv/probe", probe, methods=["POST"]),
         Route("/api/conv/sample", sample, methods=["GET"]),
         Route("/api/conv/train", train, methods=["POST"]),

@@ -52,7 +52,7 @@ from chainrule.web.netlab_input import (
     shown,
     train_config,
 )
-from chainrule.web.netlab_state import LabModel, NetLab
+from chainrule.web.netlab_state import FirstNetwork, LabModel, NetLab
 
 # ---------------------------------------------------------------- answers
 
@@ -185,8 +185,10 @@ def routes(state: LabState) -> list[BaseRoute]:
             *_export_routes(lab), *_train_routes(lab)]
 
 
-def _model_routes(lab: NetLab) -> list[BaseRoute]:
-    """Which network the lab shows, and one input through it."""
+def which_network(lab: FirstNetwork, path: str) -> list[BaseRoute]:
+    """``GET path``: the network a page looks into (``lab.info()``); ``POST path``
+    ``{"run": ID or "first"}``: look into that one from now on. The network lab's and
+    the convnet lab's."""
 
     async def model_get(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(lab.info))
@@ -198,7 +200,13 @@ def _model_routes(lab: NetLab) -> list[BaseRoute]:
         if not isinstance(run_id, str) or not run_id:
             raise RequestError("net.run_id", field="run")
         await run_in_threadpool(lab.use, run_id[:200])
-        return JSONResponse(lab.info())
+        return JSONResponse(await run_in_threadpool(lab.info))
+
+    return [Route(path, model_get, methods=["GET"]), Route(path, model_post, methods=["POST"])]
+
+
+def _model_routes(lab: NetLab) -> list[BaseRoute]:
+    """Which network the lab shows, and one input through it."""
 
     async def predict(request: Request) -> Response:
         data = await read_object(request, MAX_BODY)
@@ -247,8 +255,7 @@ def _model_routes(lab: NetLab) -> list[BaseRoute]:
                              "dataset": model.dataset})
 
     return [
-        Route("/api/model", model_get, methods=["GET"]),
-        Route("/api/model", model_post, methods=["POST"]),
+        *which_network(lab, "/api/model"),
         Route("/api/predict", predict, methods=["POST"]),
         Route("/api/learn", learn, methods=["POST"]),
         Route("/api/sample", sample, methods=["GET"]),
