@@ -5,7 +5,6 @@ The book's names come first; everything here imports only NumPy, so
 """
 
 from chainrule import _startup  # noqa: F401 - first: Ctrl-C while the command starts
-from chainrule._version import __version__  # noqa: F401 - chainrule.__version__
 from chainrule.core.base import Layer
 from chainrule.core.conv import Convolution, Pooling, col2im, im2col
 from chainrule.core.functions import (
@@ -57,6 +56,7 @@ from chainrule.nn.convnets import DeepConvNet, SimpleConvNet
 from chainrule.nn.multilayer import MultiLayerNet, MultiLayerNetExtend
 from chainrule.nn.optim import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from chainrule.nn.two_layer import TwoLayerNet
+from chainrule.store.version import VERSION as __version__  # noqa: F401
 
 __all__ = [
     "MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss",

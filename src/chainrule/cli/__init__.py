@@ -24,7 +24,7 @@ import signal
 import sys
 
 from chainrule import _startup
-from chainrule._version import __version__
+from chainrule.store.version import VERSION
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 70, 130
 
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "networks of Deep Learning from Scratch (chapters 5 to 8), in the terminal or in "
         "the browser (chainrule serve).",
     )
-    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    parser.add_argument("--version", action="version", version=f"chainrule {VERSION}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in _command_modules():

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from chainrule._version import __version__
 from chainrule.data.catalog import DATASETS, image_shape
 from chainrule.export.plan import Step, output_size
 from chainrule.nn.describe import describe_net
+from chainrule.store.version import VERSION
 
 
 def file_metadata(net, steps: list[Step], meta: Mapping | None = None) -> dict[str, str]:
@@ -31,7 +31,7 @@ def file_metadata(net, steps: list[Step], meta: Mapping | None = None) -> dict[s
                                         image_shape(str(meta.get("dataset")), shape[0]))
     low, high = meta.get("input_range") or (0.0, 1.0)
     out = {
-        "chainrule.version": __version__,
+        "chainrule.version": VERSION,
         "network": describe_net(config) if config else type(net).__name__,
         "dataset": str(meta.get("dataset") or "unknown"),
         "class_names": json.dumps(list(names), ensure_ascii=False),

@@ -40,12 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._version import __version__
 from chainrule.core.messages import Catalog
 from chainrule.data.catalog import class_names, image_shape
 from chainrule.data.load import Data, load_data
 from chainrule.nn.network import input_shape
 from chainrule.store import files
+from chainrule.store.version import VERSION
 from chainrule.training import checkpoint, plots
 from chainrule.training.config import TrainConfig
 from chainrule.training.folder import (
@@ -459,7 +459,7 @@ def _info(config: TrainConfig, loop: TrainingLoop, data_dir) -> dict[str, Any]:
         "test_size": 0 if loop.x_test is None else len(loop.x_test),
         "data_dir": None if data_dir is None else str(Path(data_dir).resolve()),
         "created": datetime.now().isoformat(timespec="seconds"),
-        "chainrule_version": __version__,
+        "chainrule_version": VERSION,
     }
 
 
