@@ -110,11 +110,7 @@ function wire() {
     state.at = Number(e.target.value) >= n - 1 ? null : Number(e.target.value);
     render();
   });
-  runs.wireButtons(form, (saved, note) => {
-    state.saved = saved;
-    state.note = note;
-    renderNote();
-  });
+  runs.wireButtons(form, state, renderNote);
 }
 
 async function main() {

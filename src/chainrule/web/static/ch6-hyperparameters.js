@@ -233,11 +233,7 @@ function wire() {
     render();
     runs.restart(form());
   });
-  runs.wireButtons(form, (saved, note) => {
-    state.saved = saved;
-    state.note = note;
-    renderNote();
-  });
+  runs.wireButtons(form, state, renderNote);
 }
 
 async function main() {

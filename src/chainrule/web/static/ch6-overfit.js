@@ -119,11 +119,7 @@ function wire() {
   for (const b of document.querySelectorAll("#presets .button")) {
     b.addEventListener("click", () => preset(b.dataset.preset));
   }
-  runs.wireButtons(form, (saved, note) => {
-    state.saved = saved;
-    state.note = note;
-    renderNote();
-  });
+  runs.wireButtons(form, state, renderNote);
 }
 
 async function main() {

@@ -145,17 +145,20 @@ export class LiveRuns {
     return !!(this.run && !this.run.end);
   }
 
-  // A training page's Start, Stop and Save buttons (#start, #stop, #save); after a save,
-  // saved(what the server saved, null) or saved(null, a note with its error).
-  wireButtons(form, saved) {
+  // A training page's Start, Stop and Save buttons (#start, #stop, #save); a save sets
+  // state.saved (what the server saved) or state.note (its error), then renderNote().
+  wireButtons(form, state, renderNote) {
     $("#start").addEventListener("click", () => this.restart(form()));
     $("#stop").addEventListener("click", () => this.stop());
     $("#save").addEventListener("click", async () => {
       try {
-        saved(await this.save(), null);
+        state.saved = await this.save();
+        state.note = null;
       } catch (err) {
-        saved(null, { body: err.data || { error: err.message } });
+        state.saved = null;
+        state.note = { body: err.data || { error: err.message } };
       }
+      renderNote();
     });
   }
 
