@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chainrule.core.checks import finite_or_none
 from chainrule.core.messages import Catalog, Coded, coded_fields, said
 from chainrule.nn.describe import architecture, describe_net
 from chainrule.training.config import TrainConfig
@@ -71,11 +72,6 @@ MESSAGES = Catalog("live", {
 
 class TrainingBusy(Coded, RuntimeError):
     """A training run is already in progress; the lab trains one at a time."""
-
-
-def finite_or_none(v: float | None) -> float | None:
-    """``v`` as a float, or None for NaN, infinity or None (JSON has no NaN)."""
-    return float(v) if v is not None and math.isfinite(v) else None
 
 
 class LiveRun(EventLog):

@@ -13,7 +13,6 @@ histograms. Routes: ``GET /ch6/batchnorm`` (the page) and those of
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 
 from starlette.routing import BaseRoute, Route
@@ -26,8 +25,8 @@ from chainrule.book.experiments import (
     batchnorm_result,
     streams,
 )
+from chainrule.core.checks import finite_or_none
 from chainrule.training.jobs import Job
-from chainrule.training.tuning import BlasThreads
 from chainrule.web.chapter6 import GROUP, Chapter6, chapter6_for, job_routes
 from chainrule.web.kit import LabState, page
 from chainrule.web.netlab_input import check_keys, float_field, int_field
@@ -42,11 +41,8 @@ BINS = 30
 
 def hist(values) -> dict:
     h = asdict(Histogram.of(values, BINS, around(values)))
-    return {**h, "mean": _finite(h["mean"]), "std": _finite(h["std"])}
+    return {**h, "mean": finite_or_none(h["mean"]), "std": finite_or_none(h["std"])}
 
-
-def _finite(v: float) -> float | None:
-    return v if math.isfinite(v) else None
 
 
 def batchnorm_form(data: dict) -> dict:
@@ -59,11 +55,6 @@ def batchnorm_form(data: dict) -> dict:
 
 def train(ch6: Chapter6, settings: dict, job: Job) -> None:
     """Train the pair and tell each point, with the layers' histograms."""
-    with BlasThreads(1):  # small products: one thread is faster, much faster on a busy machine
-        _train(ch6, settings, job)
-
-
-def _train(ch6: Chapter6, settings: dict, job: Job) -> None:
     data = ch6.mnist()
     x, t = data.x_train[:TRAIN_SIZE], data.t_train[:TRAIN_SIZE]
     init, rng = streams(settings["seed"])
@@ -83,7 +74,7 @@ def _train(ch6: Chapter6, settings: dict, job: Job) -> None:
         job.result["diverged"] = diverged
         layers = [{k: hist(v) for k, v in found.items()} for found in pair.pre_activations(x)]
         job.emit({"type": "point", "epoch": epoch, "iteration": pair.training.iteration,
-                  "acc": [_finite(a) for a in accs], "diverged": diverged, "layers": layers})
+                  "acc": [finite_or_none(a) for a in accs], "diverged": diverged, "layers": layers})
 
 
 def result(job: Job):

@@ -25,9 +25,9 @@ from chainrule.book.hyperparameters import (
     ranked,
     search_result,
 )
+from chainrule.core.checks import finite_or_none
 from chainrule.core.messages import Catalog
 from chainrule.training.jobs import Job
-from chainrule.training.tuning import BlasThreads
 from chainrule.web.chapter6 import GROUP, Chapter6, chapter6_for, job_routes
 from chainrule.web.kit import LabState, RequestError, page
 from chainrule.web.netlab_input import check_keys, got, int_field, shown
@@ -77,9 +77,6 @@ def hyper_form(data: dict) -> dict:
     return form
 
 
-def _finite(v: float) -> float | None:
-    return v if math.isfinite(v) else None
-
 
 def trial_event(trial: Trial, trials: list[Trial]) -> dict:
     """What the page draws of a finished trial: its point, its curves, and the best so far
@@ -87,8 +84,8 @@ def trial_event(trial: Trial, trials: list[Trial]) -> dict:
     return {"type": "trial", "index": trial.index, "lr": trial.lr,
             "weight_decay": trial.weight_decay, "log_lr": math.log10(trial.lr),
             "log_weight_decay": math.log10(trial.weight_decay),
-            "val": [_finite(a) for a in trial.val_acc.tolist()],
-            "train": [_finite(a) for a in trial.train_acc.tolist()],
+            "val": [finite_or_none(a) for a in trial.val_acc.tolist()],
+            "train": [finite_or_none(a) for a in trial.train_acc.tolist()],
             "final_val": trial.final_val, "final_train": trial.final_train,
             "diverged": trial.diverged,
             "best": [tr.index for tr in ranked(trials)[:SHOWN]],
@@ -96,11 +93,6 @@ def trial_event(trial: Trial, trials: list[Trial]) -> dict:
 
 
 def train(ch6: Chapter6, settings: dict, job: Job) -> None:
-    with BlasThreads(1):  # small products: one thread is faster, much faster on a busy machine
-        _train(ch6, settings, job)
-
-
-def _train(ch6: Chapter6, settings: dict, job: Job) -> None:
     data = ch6.mnist()
     search = RandomSearch(data.x_train, data.t_train, **settings)
     job.result = {"settings": search.settings(), "trials": []}

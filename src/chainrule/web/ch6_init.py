@@ -12,7 +12,6 @@ Every number comes from :func:`chainrule.book.activation_histograms.activation_h
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from chainrule.book.activation_histograms import activation_histograms
+from chainrule.core.checks import finite_or_none
 from chainrule.nn.multilayer import ACTIVATIONS
 from chainrule.web.chapter6 import GROUP, choice
 from chainrule.web.kit import LabState, RequestError, page
@@ -31,9 +31,6 @@ SCALES = (1e-4, 100.0)  # a weight std given as a number
 NAMED_SCALES = ("xavier", "he")
 MAX_SEED = 2**32 - 1  # RandomState's seeds
 
-
-def _finite(v: float) -> float | None:
-    return v if math.isfinite(v) else None
 
 
 def init_form(data: dict) -> dict:
@@ -53,11 +50,11 @@ def init_answer(form: dict) -> dict:
 
     def hist(h) -> dict:
         d = asdict(h)
-        return {**d, "mean": _finite(d["mean"]), "std": _finite(d["std"]),
-                "edges": [_finite(e) for e in d["edges"]]}
+        return {**d, "mean": finite_or_none(d["mean"]), "std": finite_or_none(d["std"]),
+                "edges": [finite_or_none(e) for e in d["edges"]]}
 
-    return {**form, "std": found.scale, "loss": _finite(found.loss),
-            "layers": [{"values": hist(v), "grads": hist(g), "weight_grad_rms": _finite(r)}
+    return {**form, "std": found.scale, "loss": finite_or_none(found.loss),
+            "layers": [{"values": hist(v), "grads": hist(g), "weight_grad_rms": finite_or_none(r)}
                        for v, g, r in zip(found.values, found.gradients,
                                           found.weight_grad_rms, strict=True)]}
 

@@ -13,13 +13,11 @@ train and test can be compared. Routes: ``GET /ch6/overfit`` (the page) and thos
 
 from __future__ import annotations
 
-import math
-
 from starlette.routing import BaseRoute, Route
 
 from chainrule.book.experiments import Regularized, regularization_result, streams
+from chainrule.core.checks import finite_or_none
 from chainrule.training.jobs import Job
-from chainrule.training.tuning import BlasThreads
 from chainrule.web.chapter6 import GROUP, Chapter6, chapter6_for, job_routes
 from chainrule.web.kit import LabState, page
 from chainrule.web.netlab_input import check_keys, float_field, int_field
@@ -60,16 +58,8 @@ def variants(settings: dict) -> dict[str, dict]:
     return {PLAIN: {}, ", ".join(words): yours}
 
 
-def _finite(v: float) -> float | None:
-    return v if math.isfinite(v) else None
-
 
 def train(ch6: Chapter6, settings: dict, job: Job) -> None:
-    with BlasThreads(1):  # small products: one thread is faster, much faster on a busy machine
-        _train(ch6, settings, job)
-
-
-def _train(ch6: Chapter6, settings: dict, job: Job) -> None:
     data = ch6.mnist()
     x, t = data.x_train[:TRAIN_SIZE], data.t_train[:TRAIN_SIZE]
     n = settings["test_size"]
@@ -88,9 +78,9 @@ def _train(ch6: Chapter6, settings: dict, job: Job) -> None:
         train_acc, test_acc = race.next_epoch()
         job.result["measured"].append((train_acc, test_acc))
         job.emit({"type": "epoch", "epoch": epoch, "iteration": race.training.iteration,
-                  "train": [_finite(a) for a in train_acc],
-                  "test": [_finite(a) for a in test_acc],
-                  "gap": [_finite(a - b) for a, b in zip(train_acc, test_acc, strict=True)]})
+                  "train": [finite_or_none(a) for a in train_acc],
+                  "test": [finite_or_none(a) for a in test_acc],
+                  "gap": [finite_or_none(a - b) for a, b in zip(train_acc, test_acc, strict=True)]})
 
 
 def result(job: Job):

@@ -16,14 +16,13 @@ is a few milliseconds of work, the numerical derivative included. All numbers co
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from chainrule.core.checks import finite_or_none
 from chainrule.core.conv_steps import RTOL, col2im_upto, conv_steps
 from chainrule.core.messages import Catalog
 from chainrule.web.kit import LabState, RequestError, page
@@ -125,12 +124,9 @@ def parse(data: dict) -> dict:
 
 
 def _check(c) -> dict:
-    return {"agree": c.passed, "max_abs_diff": _finite(c.max_abs_diff),
-            "max_rel_error": _finite(c.max_rel_error), "rtol": RTOL}
+    return {"agree": c.passed, "max_abs_diff": finite_or_none(c.max_abs_diff),
+            "max_rel_error": finite_or_none(c.max_rel_error), "rtol": RTOL}
 
-
-def _finite(v: float) -> float | None:
-    return float(v) if math.isfinite(v) else None
 
 
 def answer(request: dict) -> dict:
