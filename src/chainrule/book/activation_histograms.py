@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainrule.core.checks import finite_or_none
 from chainrule.core.layers import Affine, SoftmaxWithLoss
 from chainrule.nn.init import init_std
 from chainrule.nn.multilayer import ACTIVATIONS
@@ -47,6 +48,13 @@ class Histogram:
         lo, hi = value_range
         return cls(counts.tolist(), edges.tolist(), int(np.sum(values < lo)),
                    int(np.sum(values > hi)), float(values.mean()), float(values.std()))
+
+    def as_json(self) -> dict:
+        """The histogram for a JSON answer: a mean, std or edge that is not finite (values
+        that overflowed) is None."""
+        return {"counts": self.counts, "edges": [finite_or_none(e) for e in self.edges],
+                "below": self.below, "above": self.above,
+                "mean": finite_or_none(self.mean), "std": finite_or_none(self.std)}
 
 
 def around(values: np.ndarray, width: float = 4.0) -> tuple[float, float]:

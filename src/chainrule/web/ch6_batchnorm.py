@@ -13,8 +13,6 @@ histograms. Routes: ``GET /ch6/batchnorm`` (the page) and those of
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from starlette.routing import BaseRoute, Route
 
 from chainrule.book.activation_histograms import Histogram, around
@@ -40,9 +38,7 @@ BINS = 30
 
 
 def hist(values) -> dict:
-    h = asdict(Histogram.of(values, BINS, around(values)))
-    return {**h, "mean": finite_or_none(h["mean"]), "std": finite_or_none(h["std"])}
-
+    return Histogram.of(values, BINS, around(values)).as_json()
 
 
 def batchnorm_form(data: dict) -> dict:

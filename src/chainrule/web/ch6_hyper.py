@@ -77,7 +77,6 @@ def hyper_form(data: dict) -> dict:
     return form
 
 
-
 def trial_event(trial: Trial, trials: list[Trial]) -> dict:
     """What the page draws of a finished trial: its point, its curves, and the best so far
     (their indices, best first, and the spans of :func:`best_spans`)."""

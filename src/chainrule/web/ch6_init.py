@@ -12,8 +12,6 @@ Every number comes from :func:`chainrule.book.activation_histograms.activation_h
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,7 +30,6 @@ NAMED_SCALES = ("xavier", "he")
 MAX_SEED = 2**32 - 1  # RandomState's seeds
 
 
-
 def init_form(data: dict) -> dict:
     check_keys(data, ("activation", "scale", "seed"))
     activation = choice(data, "activation", tuple(ACTIVATIONS), "sigmoid")
@@ -47,14 +44,9 @@ def init_form(data: dict) -> dict:
 
 def init_answer(form: dict) -> dict:
     found = activation_histograms(form["activation"], form["scale"], seed=form["seed"])
-
-    def hist(h) -> dict:
-        d = asdict(h)
-        return {**d, "mean": finite_or_none(d["mean"]), "std": finite_or_none(d["std"]),
-                "edges": [finite_or_none(e) for e in d["edges"]]}
-
     return {**form, "std": found.scale, "loss": finite_or_none(found.loss),
-            "layers": [{"values": hist(v), "grads": hist(g), "weight_grad_rms": finite_or_none(r)}
+            "layers": [{"values": v.as_json(), "grads": g.as_json(),
+                        "weight_grad_rms": finite_or_none(r)}
                        for v, g, r in zip(found.values, found.gradients,
                                           found.weight_grad_rms, strict=True)]}
 

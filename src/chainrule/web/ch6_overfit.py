@@ -58,7 +58,6 @@ def variants(settings: dict) -> dict[str, dict]:
     return {PLAIN: {}, ", ".join(words): yours}
 
 
-
 def train(ch6: Chapter6, settings: dict, job: Job) -> None:
     data = ch6.mnist()
     x, t = data.x_train[:TRAIN_SIZE], data.t_train[:TRAIN_SIZE]

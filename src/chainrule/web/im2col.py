@@ -128,7 +128,6 @@ def _check(c) -> dict:
             "max_rel_error": finite_or_none(c.max_rel_error), "rtol": RTOL}
 
 
-
 def answer(request: dict) -> dict:
     """Everything the page draws, for one checked request."""
     s = request["sizes"]
